@@ -1,0 +1,171 @@
+"""MLflow behind Keycloak single sign-on, as one Pulumi stack: wiring only."""
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_keycloak as keycloak
+import pulumi_postgresql as postgresql
+
+from components.access_groups import AccessGroups
+from components.app_database import AppDatabase
+from components.config import load_config
+from components.keycloak_server import KeycloakServer
+from components.mlflow_server import MlflowServer
+from components.oidc_client import MlflowOidcClient
+from components.postgres_server import PostgresServer
+from components.realm_users import RealmUsers
+from components.sso_realm import SsoRealm
+from components.versions import pin
+
+cfg = load_config()
+prefix = f"mlflow-{pulumi.get_stack()}"
+
+
+network = docker.Network("network", name=f"{prefix}-net", driver="bridge")
+
+
+def postgres(name: str, alias: str, port: int) -> tuple[PostgresServer, postgresql.Provider]:
+    """A Postgres container and the provider that manages what lives inside it."""
+    server = PostgresServer(
+        name,
+        {
+            "container_name": f"{prefix}-{alias}",
+            "image": cfg.postgres_image,
+            "network_name": network.name,
+            "alias": alias,
+            "bind_address": cfg.bind_address,
+            "host_port": port,
+            "protect_data": cfg.protect_data,
+        },
+    )
+    provider = postgresql.Provider(
+        f"{name}-provider",
+        host=cfg.bind_address,
+        port=port,
+        username=server.superuser,
+        password=server.superuser_password,
+        database="postgres",
+        sslmode="disable",
+        superuser=True,
+        opts=pulumi.ResourceOptions(depends_on=[server.container]),
+    )
+    return server, provider
+
+
+mlflow_pg, mlflow_pg_provider = postgres("mlflow-postgres", "mlflow-db", cfg.mlflow_db_port)
+keycloak_pg, keycloak_pg_provider = postgres("keycloak-postgres", "keycloak-db", cfg.keycloak_db_port)
+on_mlflow_pg = pulumi.ResourceOptions(providers={"postgresql": mlflow_pg_provider})
+tracking_db = AppDatabase("mlflow-tracking", {"database": "mlflow", "role": "mlflow"}, on_mlflow_pg)
+auth_db = AppDatabase("mlflow-auth", {"database": "mlflow_auth", "role": "mlflow_auth"}, on_mlflow_pg)
+keycloak_db = AppDatabase(
+    "keycloak-store",
+    {"database": "keycloak", "role": "keycloak"},
+    pulumi.ResourceOptions(providers={"postgresql": keycloak_pg_provider}),
+)
+
+keycloak_server = KeycloakServer(
+    "keycloak",
+    {
+        "container_name": f"{prefix}-keycloak",
+        "image": cfg.keycloak_image,
+        "network_name": network.name,
+        "alias": "keycloak",
+        "bind_address": cfg.bind_address,
+        "host_port": cfg.keycloak_port,
+        "public_url": cfg.keycloak_url,
+        "db_host": keycloak_pg.alias,
+        "db_name": keycloak_db.database.name,
+        "db_username": keycloak_db.role.name,
+        "db_password": keycloak_db.password,
+        "admin_username": cfg.keycloak_admin_username,
+    },
+)
+keycloak_provider = keycloak.Provider(
+    "keycloak-provider",
+    url=cfg.keycloak_url,
+    realm="master",
+    client_id="admin-cli",
+    username=cfg.keycloak_admin_username,
+    password=keycloak_server.admin_password,
+    initial_login=False,
+    opts=pulumi.ResourceOptions(depends_on=[keycloak_server.container]),
+)
+on_realm = pulumi.ResourceOptions(providers={"keycloak": keycloak_provider})
+
+realm = SsoRealm(
+    "realm",
+    {
+        "realm": cfg.realm,
+        "access_token_lifespan_seconds": cfg.seconds("access_token_lifespan"),
+        "sso_session_idle_timeout_seconds": cfg.seconds("sso_session_idle_timeout"),
+        "sso_session_max_lifespan_seconds": cfg.seconds("sso_session_max_lifespan"),
+        "offline_session_idle_timeout_seconds": cfg.seconds("offline_session_idle_timeout"),
+        "revoke_refresh_token": cfg.revoke_refresh_token,
+        "refresh_token_max_reuse": cfg.refresh_token_max_reuse,
+        "password_policy": cfg.password_policy,
+        "brute_force_max_login_failures": cfg.brute_force_max_login_failures,
+        "events_expiration_seconds": cfg.seconds("events_expiration"),
+        "admin_events_expiration_seconds": cfg.seconds("admin_events_expiration"),
+    },
+    on_realm,
+)
+client = MlflowOidcClient(
+    "mlflow-client",
+    {
+        "realm_id": realm.realm_id,
+        "client_id": cfg.client_id,
+        "mlflow_url": cfg.mlflow_url,
+        "direct_access_grants": cfg.direct_access_grants,
+    },
+    on_realm,
+)
+groups = AccessGroups("groups", {"realm_id": realm.realm_id, "names": list(cfg.groups)}, on_realm)
+users = RealmUsers(
+    "users", {"realm_id": realm.realm_id, "users": cfg.users, "group_ids": groups.group_ids}, on_realm
+)
+
+mlflow = MlflowServer(
+    "mlflow",
+    {
+        "container_name": f"{prefix}-mlflow",
+        "image_name": "mlflow-keycloak-stack/mlflow",
+        "prebuilt_image": cfg.mlflow_image,
+        "build_args": {
+            "BASE_IMAGE": cfg.mlflow_base_image,
+            "MLFLOW_VERSION": pin("MLFLOW_VERSION"),
+            "MLFLOW_OIDC_AUTH_VERSION": pin("MLFLOW_OIDC_AUTH_VERSION"),
+            "PSYCOPG_VERSION": pin("PSYCOPG_VERSION"),
+        },
+        "network_name": network.name,
+        "alias": "mlflow",
+        "bind_address": cfg.bind_address,
+        "host_port": cfg.mlflow_port,
+        "backend_store_uri": tracking_db.uri(mlflow_pg.alias),
+        "users_db_uri": auth_db.uri(mlflow_pg.alias),
+        "oidc": {
+            "discovery_url": keycloak_server.discovery_url(cfg.realm),
+            "client_id": client.client_id,
+            "client_secret": client.client_secret,
+            "redirect_uri": client.redirect_uri,
+            "issuer": cfg.issuer,
+            "audience": client.client_id,
+            "user_group": cfg.user_group,
+            "admin_group": cfg.admin_group,
+            "default_permission": cfg.default_mlflow_permission,
+        },
+        "protect_data": cfg.protect_data,
+    },
+    pulumi.ResourceOptions(depends_on=[realm, groups]),
+)
+
+pulumi.export("mlflowUrl", cfg.mlflow_url)
+pulumi.export("keycloakUrl", cfg.keycloak_url)
+pulumi.export("keycloakAdminConsoleUrl", f"{cfg.keycloak_url}/admin/master/console/")
+pulumi.export("issuer", cfg.issuer)
+pulumi.export("realm", cfg.realm)
+pulumi.export("clientId", client.client_id)
+pulumi.export("clientSecret", client.client_secret)
+pulumi.export("keycloakAdminUsername", cfg.keycloak_admin_username)
+pulumi.export("keycloakAdminPassword", keycloak_server.admin_password)
+pulumi.export("userInitialPasswords", users.initial_passwords)
+pulumi.export("mlflowDbPort", cfg.mlflow_db_port)
+pulumi.export("keycloakDbPort", cfg.keycloak_db_port)

@@ -1,0 +1,1 @@
+"""Pulumi components of the MLflow + Keycloak SSO stack."""

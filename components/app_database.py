@@ -1,0 +1,71 @@
+"""An application's own login role and database inside a PostgresServer."""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+import pulumi
+import pulumi_postgresql as postgresql
+import pulumi_random as random
+
+
+class AppDatabaseArgs(TypedDict):
+    database: str
+    role: str
+
+
+class AppDatabase(pulumi.ComponentResource):
+    """A non-superuser login role that owns one database, with a generated password.
+
+    Built under a `postgresql.Provider` handed in through `opts.providers`.
+    """
+
+    password: pulumi.Output[str]
+    role: postgresql.Role
+    database: postgresql.Database
+
+    def __init__(
+        self, name: str, args: AppDatabaseArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlflowstack:index:AppDatabase", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        # Alphanumeric only: the password is embedded in connection URIs.
+        generated = random.RandomPassword(f"{name}-password", length=32, special=False, opts=child)
+        self.password = pulumi.Output.secret(generated.result)
+        self.role = postgresql.Role(
+            f"{name}-role",
+            name=args["role"],
+            login=True,
+            password=self.password,
+            superuser=False,
+            create_database=False,
+            create_role=False,
+            inherit=True,
+            opts=child,
+        )
+        self.database = postgresql.Database(
+            f"{name}-db", name=args["database"], owner=self.role.name, opts=child
+        )
+        # Nobody but the owner may connect: PUBLIC gets CONNECT by default.
+        postgresql.Grant(
+            f"{name}-revoke-public",
+            database=self.database.name,
+            role="public",
+            object_type="database",
+            privileges=[],
+            opts=child,
+        )
+        self.register_outputs({"role": self.role.name, "database": self.database.name})
+
+    def uri(self, host: str, port: int = 5432) -> pulumi.Output[str]:
+        """SQLAlchemy URI for containers on the stack's network (psycopg 3 driver), secret."""
+        return pulumi.Output.secret(
+            pulumi.Output.format(
+                "postgresql+psycopg://{0}:{1}@{2}:{3}/{4}",
+                self.role.name,
+                self.password,
+                host,
+                port,
+                self.database.name,
+            )
+        )

@@ -1,0 +1,304 @@
+"""The stack's configuration: the only module that reads `pulumi.Config`.
+
+Every key, its default and its bounds live here, so a bad value fails `pulumi preview` before a
+single resource is created, with a message naming the key, the value and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+from typing import Any, Literal
+
+import pulumi
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.alias_generators import to_camel
+
+from components.durations import format_duration, parse_duration
+from components.versions import pin
+
+USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,254}$")
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+
+# (min, max) seconds for each lifespan key: sane bounds, not Keycloak's hard limits.
+LIFESPAN_BOUNDS: dict[str, tuple[int, int]] = {
+    "access_token_lifespan": (10, 12 * 3600),
+    "sso_session_idle_timeout": (60, 30 * 86400),
+    "sso_session_max_lifespan": (60, 365 * 86400),
+    "offline_session_idle_timeout": (3600, 365 * 86400),
+    "events_expiration": (3600, 3650 * 86400),
+    "admin_events_expiration": (3600, 3650 * 86400),
+}
+
+MlflowPermission = Literal["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"]
+
+
+class ConfigError(Exception):
+    """One or more stack config values are wrong; the message says which and how to fix them."""
+
+
+def check_image_reference(value: str) -> str:
+    """An image must be pinned: a tag other than `latest`, or a digest."""
+    if "@sha256:" in value:
+        return value
+    last_part = value.rsplit("/", 1)[-1]
+    if ":" not in last_part:
+        raise ValueError("has no tag; pin one, e.g. 'postgres:17.7-trixie'")
+    if last_part.rsplit(":", 1)[1] in ("", "latest"):
+        raise ValueError("uses the moving tag 'latest'; pin a version tag")
+    return value
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+class UserSpec(_Model):
+    """A person who may sign in to MLflow."""
+
+    username: str
+    email: str
+    # Required: Keycloak's user profile would otherwise stop the first sign-in to ask for them.
+    first_name: str = Field(min_length=1)
+    last_name: str = Field(min_length=1)
+    groups: tuple[str, ...] = ()
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: str) -> str:
+        if not USERNAME_PATTERN.match(value):
+            raise ValueError(
+                "must be lower-case letters, digits, '.', '_' or '-', starting with a letter "
+                "or digit (Keycloak lower-cases usernames)"
+            )
+        return value
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not EMAIL_PATTERN.match(value):
+            raise ValueError("is not an email address like 'ada@example.com'")
+        return value
+
+
+class StackConfig(_Model):
+    """Everything a stack may set, with the defaults of the dev stack."""
+
+    bind_address: str = "127.0.0.1"
+    public_hostname: str = "localhost"
+    keycloak_port: int = Field(8080, ge=1, le=65535)
+    mlflow_port: int = Field(5000, ge=1, le=65535)
+    mlflow_db_port: int = Field(15432, ge=1, le=65535)
+    keycloak_db_port: int = Field(15433, ge=1, le=65535)
+
+    postgres_image: str = pin("POSTGRES_IMAGE")
+    keycloak_image: str = pin("KEYCLOAK_IMAGE")
+    mlflow_base_image: str = pin("PYTHON_BASE_IMAGE")
+    mlflow_image: str | None = None
+
+    realm: str = "mlflow"
+    client_id: str = "mlflow"
+    user_group: str = "mlflow"
+    admin_group: str = "mlflow-admin"
+    keycloak_admin_username: str = "admin"
+
+    access_token_lifespan: str = "5m"
+    sso_session_idle_timeout: str = "30m"
+    sso_session_max_lifespan: str = "10h"
+    offline_session_idle_timeout: str = "30d"
+    revoke_refresh_token: bool = True
+    refresh_token_max_reuse: int = Field(0, ge=0, le=10)
+    password_policy: str = "length(12) and notUsername and notEmail"
+    brute_force_max_login_failures: int = Field(5, ge=1, le=100)
+    events_expiration: str = "7d"
+    admin_events_expiration: str = "30d"
+
+    direct_access_grants: bool = False
+    default_mlflow_permission: MlflowPermission = "NO_PERMISSIONS"
+    users: tuple[UserSpec, ...] = ()
+    protect_data: bool = False
+
+    @field_validator("bind_address")
+    @classmethod
+    def _bind_address(cls, value: str) -> str:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError("is not an IP address; use 127.0.0.1 (the default)") from None
+        return value
+
+    @field_validator("public_hostname")
+    @classmethod
+    def _hostname(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z0-9.-]+$", value):
+            raise ValueError("must be a bare host name such as 'localhost' (no scheme or port)")
+        return value
+
+    @field_validator("postgres_image", "keycloak_image", "mlflow_base_image", "mlflow_image")
+    @classmethod
+    def _image(cls, value: str | None) -> str | None:
+        return None if value is None else check_image_reference(value)
+
+    @field_validator("realm", "client_id", "user_group", "admin_group", "keycloak_admin_username")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not NAME_PATTERN.match(value):
+            raise ValueError("must be letters, digits, '.', '_' or '-' (at most 63)")
+        return value
+
+    @field_validator(*LIFESPAN_BOUNDS)
+    @classmethod
+    def _lifespan(cls, value: str, info: Any) -> str:
+        seconds = parse_duration(value)
+        low, high = LIFESPAN_BOUNDS[info.field_name]
+        if not low <= seconds <= high:
+            raise ValueError(
+                f"must lie between {format_duration(low)} and {format_duration(high)}"
+            )
+        return value
+
+    def seconds(self, field: str) -> int:
+        """A lifespan field in seconds."""
+        return parse_duration(getattr(self, field))
+
+    @property
+    def keycloak_url(self) -> str:
+        """The browser's Keycloak URL: tokens carry this issuer."""
+        return f"http://{self.public_hostname}:{self.keycloak_port}"
+
+    @property
+    def mlflow_url(self) -> str:
+        return f"http://{self.public_hostname}:{self.mlflow_port}"
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.keycloak_url}/realms/{self.realm}"
+
+    @property
+    def groups(self) -> tuple[str, str]:
+        return (self.user_group, self.admin_group)
+
+
+def _key(field: str) -> str:
+    return to_camel(field)
+
+
+def _consistency_errors(cfg: StackConfig) -> list[str]:
+    """Checks that span several keys."""
+    errors: list[str] = []
+    ports = {
+        "keycloakPort": cfg.keycloak_port,
+        "mlflowPort": cfg.mlflow_port,
+        "mlflowDbPort": cfg.mlflow_db_port,
+        "keycloakDbPort": cfg.keycloak_db_port,
+    }
+    seen: dict[int, str] = {}
+    for key, port in ports.items():
+        if port in seen:
+            errors.append(
+                f"{key} = {port}: clashes with {seen[port]} = {port}; each published port must "
+                f"differ. Fix: pulumi config set {key} <free port>"
+            )
+        seen.setdefault(port, key)
+
+    order = [
+        ("access_token_lifespan", "sso_session_idle_timeout", "a token may not outlive its session"),
+        ("sso_session_idle_timeout", "sso_session_max_lifespan", "idle timeout beyond the max"),
+    ]
+    for shorter, longer, why in order:
+        if cfg.seconds(shorter) > cfg.seconds(longer):
+            errors.append(
+                f"{_key(shorter)} = {getattr(cfg, shorter)!r}: longer than {_key(longer)} = "
+                f"{getattr(cfg, longer)!r} ({why}). Fix: pulumi config set {_key(shorter)} "
+                f"<at most {getattr(cfg, longer)}>"
+            )
+
+    if cfg.user_group == cfg.admin_group:
+        errors.append(
+            f"adminGroup = {cfg.admin_group!r}: same as userGroup; admins need a group of their "
+            "own. Fix: pulumi config set adminGroup mlflow-admin"
+        )
+
+    usernames: set[str] = set()
+    emails: set[str] = set()
+    for index, user in enumerate(cfg.users):
+        where = f"users[{index}]"
+        if user.username in usernames:
+            errors.append(
+                f"{where}.username = {user.username!r}: duplicate username; each user must be "
+                "listed once. Fix: remove or rename one entry"
+            )
+        usernames.add(user.username)
+        if user.email.lower() in emails:
+            errors.append(
+                f"{where}.email = {user.email!r}: duplicate email; Keycloak requires unique "
+                "emails. Fix: give each user their own address"
+            )
+        emails.add(user.email.lower())
+        for group in user.groups:
+            if group not in cfg.groups:
+                errors.append(
+                    f"{where}.groups: unknown group {group!r}; known groups are "
+                    f"{cfg.user_group!r} and {cfg.admin_group!r}. Fix: use one of them"
+                )
+    return errors
+
+
+def _describe(error: Any) -> str:
+    path = ""
+    for part in error["loc"]:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    if error["type"] == "extra_forbidden":
+        return f"{path}: unknown key; check its spelling"
+    if error["type"] == "missing":
+        return f"{path}: required but not set. Fix: pulumi config set --path '{path}' <value>"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    nested = "[" in path or "." in path
+    fix = f"pulumi config set --path '{path}' <value>" if nested else f"pulumi config set {path} <value>"
+    return f"{path} = {error.get('input')!r}: {message}. Fix: {fix}"
+
+
+def parse_config(raw: dict[str, Any], namespace: str = "mlflow-keycloak-stack") -> StackConfig:
+    """Validate raw config values (camelCase keys, as in the stack file) into a StackConfig."""
+    errors: list[str] = []
+    known = {field.alias or name for name, field in StackConfig.model_fields.items()}
+    for key in raw:
+        if key not in known:
+            near = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f"did you mean {near[0]!r}?" if near else f"known keys: {', '.join(sorted(known))}"
+            errors.append(f"{key}: unknown config key; {hint}")
+    if errors:
+        raise ConfigError(_format(namespace, errors))
+    try:
+        cfg = StackConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format(namespace, [_describe(e) for e in exc.errors()])) from None
+    errors = _consistency_errors(cfg)
+    if errors:
+        raise ConfigError(_format(namespace, errors))
+    return cfg
+
+
+def _format(namespace: str, errors: list[str]) -> str:
+    lines = "\n".join(f"  - {namespace}:{error}" for error in errors)
+    return f"invalid stack configuration ({len(errors)} problem(s)):\n{lines}"
+
+
+def load_config() -> StackConfig:
+    """Read this stack's config once; raise ConfigError naming every bad key."""
+    namespace = pulumi.get_project()
+    prefix = f"{namespace}:"
+    config = pulumi.Config(namespace)
+    raw: dict[str, Any] = {}
+    # The language host hands config over in-process (CONFIG); older hosts use PULUMI_CONFIG.
+    present = set(pulumi.runtime.config.CONFIG.get()) | set(pulumi.runtime.get_config_env())
+    for full_key in sorted(present):
+        if not full_key.startswith(prefix):
+            continue
+        key = full_key[len(prefix) :]
+        raw[key] = config.get_object(key) if key == "users" else config.get(key)
+    return parse_config(raw, namespace)

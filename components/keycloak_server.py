@@ -1,0 +1,118 @@
+"""The Keycloak server container, in production mode, on its own Postgres."""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_random as random
+
+HTTP_PORT = 8080
+MANAGEMENT_PORT = 9000
+
+# The official image has no curl: ask the management port with bash's /dev/tcp.
+READY_PROBE = (
+    f"exec 3<>/dev/tcp/127.0.0.1/{MANAGEMENT_PORT} && "
+    "printf 'GET /health/ready HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n' >&3"
+    " && grep -q '\"UP\"' <&3"
+)
+
+
+class KeycloakServerArgs(TypedDict):
+    container_name: pulumi.Input[str]
+    image: pulumi.Input[str]
+    network_name: pulumi.Input[str]
+    alias: str
+    bind_address: str
+    host_port: int
+    public_url: str
+    db_host: str
+    db_name: pulumi.Input[str]
+    db_username: pulumi.Input[str]
+    db_password: pulumi.Input[str]
+    admin_username: str
+
+
+class KeycloakServer(pulumi.ComponentResource):
+    """Keycloak (`kc.sh start`, HTTP on loopback) whose issuer is the browser's URL.
+
+    KC_HOSTNAME is the full browser URL, so tokens carry it as issuer; with
+    KC_HOSTNAME_BACKCHANNEL_DYNAMIC the token, userinfo and JWKS endpoints also answer under
+    the container name, which is how MLflow reaches Keycloak from inside the network.
+    """
+
+    container: docker.Container
+    internal_url: str
+    admin_password: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: KeycloakServerArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlflowstack:index:KeycloakServer", name, None, opts)
+        self.internal_url = f"http://{args['alias']}:{HTTP_PORT}"
+        generated = random.RandomPassword(
+            f"{name}-admin-password",
+            length=32,
+            special=False,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.admin_password = pulumi.Output.secret(generated.result)
+        image = docker.RemoteImage(
+            f"{name}-image",
+            name=args["image"],
+            keep_locally=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        envs = pulumi.Output.all(
+            args["db_name"], args["db_username"], args["db_password"], self.admin_password
+        ).apply(
+            lambda v: [
+                "KC_DB=postgres",
+                f"KC_DB_URL=jdbc:postgresql://{args['db_host']}:5432/{v[0]}",
+                f"KC_DB_USERNAME={v[1]}",
+                f"KC_DB_PASSWORD={v[2]}",
+                f"KC_BOOTSTRAP_ADMIN_USERNAME={args['admin_username']}",
+                f"KC_BOOTSTRAP_ADMIN_PASSWORD={v[3]}",
+                f"KC_HOSTNAME={args['public_url']}",
+                "KC_HOSTNAME_BACKCHANNEL_DYNAMIC=true",
+                "KC_HTTP_ENABLED=true",
+                f"KC_HTTP_PORT={HTTP_PORT}",
+                "KC_HEALTH_ENABLED=true",
+                "KC_METRICS_ENABLED=false",
+                "KC_CACHE=local",
+            ]
+        )
+        self.container = docker.Container(
+            name,
+            name=args["container_name"],
+            image=image.image_id,
+            command=["start"],
+            envs=pulumi.Output.secret(envs),
+            networks_advanced=[
+                docker.ContainerNetworksAdvancedArgs(
+                    name=args["network_name"], aliases=[args["alias"]]
+                )
+            ],
+            ports=[
+                docker.ContainerPortArgs(
+                    internal=HTTP_PORT, external=args["host_port"], ip=args["bind_address"]
+                )
+            ],
+            healthcheck=docker.ContainerHealthcheckArgs(
+                tests=["CMD", "bash", "-c", READY_PROBE],
+                interval="5s",
+                timeout="5s",
+                start_period="30s",
+                retries=60,
+            ),
+            restart="unless-stopped",
+            wait=True,
+            wait_timeout=600,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({"container": self.container.name})
+
+    def discovery_url(self, realm: str) -> str:
+        """The realm's OIDC discovery document as containers on the network reach it."""
+        return f"{self.internal_url}/realms/{realm}/.well-known/openid-configuration"

@@ -1,0 +1,191 @@
+"""The MLflow tracking server behind mlflow-oidc-auth."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import TypedDict
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_random as random
+
+HTTP_PORT = 5000
+ARTIFACTS_DIR = "/mlflow/artifacts"
+BUILD_CONTEXT = Path(__file__).resolve().parent.parent / "images" / "mlflow"
+
+HEALTH_PROBE = (
+    "import urllib.request; "
+    f"urllib.request.urlopen('http://127.0.0.1:{HTTP_PORT}/health', timeout=4)"
+)
+
+
+class OidcSettings(TypedDict):
+    """What mlflow-oidc-auth needs to know about the realm (all from Keycloak's outputs)."""
+
+    discovery_url: str
+    client_id: pulumi.Input[str]
+    client_secret: pulumi.Input[str]
+    redirect_uri: str
+    issuer: str
+    audience: pulumi.Input[str]
+    user_group: str
+    admin_group: str
+    default_permission: str
+
+
+class MlflowServerArgs(TypedDict):
+    container_name: pulumi.Input[str]
+    image_name: str
+    prebuilt_image: str | None
+    build_args: dict[str, str]
+    network_name: pulumi.Input[str]
+    alias: str
+    bind_address: str
+    host_port: int
+    backend_store_uri: pulumi.Input[str]
+    users_db_uri: pulumi.Input[str]
+    oidc: OidcSettings
+    protect_data: bool
+
+
+def build_fingerprint(build_args: dict[str, str], context: Path = BUILD_CONTEXT) -> str:
+    """A short hash of the build context and arguments: a new one means a new image tag,
+    which makes Pulumi replace the container when what goes into the image changes."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in context.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(context).as_posix().encode())
+        digest.update(path.read_bytes())
+    for key in sorted(build_args):
+        digest.update(f"{key}={build_args[key]}".encode())
+    return digest.hexdigest()[:12]
+
+
+def oidc_environment(oidc: OidcSettings) -> pulumi.Output[list[str]]:
+    """mlflow-oidc-auth's settings as container env lines; the client secret keeps the
+    whole list secret."""
+    return pulumi.Output.all(oidc["client_id"], oidc["client_secret"], oidc["audience"]).apply(
+        lambda v: [
+            f"OIDC_DISCOVERY_URL={oidc['discovery_url']}",
+            f"OIDC_CLIENT_ID={v[0]}",
+            f"OIDC_CLIENT_SECRET={v[1]}",
+            f"OIDC_REDIRECT_URI={oidc['redirect_uri']}",
+            f"OIDC_ISSUER={oidc['issuer']}",
+            f"OIDC_AUDIENCE={v[2]}",
+            "OIDC_SCOPE=openid email profile",
+            "OIDC_GROUPS_ATTRIBUTE=groups",
+            f"OIDC_GROUP_NAME={oidc['user_group']}",
+            f"OIDC_ADMIN_GROUP_NAME={oidc['admin_group']}",
+            f"DEFAULT_MLFLOW_PERMISSION={oidc['default_permission']}",
+            "OIDC_PROVIDER_DISPLAY_NAME=Keycloak",
+        ]
+    )
+
+
+class MlflowServer(pulumi.ComponentResource):
+    """`mlflow server --app-name oidc-auth` on Postgres, artifacts on a named volume.
+
+    mlflow-oidc-auth keeps its users and permissions in a database of its own (OIDC_USERS_DB_URI)
+    so they survive the container being recreated, and a fixed SECRET_KEY so sessions survive
+    a restart.
+    """
+
+    container: docker.Container
+    artifacts: docker.Volume
+    image_ref: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: MlflowServerArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlflowstack:index:MlflowServer", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        if args["prebuilt_image"]:
+            remote = docker.RemoteImage(
+                f"{name}-image", name=args["prebuilt_image"], keep_locally=True, opts=child
+            )
+            self.image_ref = remote.image_id
+        else:
+            tag = build_fingerprint(args["build_args"])
+            built = docker.Image(
+                f"{name}-image",
+                image_name=f"{args['image_name']}:{tag}",
+                build=docker.DockerBuildArgs(
+                    context=str(BUILD_CONTEXT),
+                    dockerfile=str(BUILD_CONTEXT / "Dockerfile"),
+                    args=args["build_args"],
+                    platform="linux/amd64",
+                ),
+                skip_push=True,
+                opts=child,
+            )
+            self.image_ref = built.image_name
+
+        # Signs the plugin's session cookies: fixed, so sessions survive a restart.
+        secret_key = random.RandomPassword(
+            f"{name}-secret-key", length=48, special=False, opts=child
+        ).result
+        self.artifacts = docker.Volume(
+            f"{name}-artifacts",
+            name=pulumi.Output.concat(args["container_name"], "-artifacts"),
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args["protect_data"]),
+        )
+        secrets = pulumi.Output.all(
+            args["backend_store_uri"], args["users_db_uri"], secret_key
+        ).apply(
+            lambda v: [
+                f"MLFLOW_BACKEND_STORE_URI={v[0]}",
+                f"OIDC_USERS_DB_URI={v[1]}",
+                f"SECRET_KEY={v[2]}",
+            ]
+        )
+        envs = pulumi.Output.all(secrets, oidc_environment(args["oidc"])).apply(
+            lambda parts: parts[0] + parts[1]
+        )
+        self.container = docker.Container(
+            name,
+            name=args["container_name"],
+            image=self.image_ref,
+            command=[
+                "mlflow",
+                "server",
+                "--app-name",
+                "oidc-auth",
+                "--host",
+                "0.0.0.0",
+                "--port",
+                str(HTTP_PORT),
+                "--workers",
+                "1",
+                "--serve-artifacts",
+                "--artifacts-destination",
+                ARTIFACTS_DIR,
+            ],
+            envs=pulumi.Output.secret(envs),
+            volumes=[
+                docker.ContainerVolumeArgs(
+                    volume_name=self.artifacts.name, container_path=ARTIFACTS_DIR
+                )
+            ],
+            networks_advanced=[
+                docker.ContainerNetworksAdvancedArgs(
+                    name=args["network_name"], aliases=[args["alias"]]
+                )
+            ],
+            ports=[
+                docker.ContainerPortArgs(
+                    internal=HTTP_PORT, external=args["host_port"], ip=args["bind_address"]
+                )
+            ],
+            healthcheck=docker.ContainerHealthcheckArgs(
+                tests=["CMD", "python3", "-c", HEALTH_PROBE],
+                interval="5s",
+                timeout="5s",
+                start_period="20s",
+                retries=60,
+            ),
+            restart="unless-stopped",
+            wait=True,
+            wait_timeout=600,
+            opts=child,
+        )
+        self.register_outputs({"container": self.container.name})

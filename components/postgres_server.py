@@ -1,0 +1,103 @@
+"""A PostgreSQL server in a container: one for MLflow, one for Keycloak."""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_random as random
+
+DATA_DIR = "/var/lib/postgresql/data"
+SUPERUSER = "postgres"
+
+
+class PostgresServerArgs(TypedDict):
+    container_name: pulumi.Input[str]
+    image: pulumi.Input[str]
+    network_name: pulumi.Input[str]
+    alias: str
+    bind_address: str
+    host_port: int
+    protect_data: bool
+
+
+class PostgresServer(pulumi.ComponentResource):
+    """A Postgres container with its data on a named volume, published on loopback only.
+
+    The host port exists so that Pulumi's postgresql provider (running on the host) can create
+    the applications' roles and databases; containers reach it by its network alias.
+    """
+
+    container: docker.Container
+    volume: docker.Volume
+    alias: str
+    host_port: int
+    superuser: str
+    superuser_password: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: PostgresServerArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlflowstack:index:PostgresServer", name, None, opts)
+        self.alias = args["alias"]
+        self.host_port = args["host_port"]
+        self.superuser = SUPERUSER
+
+        generated = random.RandomPassword(
+            f"{name}-superuser-password",
+            length=32,
+            special=False,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.superuser_password = pulumi.Output.secret(generated.result)
+        image = docker.RemoteImage(
+            f"{name}-image",
+            name=args["image"],
+            keep_locally=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.volume = docker.Volume(
+            f"{name}-data",
+            name=pulumi.Output.concat(args["container_name"], "-data"),
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args["protect_data"]),
+        )
+        envs = self.superuser_password.apply(
+            lambda password: [
+                f"POSTGRES_USER={SUPERUSER}",
+                f"POSTGRES_PASSWORD={password}",
+                f"POSTGRES_DB={SUPERUSER}",
+                f"PGDATA={DATA_DIR}",
+            ]
+        )
+        self.container = docker.Container(
+            name,
+            name=args["container_name"],
+            image=image.image_id,
+            envs=pulumi.Output.secret(envs),
+            volumes=[
+                docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=DATA_DIR)
+            ],
+            networks_advanced=[
+                docker.ContainerNetworksAdvancedArgs(
+                    name=args["network_name"], aliases=[args["alias"]]
+                )
+            ],
+            ports=[
+                docker.ContainerPortArgs(
+                    internal=5432, external=args["host_port"], ip=args["bind_address"]
+                )
+            ],
+            healthcheck=docker.ContainerHealthcheckArgs(
+                tests=["CMD", "pg_isready", "-h", "127.0.0.1", "-U", SUPERUSER, "-d", SUPERUSER],
+                interval="3s",
+                timeout="3s",
+                start_period="5s",
+                retries=20,
+            ),
+            restart="unless-stopped",
+            wait=True,
+            wait_timeout=120,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({"container": self.container.name, "volume": self.volume.name})

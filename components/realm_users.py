@@ -1,0 +1,66 @@
+"""The people who may sign in, with generated temporary passwords."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TypedDict
+
+import pulumi
+import pulumi_keycloak as keycloak
+import pulumi_random as random
+
+from components.config import UserSpec
+
+
+class RealmUsersArgs(TypedDict):
+    realm_id: pulumi.Input[str]
+    users: Sequence[UserSpec]
+    group_ids: Mapping[str, pulumi.Input[str]]
+
+
+class RealmUsers(pulumi.ComponentResource):
+    """One Keycloak user per configured person, placed in their groups.
+
+    The initial password is generated and temporary: Keycloak makes the person choose their
+    own at first sign-in, so the generated one is only ever a one-time handover secret.
+    """
+
+    initial_passwords: pulumi.Output[dict[str, str]]
+
+    def __init__(
+        self, name: str, args: RealmUsersArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlflowstack:index:RealmUsers", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        passwords: dict[str, pulumi.Output[str]] = {}
+        for spec in args["users"]:
+            password = random.RandomPassword(
+                f"{name}-{spec.username}-password", length=20, min_special=1, opts=child
+            )
+            user = keycloak.User(
+                f"{name}-{spec.username}",
+                realm_id=args["realm_id"],
+                username=spec.username,
+                email=spec.email,
+                email_verified=True,
+                first_name=spec.first_name,
+                last_name=spec.last_name,
+                enabled=True,
+                initial_password=keycloak.UserInitialPasswordArgs(
+                    value=password.result, temporary=True
+                ),
+                opts=child,
+            )
+            if spec.groups:
+                keycloak.UserGroups(
+                    f"{name}-{spec.username}-groups",
+                    realm_id=args["realm_id"],
+                    user_id=user.id,
+                    group_ids=[args["group_ids"][group] for group in spec.groups],
+                    exhaustive=True,
+                    opts=child,
+                )
+            passwords[spec.username] = password.result
+        collected = pulumi.Output.all(**passwords) if passwords else pulumi.Output.from_input({})
+        self.initial_passwords = pulumi.Output.secret(collected)
+        self.register_outputs({})

@@ -1,0 +1,121 @@
+"""Runs the real __main__.py against Pulumi's mock engine and records what it declares."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT = "mlflow-keycloak-stack"
+STACK = "unit"
+
+BASE_USERS = [
+    {
+        "username": "ada",
+        "email": "ada@example.com",
+        "firstName": "Ada",
+        "lastName": "Lovelace",
+        "groups": ["mlflow-admin"],
+    },
+    {
+        "username": "alan",
+        "email": "alan@example.com",
+        "firstName": "Alan",
+        "lastName": "Turing",
+        "groups": ["mlflow"],
+    },
+]
+
+
+@dataclass
+class Declared:
+    """A resource as the program declared it (inputs after the engine resolved them)."""
+
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    provider: str | None
+
+
+@dataclass
+class RecordingMocks(Mocks):
+    resources: list[Declared] = field(default_factory=list)
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
+        state = dict(args.inputs)
+        if args.typ == "random:index/randomPassword:RandomPassword":
+            state["result"] = f"generated-{args.name}"
+        elif args.typ == "keycloak:openid/client:Client":
+            state["clientSecret"] = "client-secret-from-keycloak"
+        elif args.typ == "docker:index/remoteImage:RemoteImage":
+            state["imageId"] = f"sha256:{args.name}"
+        self.resources.append(Declared(args.typ, args.name, dict(args.inputs), args.provider))
+        return f"{args.name}-id", state
+
+    def call(self, args: MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+@dataclass
+class Deployment:
+    """What one run of the program declared: resources, and the program's own objects."""
+
+    resources: list[Declared]
+    namespace: dict[str, Any]
+
+    def of_type(self, type_token: str) -> list[Declared]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def one(self, type_token: str, name: str | None = None) -> Declared:
+        found = [r for r in self.of_type(type_token) if name is None or r.name == name]
+        assert len(found) == 1, f"expected one {type_token} {name or ''}, got {len(found)}"
+        return found[0]
+
+
+def stack_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    config: dict[str, Any] = {"users": BASE_USERS}
+    config.update(overrides or {})
+    return config
+
+
+def run_program(overrides: Mapping[str, Any] | None = None, preview: bool = False) -> Deployment:
+    """Run __main__.py with the given stack config (camelCase keys) under mocks."""
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=STACK, preview=preview)
+    pulumi.runtime.set_all_config(
+        {
+            f"{PROJECT}:{key}": value if isinstance(value, str) else json.dumps(value)
+            for key, value in stack_config(overrides).items()
+        }
+    )
+    namespace: dict[str, Any] = {}
+
+    @pulumi.runtime.test
+    def program() -> None:
+        namespace.update(runpy.run_path(str(ROOT / "__main__.py")))
+
+    program()
+    return Deployment(mocks.resources, namespace)
+
+
+def resolve(output: pulumi.Output[Any]) -> tuple[Any, bool]:
+    """An Output's value and whether it is secret."""
+    result: dict[str, Any] = {}
+
+    @pulumi.runtime.test
+    def read() -> pulumi.Output[None]:
+        async def grab() -> None:
+            result["value"] = await output.future()
+            result["secret"] = await output.is_secret()
+
+        return pulumi.Output.from_input(grab())
+
+    read()
+    return result["value"], result["secret"]

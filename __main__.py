@@ -52,10 +52,14 @@ def postgres(name: str, alias: str, port: int) -> tuple[PostgresServer, postgres
 
 
 mlflow_pg, mlflow_pg_provider = postgres("mlflow-postgres", "mlflow-db", cfg.mlflow_db_port)
-keycloak_pg, keycloak_pg_provider = postgres("keycloak-postgres", "keycloak-db", cfg.keycloak_db_port)
+keycloak_pg, keycloak_pg_provider = postgres(
+    "keycloak-postgres", "keycloak-db", cfg.keycloak_db_port
+)
 on_mlflow_pg = pulumi.ResourceOptions(providers={"postgresql": mlflow_pg_provider})
 tracking_db = AppDatabase("mlflow-tracking", {"database": "mlflow", "role": "mlflow"}, on_mlflow_pg)
-auth_db = AppDatabase("mlflow-auth", {"database": "mlflow_auth", "role": "mlflow_auth"}, on_mlflow_pg)
+auth_db = AppDatabase(
+    "mlflow-auth", {"database": "mlflow_auth", "role": "mlflow_auth"}, on_mlflow_pg
+)
 keycloak_db = AppDatabase(
     "keycloak-store",
     {"database": "keycloak", "role": "keycloak"},
@@ -120,7 +124,9 @@ client = MlflowOidcClient(
 )
 groups = AccessGroups("groups", {"realm_id": realm.realm_id, "names": list(cfg.groups)}, on_realm)
 users = RealmUsers(
-    "users", {"realm_id": realm.realm_id, "users": cfg.users, "group_ids": groups.group_ids}, on_realm
+    "users",
+    {"realm_id": realm.realm_id, "users": cfg.users, "group_ids": groups.group_ids},
+    on_realm,
 )
 
 mlflow = MlflowServer(

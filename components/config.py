@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -32,6 +32,7 @@ LIFESPAN_BOUNDS: dict[str, tuple[int, int]] = {
     "admin_events_expiration": (3600, 3650 * 86400),
 }
 
+Port = Annotated[int, Field(ge=1, le=65535)]
 MlflowPermission = Literal["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"]
 
 
@@ -90,10 +91,10 @@ class StackConfig(_Model):
 
     bind_address: str = "127.0.0.1"
     public_hostname: str = "localhost"
-    keycloak_port: int = Field(8080, ge=1, le=65535)
-    mlflow_port: int = Field(5000, ge=1, le=65535)
-    mlflow_db_port: int = Field(15432, ge=1, le=65535)
-    keycloak_db_port: int = Field(15433, ge=1, le=65535)
+    keycloak_port: Port = 8080
+    mlflow_port: Port = 5000
+    mlflow_db_port: Port = 15432
+    keycloak_db_port: Port = 15433
 
     postgres_image: str = pin("POSTGRES_IMAGE")
     keycloak_image: str = pin("KEYCLOAK_IMAGE")
@@ -111,9 +112,9 @@ class StackConfig(_Model):
     sso_session_max_lifespan: str = "10h"
     offline_session_idle_timeout: str = "30d"
     revoke_refresh_token: bool = True
-    refresh_token_max_reuse: int = Field(0, ge=0, le=10)
+    refresh_token_max_reuse: Annotated[int, Field(ge=0, le=10)] = 0
     password_policy: str = "length(12) and notUsername and notEmail"
-    brute_force_max_login_failures: int = Field(5, ge=1, le=100)
+    brute_force_max_login_failures: Annotated[int, Field(ge=1, le=100)] = 5
     events_expiration: str = "7d"
     admin_events_expiration: str = "30d"
 
@@ -156,9 +157,7 @@ class StackConfig(_Model):
         seconds = parse_duration(value)
         low, high = LIFESPAN_BOUNDS[info.field_name]
         if not low <= seconds <= high:
-            raise ValueError(
-                f"must lie between {format_duration(low)} and {format_duration(high)}"
-            )
+            raise ValueError(f"must lie between {format_duration(low)} and {format_duration(high)}")
         return value
 
     def seconds(self, field: str) -> int:
@@ -206,7 +205,11 @@ def _consistency_errors(cfg: StackConfig) -> list[str]:
         seen.setdefault(port, key)
 
     order = [
-        ("access_token_lifespan", "sso_session_idle_timeout", "a token may not outlive its session"),
+        (
+            "access_token_lifespan",
+            "sso_session_idle_timeout",
+            "a token may not outlive its session",
+        ),
         ("sso_session_idle_timeout", "sso_session_max_lifespan", "idle timeout beyond the max"),
     ]
     for shorter, longer, why in order:
@@ -258,7 +261,11 @@ def _describe(error: Any) -> str:
         return f"{path}: required but not set. Fix: pulumi config set --path '{path}' <value>"
     message = str(error["msg"]).removeprefix("Value error, ")
     nested = "[" in path or "." in path
-    fix = f"pulumi config set --path '{path}' <value>" if nested else f"pulumi config set {path} <value>"
+    fix = (
+        f"pulumi config set --path '{path}' <value>"
+        if nested
+        else f"pulumi config set {path} <value>"
+    )
     return f"{path} = {error.get('input')!r}: {message}. Fix: {fix}"
 
 
@@ -269,7 +276,9 @@ def parse_config(raw: dict[str, Any], namespace: str = "mlflow-keycloak-stack") 
     for key in raw:
         if key not in known:
             near = difflib.get_close_matches(key, sorted(known), n=1)
-            hint = f"did you mean {near[0]!r}?" if near else f"known keys: {', '.join(sorted(known))}"
+            hint = (
+                f"did you mean {near[0]!r}?" if near else f"known keys: {', '.join(sorted(known))}"
+            )
             errors.append(f"{key}: unknown config key; {hint}")
     if errors:
         raise ConfigError(_format(namespace, errors))

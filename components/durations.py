@@ -15,9 +15,7 @@ def parse_duration(text: str) -> int:
         return int(value)
     parts = _PART.findall(value)
     if not value or "".join(number + unit for number, unit in parts) != value:
-        raise ValueError(
-            f"{text!r} is not a duration; write e.g. '300s', '5m', '1h30m' or '7d'"
-        )
+        raise ValueError(f"{text!r} is not a duration; write e.g. '300s', '5m', '1h30m' or '7d'")
     return sum(int(number) * _UNITS[unit] for number, unit in parts)
 
 
@@ -34,7 +32,7 @@ def format_duration(seconds: int) -> str:
 
 
 def keycloak_duration(seconds: int) -> str:
-    """Go's time.Duration spelling ("5m0s", "10h0m0s"), the form the keycloak provider reads back."""
+    """Go's time.Duration spelling ("5m0s", "10h0m0s"): what the keycloak provider reads back."""
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:

@@ -14,7 +14,8 @@ MANAGEMENT_PORT = 9000
 # The official image has no curl: ask the management port with bash's /dev/tcp.
 READY_PROBE = (
     f"exec 3<>/dev/tcp/127.0.0.1/{MANAGEMENT_PORT} && "
-    "printf 'GET /health/ready HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n' >&3"
+    "printf 'GET /health/ready HTTP/1.1\\r\\nHost: localhost\\r\\n"
+    "Connection: close\\r\\n\\r\\n' >&3"
     " && grep -q '\"UP\"' <&3"
 )
 
@@ -88,7 +89,7 @@ class KeycloakServer(pulumi.ComponentResource):
             name=args["container_name"],
             image=image.image_id,
             command=["start"],
-            envs=pulumi.Output.secret(envs),
+            envs=envs,  # secret: derived from secret passwords
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(
                     name=args["network_name"], aliases=[args["alias"]]

@@ -74,7 +74,7 @@ class PostgresServer(pulumi.ComponentResource):
             name,
             name=args["container_name"],
             image=image.image_id,
-            envs=pulumi.Output.secret(envs),
+            envs=envs,  # secret: derived from the secret password
             volumes=[
                 docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=DATA_DIR)
             ],

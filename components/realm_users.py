@@ -47,7 +47,7 @@ class RealmUsers(pulumi.ComponentResource):
                 last_name=spec.last_name,
                 enabled=True,
                 initial_password=keycloak.UserInitialPasswordArgs(
-                    value=password.result, temporary=True
+                    value=pulumi.Output.secret(password.result), temporary=True
                 ),
                 opts=child,
             )

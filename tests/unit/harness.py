@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import runpy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,9 @@ from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "mlflow-keycloak-stack"
 STACK = "unit"
+
+# pulumi.runtime.test runs a function under the mock engine and waits for every registration.
+under_mocks: Callable[[Callable[[], Any]], Callable[[], None]] = pulumi.runtime.test
 
 BASE_USERS = [
     {
@@ -69,6 +72,7 @@ class Deployment:
 
     resources: list[Declared]
     namespace: dict[str, Any]
+    exports: dict[str, Any]
 
     def of_type(self, type_token: str) -> list[Declared]:
         return [r for r in self.resources if r.type == type_token]
@@ -97,19 +101,21 @@ def run_program(overrides: Mapping[str, Any] | None = None, preview: bool = Fals
     )
     namespace: dict[str, Any] = {}
 
-    @pulumi.runtime.test
+    @under_mocks
     def program() -> None:
         namespace.update(runpy.run_path(str(ROOT / "__main__.py")))
 
     program()
-    return Deployment(mocks.resources, namespace)
+    root = pulumi.runtime.get_root_resource()
+    exports = dict(getattr(root, "outputs", {}))
+    return Deployment(mocks.resources, namespace, exports)
 
 
 def resolve(output: pulumi.Output[Any]) -> tuple[Any, bool]:
     """An Output's value and whether it is secret."""
     result: dict[str, Any] = {}
 
-    @pulumi.runtime.test
+    @under_mocks
     def read() -> pulumi.Output[None]:
         async def grab() -> None:
             result["value"] = await output.future()

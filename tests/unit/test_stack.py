@@ -1,0 +1,314 @@
+"""The resource graph users depend on, checked on the real program under Pulumi's mock engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pytest
+
+from tests.unit.harness import Deployment, resolve, run_program
+
+CONTAINER = "docker:index/container:Container"
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+
+
+def is_secret(value: Any) -> bool:
+    """The engine received this input as a secret."""
+    return isinstance(value, dict) and SECRET_SIG in value
+
+
+def plain(value: Any) -> Any:
+    return value["value"] if is_secret(value) else value
+
+
+def envs_of(deployment: Deployment, name: str) -> dict[str, str]:
+    lines = plain(deployment.one(CONTAINER, name).inputs["envs"])
+    return dict(line.split("=", 1) for line in lines)
+
+
+@pytest.fixture(scope="module")
+def stack() -> Deployment:
+    return run_program()
+
+
+def test_every_service_runs_as_one_container_on_one_network(stack: Deployment) -> None:
+    names = sorted(c.name for c in stack.of_type(CONTAINER))
+    assert names == ["keycloak", "keycloak-postgres", "mlflow", "mlflow-postgres"]
+    network = stack.one("docker:index/network:Network").inputs["name"]
+    for container in stack.of_type(CONTAINER):
+        attached = [n["name"] for n in container.inputs["networksAdvanced"]]
+        assert attached == [network], container.name
+
+
+def test_every_published_port_binds_to_loopback(stack: Deployment) -> None:
+    published = [
+        (c.name, port) for c in stack.of_type(CONTAINER) for port in c.inputs.get("ports", [])
+    ]
+    assert len(published) == 4
+    for name, port in published:
+        assert port["ip"] == "127.0.0.1", name
+
+
+def test_each_database_keeps_its_data_on_a_named_volume(stack: Deployment) -> None:
+    for name in ("mlflow-postgres", "keycloak-postgres"):
+        container = stack.one(CONTAINER, name)
+        volume = stack.one("docker:index/volume:Volume", f"{name}-data").inputs["name"]
+        assert container.inputs["volumes"] == [
+            {"volumeName": volume, "containerPath": "/var/lib/postgresql/data"}
+        ]
+    artifacts = stack.one("docker:index/volume:Volume", "mlflow-artifacts").inputs["name"]
+    assert {"volumeName": artifacts, "containerPath": "/mlflow/artifacts"} in stack.one(
+        CONTAINER, "mlflow"
+    ).inputs["volumes"]
+
+
+def test_every_container_waits_for_its_health_check(stack: Deployment) -> None:
+    for container in stack.of_type(CONTAINER):
+        assert container.inputs["wait"] is True, container.name
+        assert container.inputs["healthcheck"]["tests"][0] == "CMD", container.name
+
+
+def test_apps_get_least_privilege_roles_and_their_own_databases(stack: Deployment) -> None:
+    databases = {d.inputs["name"]: d for d in stack.of_type("postgresql:index/database:Database")}
+    assert set(databases) == {"mlflow", "mlflow_auth", "keycloak"}
+    roles = {r.inputs["name"]: r for r in stack.of_type("postgresql:index/role:Role")}
+    for name, role in roles.items():
+        assert role.inputs["login"] is True and role.inputs["superuser"] is False, name
+        assert role.inputs["createDatabase"] is False and role.inputs["createRole"] is False
+        assert is_secret(role.inputs["password"]), name
+    assert {d.inputs["owner"] for d in databases.values()} == set(roles)
+    revoked = {g.inputs["database"] for g in stack.of_type("postgresql:index/grant:Grant")}
+    assert revoked == set(databases)
+
+
+def test_keycloaks_database_lives_on_keycloaks_postgres(stack: Deployment) -> None:
+    def provider_of(type_token: str, name: str) -> str:
+        provider = stack.one(type_token, name).provider
+        assert provider is not None
+        return provider.split("::")[-2]
+
+    assert provider_of("postgresql:index/database:Database", "keycloak-store-db") == (
+        "keycloak-postgres-provider"
+    )
+    for name in ("mlflow-tracking-db", "mlflow-auth-db"):
+        assert provider_of("postgresql:index/database:Database", name) == (
+            "mlflow-postgres-provider"
+        )
+
+
+def test_keycloak_runs_in_production_mode_with_the_hostname_split(stack: Deployment) -> None:
+    keycloak = stack.one(CONTAINER, "keycloak")
+    assert keycloak.inputs["command"] == ["start"]
+    env = envs_of(stack, "keycloak")
+    assert env["KC_HOSTNAME"] == "http://localhost:8080"
+    assert env["KC_HOSTNAME_BACKCHANNEL_DYNAMIC"] == "true"
+    assert env["KC_HEALTH_ENABLED"] == "true"
+    assert env["KC_DB_URL"] == "jdbc:postgresql://keycloak-db:5432/keycloak"
+    assert env["KC_DB_USERNAME"] == "keycloak"
+    assert "/health/ready" in keycloak.inputs["healthcheck"]["tests"][-1]
+
+
+def test_keycloak_provider_logs_in_lazily_so_preview_works_before_keycloak_exists(
+    stack: Deployment,
+) -> None:
+    provider = stack.one("pulumi:providers:keycloak")
+    assert provider.inputs["initialLogin"] in (False, "false")
+    assert provider.inputs["url"] == "http://localhost:8080"
+
+
+def test_mlflow_discovers_keycloak_internally_while_the_issuer_is_the_browsers(
+    stack: Deployment,
+) -> None:
+    env = envs_of(stack, "mlflow")
+    assert env["OIDC_DISCOVERY_URL"] == (
+        "http://keycloak:8080/realms/mlflow/.well-known/openid-configuration"
+    )
+    assert env["OIDC_ISSUER"] == "http://localhost:8080/realms/mlflow"
+    assert env["OIDC_AUDIENCE"] == "mlflow"
+
+
+def test_mlflow_gets_every_oidc_setting_from_the_realm(stack: Deployment) -> None:
+    env = envs_of(stack, "mlflow")
+    assert env["OIDC_CLIENT_ID"] == "mlflow"
+    assert env["OIDC_CLIENT_SECRET"] == "client-secret-from-keycloak"
+    assert env["OIDC_REDIRECT_URI"] == "http://localhost:5000/callback"
+    assert env["OIDC_GROUPS_ATTRIBUTE"] == "groups"
+    assert env["OIDC_GROUP_NAME"] == "mlflow"
+    assert env["OIDC_ADMIN_GROUP_NAME"] == "mlflow-admin"
+    assert env["DEFAULT_MLFLOW_PERMISSION"] == "NO_PERMISSIONS"
+    assert env["SECRET_KEY"] == "generated-mlflow-secret-key"
+    assert env["OIDC_USERS_DB_URI"].endswith("@mlflow-db:5432/mlflow_auth")
+    assert env["MLFLOW_BACKEND_STORE_URI"].startswith("postgresql+psycopg://mlflow:")
+    assert env["MLFLOW_BACKEND_STORE_URI"].endswith("@mlflow-db:5432/mlflow")
+
+
+def test_mlflow_runs_the_oidc_auth_app(stack: Deployment) -> None:
+    command = stack.one(CONTAINER, "mlflow").inputs["command"]
+    assert command[:4] == ["mlflow", "server", "--app-name", "oidc-auth"]
+
+
+def test_container_envs_holding_secrets_reach_the_engine_as_secrets(stack: Deployment) -> None:
+    for container in stack.of_type(CONTAINER):
+        assert is_secret(container.inputs["envs"]), container.name
+
+
+def test_secret_exports_stay_secret_and_urls_stay_plain(stack: Deployment) -> None:
+    ns = stack.namespace
+    for output in (
+        ns["client"].client_secret,
+        ns["keycloak_server"].admin_password,
+        ns["users"].initial_passwords,
+        ns["mlflow"].container.envs,
+    ):
+        assert resolve(output)[1] is True
+    passwords, _ = resolve(ns["users"].initial_passwords)
+    assert set(passwords) == {"ada", "alan"}
+
+
+def test_client_is_confidential_with_exact_callback_and_pkce(stack: Deployment) -> None:
+    client = stack.one("keycloak:openid/client:Client").inputs
+    assert client["accessType"] == "CONFIDENTIAL"
+    assert client["validRedirectUris"] == ["http://localhost:5000/callback"]
+    assert client["validPostLogoutRedirectUris"] == ["http://localhost:5000/oidc/ui/auth"]
+    assert client["webOrigins"] == ["http://localhost:5000"]
+    assert client["pkceCodeChallengeMethod"] == "S256"
+    assert client["standardFlowEnabled"] is True
+    assert client["directAccessGrantsEnabled"] is False
+    assert "clientSecret" not in client
+
+
+def test_groups_claim_is_flat_and_in_the_id_token(stack: Deployment) -> None:
+    mapper = stack.one(
+        "keycloak:openid/groupMembershipProtocolMapper:GroupMembershipProtocolMapper"
+    ).inputs
+    assert mapper["claimName"] == "groups"
+    assert mapper["fullPath"] is False
+    assert mapper["addToIdToken"] is True
+    assert mapper["addToAccessToken"] is True
+    assert mapper["addToUserinfo"] is True
+
+
+def test_access_tokens_carry_mlflow_as_audience(stack: Deployment) -> None:
+    mapper = stack.one("keycloak:openid/audienceProtocolMapper:AudienceProtocolMapper").inputs
+    assert mapper["includedClientAudience"] == "mlflow"
+    assert mapper["addToAccessToken"] is True
+
+
+def test_groups_exist_with_a_mirrored_realm_role_each(stack: Deployment) -> None:
+    groups = {g.inputs["name"] for g in stack.of_type("keycloak:index/group:Group")}
+    roles = {r.inputs["name"] for r in stack.of_type("keycloak:index/role:Role")}
+    assert groups == roles == {"mlflow", "mlflow-admin"}
+    assert len(stack.of_type("keycloak:index/groupRoles:GroupRoles")) == 2
+
+
+def test_users_land_in_their_groups_with_temporary_generated_passwords(stack: Deployment) -> None:
+    ada = stack.one("keycloak:index/user:User", "users-ada").inputs
+    assert ada["email"] == "ada@example.com"
+    assert ada["firstName"] == "Ada"
+    assert is_secret(ada["initialPassword"])
+    assert plain(ada["initialPassword"])["temporary"] is True
+    memberships = {
+        m.name: m.inputs["groupIds"] for m in stack.of_type("keycloak:index/userGroups:UserGroups")
+    }
+    assert memberships == {
+        "users-ada-groups": ["groups-mlflow-admin-id"],
+        "users-alan-groups": ["groups-mlflow-id"],
+    }
+
+
+def test_default_token_policy_brute_force_and_audit_trail(stack: Deployment) -> None:
+    realm = stack.one("keycloak:index/realm:Realm").inputs
+    assert realm["realm"] == "mlflow"
+    assert realm["accessTokenLifespan"] == "5m0s"
+    assert realm["ssoSessionIdleTimeout"] == "30m0s"
+    assert realm["ssoSessionMaxLifespan"] == "10h0m0s"
+    assert realm["revokeRefreshToken"] is True
+    assert realm["securityDefenses"]["bruteForceDetection"]["maxLoginFailures"] == 5
+    assert realm["attributes"] == {"adminEventsExpiration": str(30 * 86400)}
+    events = stack.one("keycloak:index/realmEvents:RealmEvents").inputs
+    assert events["eventsEnabled"] is True and events["adminEventsEnabled"] is True
+    assert events["eventsExpiration"] == 7 * 86400
+
+
+def test_token_policy_values_flow_from_config() -> None:
+    stack = run_program(
+        {
+            "accessTokenLifespan": "90s",
+            "ssoSessionIdleTimeout": "1h",
+            "ssoSessionMaxLifespan": "1d",
+            "revokeRefreshToken": "false",
+            "eventsExpiration": "2d",
+            "bruteForceMaxLoginFailures": "3",
+        }
+    )
+    realm = stack.one("keycloak:index/realm:Realm").inputs
+    assert realm["accessTokenLifespan"] == "1m30s"
+    assert realm["ssoSessionIdleTimeout"] == "1h0m0s"
+    assert realm["ssoSessionMaxLifespan"] == "24h0m0s"
+    assert realm["revokeRefreshToken"] is False
+    assert realm["securityDefenses"]["bruteForceDetection"]["maxLoginFailures"] == 3
+    events = stack.one("keycloak:index/realmEvents:RealmEvents").inputs
+    assert events["eventsExpiration"] == 2 * 86400
+
+
+def test_ports_hostnames_and_group_names_flow_from_config() -> None:
+    stack = run_program(
+        {
+            "keycloakPort": "18080",
+            "mlflowPort": "15000",
+            "userGroup": "ml-users",
+            "adminGroup": "ml-admins",
+            "users": [
+                {
+                    "username": "grace",
+                    "email": "grace@example.com",
+                    "firstName": "Grace",
+                    "lastName": "Hopper",
+                    "groups": ["ml-users"],
+                }
+            ],
+        }
+    )
+    env = envs_of(stack, "mlflow")
+    assert env["OIDC_ISSUER"] == "http://localhost:18080/realms/mlflow"
+    assert env["OIDC_REDIRECT_URI"] == "http://localhost:15000/callback"
+    assert env["OIDC_GROUP_NAME"] == "ml-users"
+    assert env["OIDC_ADMIN_GROUP_NAME"] == "ml-admins"
+    assert envs_of(stack, "keycloak")["KC_HOSTNAME"] == "http://localhost:18080"
+    ports = {c.name: c.inputs["ports"][0]["external"] for c in stack.of_type(CONTAINER)}
+    assert ports["keycloak"] == 18080 and ports["mlflow"] == 15000
+
+
+def test_mlflow_image_is_built_from_the_repo_unless_a_prebuilt_one_is_named(
+    stack: Deployment,
+) -> None:
+    image = stack.one("docker:index/image:Image").inputs
+    assert image["build"]["args"]["BASE_IMAGE"] == "python:3.13-slim-trixie"
+    assert image["build"]["args"]["MLFLOW_OIDC_AUTH_VERSION"] == "11.0.2"
+    assert image["skipPush"] is True
+    prebuilt = run_program({"mlflowImage": "registry.example.com/mlflow:3.17.2"})
+    assert prebuilt.of_type("docker:index/image:Image") == []
+    assert (
+        prebuilt.one("docker:index/remoteImage:RemoteImage", "mlflow-image").inputs["name"]
+        == "registry.example.com/mlflow:3.17.2"
+    )
+
+
+def test_protect_data_keeps_volumes_on_destroy() -> None:
+    stack = run_program({"protectData": "true"})
+    volumes = stack.of_type("docker:index/volume:Volume")
+    assert len(volumes) == 3
+    for volume in volumes:
+        assert volume.inputs["name"].startswith("mlflow-unit-")
+
+
+def test_exports_name_every_url_and_hide_every_secret(stack: Deployment) -> None:
+    values = {name: resolve(pulumi.Output.from_input(v)) for name, v in stack.exports.items()}
+    secret = {name for name, (_, is_secret_output) in values.items() if is_secret_output}
+    assert secret == {"clientSecret", "keycloakAdminPassword", "userInitialPasswords"}
+    assert values["mlflowUrl"][0] == "http://localhost:5000"
+    assert values["keycloakUrl"][0] == "http://localhost:8080"
+    assert values["keycloakAdminConsoleUrl"][0] == "http://localhost:8080/admin/master/console/"
+    assert values["issuer"][0] == "http://localhost:8080/realms/mlflow"
+    assert values["clientId"][0] == "mlflow"

@@ -1,0 +1,66 @@
+"""Pins agree with each other: SDKs with plugins, Pulumi.yaml's schema with the config model."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from components.config import StackConfig
+from components.versions import pinned_versions
+from tests.unit.harness import ROOT
+
+
+def requirement_pins() -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9_.-]+)==(\S+)$", line.strip())
+        if match:
+            pins[match.group(1).lower()] = match.group(2)
+    return pins
+
+
+def test_each_pulumi_sdk_equals_the_provider_plugin_we_build() -> None:
+    sdks, plugins = requirement_pins(), pinned_versions()
+    for name in ("keycloak", "docker", "postgresql", "random"):
+        assert sdks[f"pulumi-{name}"] == plugins[f"PULUMI_{name.upper()}_VERSION"], name
+
+
+def test_the_cli_is_not_older_than_the_sdk() -> None:
+    def parts(version: str) -> tuple[int, ...]:
+        return tuple(int(p) for p in version.split("."))
+
+    assert parts(pinned_versions()["PULUMI_VERSION"]) >= parts(requirement_pins()["pulumi"])
+
+
+def test_every_requirement_is_pinned_exactly() -> None:
+    for name in ("requirements.txt", "requirements-dev.txt"):
+        for line in (ROOT / name).read_text().splitlines():
+            line = line.strip()
+            if line and not line.startswith(("#", "-r")):
+                assert "==" in line, f"{name}: {line!r} is not pinned with =="
+
+
+def test_pulumi_yaml_schema_matches_the_config_model() -> None:
+    schema = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    fields = {field.alias: field for field in StackConfig.model_fields.values()}
+    assert set(schema) == set(fields)
+    kinds = {"string": str, "integer": int, "boolean": bool}
+    for key, spec in schema.items():
+        assert spec.get("description"), key
+        if "default" in spec:
+            assert spec["default"] == fields[key].default, key
+            assert isinstance(spec["default"], kinds[spec["type"]]), key
+
+
+def test_dev_stack_file_is_valid_config_without_secrets() -> None:
+    from components.config import parse_config
+
+    stack = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    prefix = "mlflow-keycloak-stack:"
+    raw = {key.removeprefix(prefix): value for key, value in stack["config"].items()}
+    cfg = parse_config(raw)
+    assert cfg.users, "the dev stack should declare people to sign in"
+    for key in stack["config"]:
+        assert not re.search("password|secret|passphrase", key, re.I), key
+    assert "secure:" not in (ROOT / "Pulumi.dev.yaml").read_text()

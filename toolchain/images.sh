@@ -215,7 +215,7 @@ stage_keycloak() {
     command -v mvn >/dev/null 2>&1 || die "mvn is not on PATH; install Maven to fetch Keycloak from Maven Central"
     log "keycloak: fetching org.keycloak:keycloak-quarkus-dist:$KEYCLOAK_VERSION:tar.gz from Maven Central"
     mkdir -p "$dir"
-    mvn -q -B "org.apache.maven.plugins:maven-dependency-plugin:$MAVEN_DEPENDENCY_PLUGIN_VERSION:copy" \
+    mvn -q -B -Dstyle.color=never "org.apache.maven.plugins:maven-dependency-plugin:$MAVEN_DEPENDENCY_PLUGIN_VERSION:copy" \
       "-Dartifact=org.keycloak:keycloak-quarkus-dist:$KEYCLOAK_VERSION:tar.gz" \
       "-DoutputDirectory=$dir" >&2 \
       || die "mvn could not fetch keycloak-quarkus-dist $KEYCLOAK_VERSION; check Maven Central access (mvn output above)"

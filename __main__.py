@@ -7,6 +7,7 @@ import pulumi_postgresql as postgresql
 
 from components.access_groups import AccessGroups
 from components.app_database import AppDatabase
+from components.automation_client import AutomationClient
 from components.config import load_config
 from components.keycloak_server import KeycloakServer
 from components.mlflow_server import MlflowServer
@@ -128,6 +129,20 @@ users = RealmUsers(
     {"realm_id": realm.realm_id, "users": cfg.users, "group_ids": groups.group_ids},
     on_realm,
 )
+automation = (
+    AutomationClient(
+        "automation-client",
+        {
+            "realm_id": realm.realm_id,
+            "client_id": cfg.automation_client_id,
+            "audience": client.client_id,
+            "group_ids": [groups.group_ids[cfg.user_group]],
+        },
+        on_realm,
+    )
+    if cfg.automation_client_id
+    else None
+)
 
 mlflow = MlflowServer(
     "mlflow",
@@ -157,6 +172,7 @@ mlflow = MlflowServer(
             "user_group": cfg.user_group,
             "admin_group": cfg.admin_group,
             "default_permission": cfg.default_mlflow_permission,
+            "provision_on_bearer_auth": cfg.provision_on_bearer_auth,
         },
         "protect_data": cfg.protect_data,
     },
@@ -173,5 +189,8 @@ pulumi.export("clientSecret", client.client_secret)
 pulumi.export("keycloakAdminUsername", cfg.keycloak_admin_username)
 pulumi.export("keycloakAdminPassword", keycloak_server.admin_password)
 pulumi.export("userInitialPasswords", users.initial_passwords)
+if automation:
+    pulumi.export("automationClientId", automation.client_id)
+    pulumi.export("automationClientSecret", automation.client_secret)
 pulumi.export("mlflowDbPort", cfg.mlflow_db_port)
 pulumi.export("keycloakDbPort", cfg.keycloak_db_port)

@@ -119,6 +119,8 @@ class StackConfig(_Model):
     admin_events_expiration: str = "30d"
 
     direct_access_grants: bool = False
+    automation_client_id: str | None = None
+    provision_on_bearer_auth: bool = True
     default_mlflow_permission: MlflowPermission = "NO_PERMISSIONS"
     users: tuple[UserSpec, ...] = ()
     protect_data: bool = False
@@ -144,10 +146,17 @@ class StackConfig(_Model):
     def _image(cls, value: str | None) -> str | None:
         return None if value is None else check_image_reference(value)
 
-    @field_validator("realm", "client_id", "user_group", "admin_group", "keycloak_admin_username")
+    @field_validator(
+        "realm",
+        "client_id",
+        "user_group",
+        "admin_group",
+        "keycloak_admin_username",
+        "automation_client_id",
+    )
     @classmethod
-    def _name(cls, value: str) -> str:
-        if not NAME_PATTERN.match(value):
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and not NAME_PATTERN.match(value):
             raise ValueError("must be letters, digits, '.', '_' or '-' (at most 63)")
         return value
 
@@ -219,6 +228,13 @@ def _consistency_errors(cfg: StackConfig) -> list[str]:
                 f"{getattr(cfg, longer)!r} ({why}). Fix: pulumi config set {_key(shorter)} "
                 f"<at most {getattr(cfg, longer)}>"
             )
+
+    if cfg.automation_client_id == cfg.client_id:
+        errors.append(
+            f"automationClientId = {cfg.automation_client_id!r}: same as clientId; the "
+            "automation client needs an id of its own. Fix: pulumi config set "
+            "automationClientId mlflow-automation"
+        )
 
     if cfg.user_group == cfg.admin_group:
         errors.append(

@@ -32,6 +32,7 @@ class OidcSettings(TypedDict):
     user_group: str
     admin_group: str
     default_permission: str
+    provision_on_bearer_auth: bool
 
 
 class MlflowServerArgs(TypedDict):
@@ -77,6 +78,9 @@ def oidc_environment(oidc: OidcSettings) -> pulumi.Output[list[str]]:
             f"OIDC_GROUP_NAME={oidc['user_group']}",
             f"OIDC_ADMIN_GROUP_NAME={oidc['admin_group']}",
             f"DEFAULT_MLFLOW_PERMISSION={oidc['default_permission']}",
+            # Bearer tokens of people who never used the browser (and of the automation
+            # client) get an MLflow user on first use; safe because iss and aud are checked.
+            f"OIDC_PROVISION_ON_BEARER_AUTH={str(oidc['provision_on_bearer_auth']).lower()}",
             "OIDC_PROVIDER_DISPLAY_NAME=Keycloak",
         ]
     )

@@ -312,3 +312,34 @@ def test_exports_name_every_url_and_hide_every_secret(stack: Deployment) -> None
     assert values["keycloakAdminConsoleUrl"][0] == "http://localhost:8080/admin/master/console/"
     assert values["issuer"][0] == "http://localhost:8080/realms/mlflow"
     assert values["clientId"][0] == "mlflow"
+
+
+def test_no_automation_client_unless_configured(stack: Deployment) -> None:
+    clients = [c.inputs["clientId"] for c in stack.of_type("keycloak:openid/client:Client")]
+    assert clients == ["mlflow"]
+    assert "automationClientSecret" not in stack.exports
+
+
+def test_automation_client_gets_tokens_mlflow_admits() -> None:
+    stack = run_program({"automationClientId": "mlflow-automation"})
+    client = stack.one("keycloak:openid/client:Client", "automation-client").inputs
+    assert client["clientId"] == "mlflow-automation"
+    assert client["serviceAccountsEnabled"] is True
+    assert client["standardFlowEnabled"] is False
+    assert client["directAccessGrantsEnabled"] is False
+    audience = stack.one(
+        "keycloak:openid/audienceProtocolMapper:AudienceProtocolMapper",
+        "automation-client-audience",
+    ).inputs
+    assert audience["includedClientAudience"] == "mlflow"
+    groups = stack.one(
+        "keycloak:openid/groupMembershipProtocolMapper:GroupMembershipProtocolMapper",
+        "automation-client-groups",
+    ).inputs
+    assert groups["fullPath"] is False and groups["addToAccessToken"] is True
+    membership = stack.one(
+        "keycloak:index/userGroups:UserGroups", "automation-client-groups-membership"
+    )
+    assert membership.inputs["groupIds"] == ["groups-mlflow-id"]
+    assert resolve(pulumi.Output.from_input(stack.exports["automationClientSecret"]))[1] is True
+    assert envs_of(stack, "mlflow")["OIDC_PROVISION_ON_BEARER_AUTH"] == "true"

@@ -82,6 +82,8 @@ def oidc_environment(oidc: OidcSettings) -> pulumi.Output[list[str]]:
             # client) get an MLflow user on first use; safe because iss and aud are checked.
             f"OIDC_PROVISION_ON_BEARER_AUTH={str(oidc['provision_on_bearer_auth']).lower()}",
             "OIDC_PROVIDER_DISPLAY_NAME=Keycloak",
+            # A browser opening MLflow is sent to Keycloak instead of getting a bare 401.
+            "AUTOMATIC_LOGIN_REDIRECT=true",
         ]
     )
 

@@ -1,0 +1,235 @@
+"""Rules on Docker containers: where ports are published, how Keycloak and MLflow are started."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from .props import env_entries, env_value, is_unknown, secret_paths, string_list
+from .resource_types import CONTAINER
+from .rule import Resource, Rule, stack_config
+
+WILDCARD = "0.0.0.0"
+
+
+def _is_loopback(address: str) -> bool:
+    if address.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _number(value: Any) -> str:
+    """Port numbers arrive as floats (protobuf Struct); show 8080, not 8080.0."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return "?" if value is None or is_unknown(value) else str(value)
+
+
+def check_ports_on_loopback(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+    allowed = set(config.get("allowedBindAddresses") or [])
+    ports = resource.props.get("ports")
+    if ports is None or is_unknown(ports):
+        return
+    for port in ports:
+        if is_unknown(port):
+            continue
+        address = port.get("ip")
+        if is_unknown(address):
+            continue
+        address = address or WILDCARD  # Docker publishes on every interface when no ip is given.
+        if _is_loopback(address) or address in allowed:
+            continue
+        published = f"{_number(port.get('external'))}->{_number(port.get('internal'))}"
+        everywhere = " (every interface)" if address in (WILDCARD, "::") else ""
+        yield (
+            f"Port {published} is published on {address}{everywhere}, so other machines can reach "
+            f"it. Fix: publish on loopback with `pulumi config set "
+            f"{stack_config('bindAddress')} 127.0.0.1` (the default); if this exposure is "
+            f"intended, add '{address}' to this policy's `allowedBindAddresses` in the policy "
+            f"pack config."
+        )
+
+
+PORTS_ON_LOOPBACK = Rule(
+    name="ports-on-loopback-only",
+    description=(
+        "Container ports are published on a loopback address (127.0.0.1, ::1, localhost) "
+        "unless the address is listed in allowedBindAddresses; no ip means 0.0.0.0."
+    ),
+    resource_types=frozenset({CONTAINER}),
+    check=check_ports_on_loopback,
+    config={
+        "allowedBindAddresses": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": [],
+            "description": "Non-loopback host addresses ports may be published on.",
+        }
+    },
+)
+
+
+_DEV_COMMAND = re.compile(r"(?<![\w-])start-dev(?![\w-])|--profile[= ]dev\b")
+# Settings only Keycloak's development mode needs: an embedded H2 database, no hostname check.
+_DEV_ENV = {
+    "KC_DB": {"dev-file", "dev-mem"},
+    "KC_HOSTNAME_STRICT": {"false"},
+    "KC_PROFILE": {"dev"},
+    "QUARKUS_PROFILE": {"dev"},
+}
+
+
+def check_keycloak_production_mode(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+    for field in ("entrypoints", "command"):
+        arguments = resource.props.get(field)
+        if is_unknown(arguments):
+            continue
+        for argument in string_list(arguments):
+            if isinstance(argument, str) and _DEV_COMMAND.search(argument):
+                yield (
+                    f"`{field}` starts Keycloak in development mode ('{argument}'): HTTP without "
+                    "a hostname check, an embedded database and developer defaults. Fix: run "
+                    "`kc.sh start` (production mode) with KC_HOSTNAME set to the browser URL, "
+                    "as the stack's KeycloakServer component does."
+                )
+    entries = env_entries(resource.props)
+    if is_unknown(entries):
+        return
+    for entry in entries:
+        dev_values = _DEV_ENV.get(entry.name) if isinstance(entry.name, str) else None
+        if dev_values and str(entry.value).strip().lower() in dev_values:
+            yield (
+                f"Env {entry.name}={entry.value} is a Keycloak development-mode setting. Fix: "
+                f"remove it; run Keycloak on Postgres (KC_DB=postgres) with KC_HOSTNAME set to "
+                f"the browser URL (stack config {stack_config('publicHostname')} and "
+                f"{stack_config('keycloakPort')})."
+            )
+
+
+KEYCLOAK_PRODUCTION_MODE = Rule(
+    name="keycloak-production-mode",
+    description=(
+        "No container runs Keycloak in development mode: no `start-dev` in command or "
+        "entrypoints and no dev-only KC_ settings (KC_DB=dev-file/dev-mem, KC_HOSTNAME_STRICT=false)."
+    ),
+    resource_types=frozenset({CONTAINER}),
+    check=check_keycloak_production_mode,
+)
+
+
+def check_oidc_token_checks(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+    entries = env_entries(resource.props)
+    if is_unknown(entries):
+        return
+    discovery = env_value(entries, "OIDC_DISCOVERY_URL")
+    if discovery is None or is_unknown(discovery):
+        return
+    issuer = env_value(entries, "OIDC_ISSUER")
+    if not is_unknown(issuer) and not (issuer or "").strip():
+        yield (
+            "The container sets OIDC_DISCOVERY_URL but no OIDC_ISSUER, so MLflow accepts bearer "
+            "tokens without checking who issued them. Fix: set OIDC_ISSUER to the realm's issuer "
+            "as the browser sees it, http://<publicHostname>:<keycloakPort>/realms/<realm> "
+            f"(stack config {stack_config('publicHostname')}, {stack_config('keycloakPort')}, "
+            f"{stack_config('realm')})."
+        )
+    audience = env_value(entries, "OIDC_AUDIENCE")
+    if not is_unknown(audience) and not (audience or "").strip():
+        yield (
+            "The container sets OIDC_DISCOVERY_URL but no OIDC_AUDIENCE, so MLflow accepts "
+            "bearer tokens issued to any client of the realm. Fix: set OIDC_AUDIENCE to MLflow's "
+            f"client id (stack config {stack_config('clientId')}) and keep the audience mapper "
+            "that puts it into access tokens."
+        )
+
+
+OIDC_TOKEN_CHECKS = Rule(
+    name="mlflow-oidc-issuer-and-audience",
+    description=(
+        "A container configured with OIDC_DISCOVERY_URL also sets non-empty OIDC_ISSUER and "
+        "OIDC_AUDIENCE, so bearer tokens' iss and aud are checked."
+    ),
+    resource_types=frozenset({CONTAINER}),
+    check=check_oidc_token_checks,
+)
+
+
+_SECRET_WORDS = ("PASSWORD", "PASSWD", "SECRET", "TOKEN")
+_URL_WITH_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]*:[^/@\s]+@")
+
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+# Values that cannot be secrets whatever the name: switches and counts (OIDC_USE_REFRESH_TOKEN=False).
+_NOT_SECRET_VALUE = re.compile(r"^(true|false|yes|no|on|off|\d{1,5})$", re.IGNORECASE)
+
+
+def looks_secret(name: str, value: str) -> bool:
+    """A URL carrying a password, or a secret-sounding name whose value is no switch, count or plain URL.
+
+    Secret-sounding: PASSWORD, PASSWD, SECRET or TOKEN in a word of the name, or a word ending in
+    KEY (SECRET_KEY, API_KEY, APIKEY; not KEYCLOAK_URL).
+    """
+    if _URL_WITH_PASSWORD.match(value):
+        return True
+    if _NOT_SECRET_VALUE.match(value.strip()) or _URL.match(value):
+        return False
+    words = [word for word in re.split(r"[^A-Z0-9]+", name.upper()) if word]
+    if any(marker in word for word in words for marker in _SECRET_WORDS):
+        return True
+    return any(word.endswith("KEY") for word in words)
+
+
+def check_secrets_not_plaintext(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+    entries = env_entries(resource.props)
+    if is_unknown(entries) or not entries:
+        return
+    marked = secret_paths(resource.props)
+    if marked is None:
+        yield (
+            "Cannot tell which envs are secret: the policy pack runs without its secret-marker "
+            "shim. Fix: start the pack from policy/__main__.py, which installs it."
+        )
+        return
+    if "envs" in marked:
+        return
+    plaintext_ok = set(config.get("plaintextEnvNames") or [])
+    for entry in entries:
+        if is_unknown(entry.name) or f"envs[{entry.index}]" in marked:
+            continue
+        if (
+            entry.name in plaintext_ok
+            or not entry.value
+            or not looks_secret(entry.name, entry.value)
+        ):
+            continue
+        yield (
+            f"Env {entry.name} (envs[{entry.index}]) looks like a secret but is passed in plain "
+            "text, so it is stored unencrypted in the stack state and shown in diffs. Fix: build "
+            "it from a secret Output (pulumi_random.RandomPassword(...).result, "
+            "config.require_secret(...)) or wrap the whole list in pulumi.Output.secret(envs); "
+            "if it is not a secret, add the name to this policy's `plaintextEnvNames`."
+        )
+
+
+SECRETS_NOT_PLAINTEXT = Rule(
+    name="container-secrets-not-plaintext",
+    description=(
+        "Container envs whose name looks secret (PASSWORD, SECRET, TOKEN, ...KEY) or whose value "
+        "is a URL with a password are marked secret (the entry or the whole envs list)."
+    ),
+    resource_types=frozenset({CONTAINER}),
+    check=check_secrets_not_plaintext,
+    config={
+        "plaintextEnvNames": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": [],
+            "description": "Env names that look secret but are not (e.g. a token endpoint URL).",
+        }
+    },
+)

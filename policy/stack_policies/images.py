@@ -1,0 +1,46 @@
+"""Rule on image references: every image the stack pulls, builds or runs is pinned."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from .image_refs import pinning_problem
+from .props import is_unknown
+from .resource_types import BUILT_IMAGE, CONTAINER, REMOTE_IMAGE
+from .rule import Resource, Rule, stack_config
+
+_REFERENCE_PROPERTY = {REMOTE_IMAGE: "name", BUILT_IMAGE: "imageName", CONTAINER: "image"}
+_IMAGE_CONFIG = ", ".join(
+    stack_config(key)
+    for key in ("postgresImage", "keycloakImage", "mlflowBaseImage", "mlflowImage")
+)
+
+
+def check_images_pinned(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+    prop = _REFERENCE_PROPERTY[resource.type]
+    reference = resource.props.get(prop)
+    if is_unknown(reference):
+        return  # A container often runs the ID of an image pulled in the same update.
+    problem = f"`{prop}` is empty" if not reference else pinning_problem(str(reference))
+    if problem is None:
+        return
+    if resource.type == BUILT_IMAGE:
+        fix = "tag the built image with a version or build fingerprint, as images/ builds do"
+    else:
+        fix = (
+            f"pin a version tag or an @sha256 digest in the stack config ({_IMAGE_CONFIG}) "
+            "or in versions.env"
+        )
+    yield f"{problem}, so two runs may use different images. Fix: {fix}."
+
+
+IMAGES_PINNED = Rule(
+    name="images-pinned",
+    description=(
+        "Every image reference (RemoteImage.name, Image.imageName, Container.image) has a tag "
+        "other than 'latest', an @sha256 digest, or is an image ID."
+    ),
+    resource_types=frozenset(_REFERENCE_PROPERTY),
+    check=check_images_pinned,
+)

@@ -1,0 +1,91 @@
+"""Rules on the OIDC client MLflow signs in with and on its groups claim."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from .props import is_unknown, string_list
+from .resource_types import GROUP_MAPPER, OIDC_CLIENT
+from .rule import Resource, Rule, stack_config
+
+
+def check_flat_groups_claim(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+    props = resource.props
+    claim = props.get("claimName")
+    claim = f"'{claim}'" if isinstance(claim, str) else "of this mapper"
+    full_path = props.get("fullPath")
+    # The keycloak provider defaults full_path to true: leaving it out is a violation.
+    if not is_unknown(full_path) and full_path is not False:
+        yield (
+            f"The groups claim {claim} carries full paths ('/mlflow'), which never equal "
+            "OIDC_GROUP_NAME, so mlflow-oidc-auth refuses every login. Fix: set full_path=False "
+            "on the keycloak.openid.GroupMembershipProtocolMapper."
+        )
+    if props.get("addToIdToken") is False:
+        yield (
+            f"The groups claim {claim} is left out of the ID token, where mlflow-oidc-auth reads "
+            "it. Fix: set add_to_id_token=True on the keycloak.openid.GroupMembershipProtocolMapper."
+        )
+
+
+FLAT_GROUPS_CLAIM = Rule(
+    name="keycloak-flat-groups-claim",
+    description=(
+        "Group membership mappers emit plain group names (fullPath false) into the ID token, "
+        "as mlflow-oidc-auth expects."
+    ),
+    resource_types=frozenset({GROUP_MAPPER}),
+    check=check_flat_groups_claim,
+)
+
+
+_REDIRECT_FIX = (
+    "Fix: list exact URIs, e.g. MLflow's callback http://<publicHostname>:<mlflowPort>/callback "
+    f"(stack config {stack_config('publicHostname')} and {stack_config('mlflowPort')})."
+)
+
+
+def check_confidential_client(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+    props = resource.props
+    client_id = props.get("clientId")
+    if isinstance(client_id, str) and client_id in set(config.get("exemptClientIds") or []):
+        return
+    label = f"'{client_id}'" if isinstance(client_id, str) else (resource.name or "this client")
+    access_type = props.get("accessType")
+    if not is_unknown(access_type) and str(access_type or "").upper() != "CONFIDENTIAL":
+        yield (
+            f"Client {label} has access type {access_type!r}, not CONFIDENTIAL: it signs users "
+            "in without proving it holds a client secret. Fix: set access_type='CONFIDENTIAL' on "
+            "the keycloak.openid.Client; the stack hands the generated secret to MLflow as "
+            "OIDC_CLIENT_SECRET."
+        )
+    for prop in ("validRedirectUris", "validPostLogoutRedirectUris"):
+        uris = props.get(prop)
+        if is_unknown(uris):
+            continue
+        for uri in string_list(uris):
+            if isinstance(uri, str) and "*" in uri:
+                yield (
+                    f"Client {label} accepts the wildcard {prop} entry '{uri}', so codes and "
+                    f"logouts can be sent to any matching URL. {_REDIRECT_FIX}"
+                )
+
+
+CONFIDENTIAL_CLIENT = Rule(
+    name="keycloak-confidential-client-exact-redirects",
+    description=(
+        "OIDC clients are CONFIDENTIAL and list exact redirect and post-logout redirect URIs "
+        "(no '*'), unless their clientId is in exemptClientIds."
+    ),
+    resource_types=frozenset({OIDC_CLIENT}),
+    check=check_confidential_client,
+    config={
+        "exemptClientIds": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": [],
+            "description": "Client ids this rule skips (e.g. a deliberate public client).",
+        }
+    },
+)

@@ -1,0 +1,69 @@
+"""The rules as pulumi-policy resource validation policies."""
+
+from __future__ import annotations
+
+from pulumi_policy import (
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+)
+
+from .containers import (
+    KEYCLOAK_PRODUCTION_MODE,
+    OIDC_TOKEN_CHECKS,
+    PORTS_ON_LOOPBACK,
+    SECRETS_NOT_PLAINTEXT,
+)
+from .images import IMAGES_PINNED
+from .keycloak_client import CONFIDENTIAL_CLIENT, FLAT_GROUPS_CLAIM
+from .keycloak_realm import (
+    ACCESS_TOKEN_LIFESPAN,
+    ADMIN_EVENTS_EXPIRE,
+    BRUTE_FORCE_DETECTION,
+    EVENTS_STORED,
+)
+from .props import plain
+from .rule import Resource, Rule
+
+PACK_NAME = "mlflow-keycloak-stack"
+
+RULES: tuple[Rule, ...] = (
+    PORTS_ON_LOOPBACK,
+    KEYCLOAK_PRODUCTION_MODE,
+    BRUTE_FORCE_DETECTION,
+    EVENTS_STORED,
+    ADMIN_EVENTS_EXPIRE,
+    ACCESS_TOKEN_LIFESPAN,
+    FLAT_GROUPS_CLAIM,
+    CONFIDENTIAL_CLIENT,
+    IMAGES_PINNED,
+    OIDC_TOKEN_CHECKS,
+    SECRETS_NOT_PLAINTEXT,
+)
+
+
+def _validation(rule: Rule) -> ResourceValidation:
+    def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        if args.resource_type not in rule.resource_types:
+            return
+        resource = Resource(args.resource_type, plain(args.props), args.name)
+        for message in rule.violations(resource, plain(args.get_config())):
+            report_violation(message, None)
+
+    return validate
+
+
+def as_policy(rule: Rule) -> ResourceValidationPolicy:
+    schema = PolicyConfigSchema(properties=dict(rule.config)) if rule.config else None
+    return ResourceValidationPolicy(
+        name=rule.name,
+        description=rule.description,
+        validate=_validation(rule),
+        config_schema=schema,
+    )
+
+
+def policies() -> list[ResourceValidationPolicy]:
+    return [as_policy(rule) for rule in RULES]

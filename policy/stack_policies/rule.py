@@ -1,0 +1,52 @@
+"""What a rule is: a name, what it protects, which resources it reads, and a pure check."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+STACK_CONFIG = "mlflow-keycloak-stack"
+
+
+def stack_config(key: str) -> str:
+    """The full name of a stack config key, as `pulumi config set` takes it."""
+    return f"{STACK_CONFIG}:{key}"
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A resource as a rule sees it: its type token and its properties as plain values."""
+
+    type: str
+    props: Mapping[str, Any]
+    name: str = ""
+
+
+Check = Callable[[Resource, Mapping[str, Any]], Iterable[str]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One policy: ``check(resource, config)`` yields a message per violation, each saying how to fix it.
+
+    ``config`` holds the JSON schema of each policy config property; a ``default`` there is
+    what the check gets when the pack config does not set the property.
+    """
+
+    name: str
+    description: str
+    resource_types: frozenset[str]
+    check: Check
+    config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def settings(self, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        defaults = {key: spec["default"] for key, spec in self.config.items() if "default" in spec}
+        return {**defaults, **dict(given or {})}
+
+    def violations(
+        self, resource: Resource, given_config: Mapping[str, Any] | None = None
+    ) -> list[str]:
+        if resource.type not in self.resource_types:
+            return []
+        return list(self.check(resource, self.settings(given_config)))

@@ -1,0 +1,175 @@
+"""Container rules as pure functions of plain properties (UNKNOWN where preview cannot know)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from stack_policies.containers import (
+    KEYCLOAK_PRODUCTION_MODE,
+    OIDC_TOKEN_CHECKS,
+    PORTS_ON_LOOPBACK,
+    SECRETS_NOT_PLAINTEXT,
+    looks_secret,
+)
+from stack_policies.props import UNKNOWN
+from stack_policies.resource_types import CONTAINER, REALM
+from stack_policies.rule import Resource
+from stack_policies.secret_markers import SECRET_PATHS_KEY
+
+
+def container(**props: Any) -> Resource:
+    props.setdefault(SECRET_PATHS_KEY, [])
+    return Resource(CONTAINER, props, "c")
+
+
+def port(ip: Any = None) -> dict[str, Any]:
+    published: dict[str, Any] = {"internal": 5000, "external": 5000}
+    if ip is not None:
+        published["ip"] = ip
+    return published
+
+
+@pytest.mark.parametrize("ip", ["127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost"])
+def test_loopback_ports_pass(ip: str) -> None:
+    assert PORTS_ON_LOOPBACK.violations(container(ports=[port(ip)])) == []
+
+
+@pytest.mark.parametrize("ip", [None, "", "0.0.0.0", "::", "192.0.2.10"])
+def test_ports_beyond_loopback_fail_and_name_the_config_key(ip: Any) -> None:
+    [message] = PORTS_ON_LOOPBACK.violations(container(ports=[port(ip)]))
+    assert "mlflow-keycloak-stack:bindAddress" in message
+    assert "allowedBindAddresses" in message
+
+
+def test_no_ip_means_every_interface() -> None:
+    [message] = PORTS_ON_LOOPBACK.violations(container(ports=[port()]))
+    assert "0.0.0.0 (every interface)" in message
+
+
+def test_allowed_bind_addresses_are_accepted() -> None:
+    resource = container(ports=[port("192.0.2.10"), port("0.0.0.0")])
+    assert PORTS_ON_LOOPBACK.violations(resource, {"allowedBindAddresses": ["192.0.2.10"]}) == [
+        PORTS_ON_LOOPBACK.violations(container(ports=[port("0.0.0.0")]))[0]
+    ]
+
+
+def test_unknown_ports_or_ip_are_not_judged() -> None:
+    assert PORTS_ON_LOOPBACK.violations(container(ports=UNKNOWN)) == []
+    assert PORTS_ON_LOOPBACK.violations(container(ports=[port(UNKNOWN)])) == []
+    assert PORTS_ON_LOOPBACK.violations(container()) == []
+
+
+def test_rules_ignore_other_resource_types() -> None:
+    assert PORTS_ON_LOOPBACK.violations(Resource(REALM, {"ports": [port("0.0.0.0")]})) == []
+
+
+@pytest.mark.parametrize(
+    "props",
+    [
+        {"command": ["start-dev"]},
+        {"command": ["start-dev", "--http-port=8080"]},
+        {"entrypoints": ["/bin/sh", "-c", "/opt/keycloak/bin/kc.sh start-dev"]},
+        {"command": ["start", "--profile=dev"]},
+        {"envs": ["KC_DB=dev-file"]},
+        {"envs": ["KC_HOSTNAME_STRICT=false"]},
+    ],
+)
+def test_keycloak_dev_mode_fails(props: dict[str, Any]) -> None:
+    [message] = KEYCLOAK_PRODUCTION_MODE.violations(container(**props))
+    assert "Fix:" in message
+
+
+@pytest.mark.parametrize(
+    "props",
+    [
+        {"command": ["start"], "envs": ["KC_DB=postgres", "KC_HOSTNAME=http://localhost:8080"]},
+        {"command": ["start", "--optimized"]},
+        {"command": UNKNOWN, "envs": UNKNOWN},
+        {"command": ["echo", "restart-developer"]},
+    ],
+)
+def test_keycloak_production_mode_passes(props: dict[str, Any]) -> None:
+    assert KEYCLOAK_PRODUCTION_MODE.violations(container(**props)) == []
+
+
+DISCOVERY = "OIDC_DISCOVERY_URL=http://keycloak:8080/realms/mlflow/.well-known/openid-configuration"
+
+
+def test_oidc_issuer_and_audience_set_pass() -> None:
+    envs = [DISCOVERY, "OIDC_ISSUER=http://localhost:8080/realms/mlflow", "OIDC_AUDIENCE=mlflow"]
+    assert OIDC_TOKEN_CHECKS.violations(container(envs=envs)) == []
+
+
+def test_missing_or_empty_issuer_and_audience_fail() -> None:
+    messages = OIDC_TOKEN_CHECKS.violations(container(envs=[DISCOVERY, "OIDC_ISSUER= "]))
+    assert len(messages) == 2
+    assert "OIDC_ISSUER" in messages[0] and "mlflow-keycloak-stack:publicHostname" in messages[0]
+    assert "OIDC_AUDIENCE" in messages[1] and "mlflow-keycloak-stack:clientId" in messages[1]
+
+
+def test_containers_without_oidc_are_not_checked() -> None:
+    assert OIDC_TOKEN_CHECKS.violations(container(envs=["POSTGRES_DB=mlflow"])) == []
+
+
+def test_an_unknown_entry_may_be_the_missing_issuer() -> None:
+    envs = [DISCOVERY, UNKNOWN, "OIDC_AUDIENCE=mlflow"]
+    assert OIDC_TOKEN_CHECKS.violations(container(envs=envs)) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("KC_DB_PASSWORD", "x7"),
+        ("OIDC_CLIENT_SECRET", "abc"),
+        ("SECRET_KEY", "abc"),
+        ("MLFLOW_TRACKING_TOKEN", "abc"),
+        ("APIKEY", "abc"),
+        ("MLFLOW_BACKEND_STORE_URI", "postgresql://mlflow:pw@db:5432/mlflow"),
+    ],
+)
+def test_secret_looking_envs(name: str, value: str) -> None:
+    assert looks_secret(name, value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("KEYCLOAK_URL", "http://keycloak:8080"),
+        ("OIDC_USE_REFRESH_TOKEN", "False"),
+        ("OIDC_TOKEN_ENDPOINT", "http://keycloak:8080/token"),
+        ("MLFLOW_BACKEND_STORE_URI", "postgresql://db:5432/mlflow"),
+        ("POSTGRES_DB", "mlflow"),
+    ],
+)
+def test_ordinary_envs(name: str, value: str) -> None:
+    assert not looks_secret(name, value)
+
+
+def test_plaintext_secret_env_fails_without_showing_the_value() -> None:
+    resource = container(envs=["POSTGRES_DB=mlflow", "POSTGRES_PASSWORD=hunter2"])
+    [message] = SECRETS_NOT_PLAINTEXT.violations(resource)
+    assert "POSTGRES_PASSWORD (envs[1])" in message
+    assert "hunter2" not in message
+
+
+def test_secret_envs_pass_when_marked_whole_or_per_entry() -> None:
+    envs = ["POSTGRES_DB=mlflow", "POSTGRES_PASSWORD=hunter2"]
+    whole = container(envs=envs, **{SECRET_PATHS_KEY: ["envs"]})
+    entry = container(envs=envs, **{SECRET_PATHS_KEY: ["envs[1]"]})
+    assert SECRETS_NOT_PLAINTEXT.violations(whole) == []
+    assert SECRETS_NOT_PLAINTEXT.violations(entry) == []
+
+
+def test_a_name_can_be_declared_not_secret() -> None:
+    resource = container(envs=["SESSION_TOKEN_HEADER=X-Session"])
+    assert SECRETS_NOT_PLAINTEXT.violations(resource)
+    config = {"plaintextEnvNames": ["SESSION_TOKEN_HEADER"]}
+    assert SECRETS_NOT_PLAINTEXT.violations(resource, config) == []
+
+
+def test_without_secret_markers_the_rule_says_it_cannot_judge() -> None:
+    resource = Resource(CONTAINER, {"envs": ["POSTGRES_DB=mlflow"]})
+    [message] = SECRETS_NOT_PLAINTEXT.violations(resource)
+    assert "secret-marker shim" in message

@@ -1,0 +1,130 @@
+"""Realm, events, client and groups-mapper rules as pure functions of plain properties."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from stack_policies.durations import duration_seconds
+from stack_policies.keycloak_client import CONFIDENTIAL_CLIENT, FLAT_GROUPS_CLAIM
+from stack_policies.keycloak_realm import (
+    ACCESS_TOKEN_LIFESPAN,
+    ADMIN_EVENTS_EXPIRE,
+    BRUTE_FORCE_DETECTION,
+    EVENTS_STORED,
+)
+from stack_policies.props import UNKNOWN
+from stack_policies.resource_types import GROUP_MAPPER, OIDC_CLIENT, REALM, REALM_EVENTS
+from stack_policies.rule import Resource
+
+
+def realm(**props: Any) -> Resource:
+    return Resource(REALM, {"realm": "mlflow", **props})
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("5m0s", 300), ("5m", 300), ("300s", 300), ("300", 300), ("1h30m", 5400), ("1.5h", 5400),
+     ("7d", 604800), ("500ms", 0.5), (90, 90)],
+)
+def test_durations(text: Any, seconds: float) -> None:
+    assert duration_seconds(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "5 minutes", "m5", "5x", "1h 30m"])
+def test_unreadable_durations(text: str) -> None:
+    with pytest.raises(ValueError):
+        duration_seconds(text)
+
+
+def test_brute_force_detection() -> None:
+    on = realm(securityDefenses={"bruteForceDetection": {"maxLoginFailures": 5}})
+    assert BRUTE_FORCE_DETECTION.violations(on) == []
+    for off in (realm(), realm(securityDefenses={}), realm(securityDefenses={"headers": {}})):
+        [message] = BRUTE_FORCE_DETECTION.violations(off)
+        assert "mlflow-keycloak-stack:bruteForceMaxLoginFailures" in message
+    assert BRUTE_FORCE_DETECTION.violations(realm(securityDefenses=UNKNOWN)) == []
+
+
+def test_admin_events_expiration_attribute() -> None:
+    assert ADMIN_EVENTS_EXPIRE.violations(realm(attributes={"adminEventsExpiration": "2592000"})) == []
+    for attributes in (None, {}, {"adminEventsExpiration": "0"}, {"adminEventsExpiration": "30d"}):
+        [message] = ADMIN_EVENTS_EXPIRE.violations(realm(attributes=attributes))
+        assert "mlflow-keycloak-stack:adminEventsExpiration" in message
+    assert ADMIN_EVENTS_EXPIRE.violations(realm(attributes={"adminEventsExpiration": UNKNOWN})) == []
+
+
+@pytest.mark.parametrize("lifespan", ["5m0s", "15m", "900s", None])
+def test_access_token_lifespan_within_default_bound(lifespan: Any) -> None:
+    props = {} if lifespan is None else {"accessTokenLifespan": lifespan}
+    assert ACCESS_TOKEN_LIFESPAN.violations(realm(**props)) == []
+
+
+@pytest.mark.parametrize("lifespan", ["15m1s", "1h0m0s", "forever"])
+def test_access_token_lifespan_beyond_bound(lifespan: str) -> None:
+    [message] = ACCESS_TOKEN_LIFESPAN.violations(realm(accessTokenLifespan=lifespan))
+    assert "mlflow-keycloak-stack:accessTokenLifespan" in message
+
+
+def test_access_token_bound_is_configurable() -> None:
+    config = {"maxAccessTokenLifespanSeconds": 120}
+    assert ACCESS_TOKEN_LIFESPAN.violations(realm(accessTokenLifespan="2m"), config) == []
+    # Unset means Keycloak's 300 s default, which a 120 s bound rejects.
+    assert ACCESS_TOKEN_LIFESPAN.violations(realm(), config)
+
+
+def events(**changes: Any) -> Resource:
+    props = {"realmId": "mlflow", "eventsEnabled": True, "eventsExpiration": 604800.0,
+             "adminEventsEnabled": True}
+    props.update(changes)
+    return Resource(REALM_EVENTS, {k: v for k, v in props.items() if v is not None})
+
+
+def test_events_stored_with_expiration() -> None:
+    assert EVENTS_STORED.violations(events()) == []
+    assert len(EVENTS_STORED.violations(events(eventsEnabled=None, eventsExpiration=None,
+                                               adminEventsEnabled=None))) == 3
+    [message] = EVENTS_STORED.violations(events(eventsExpiration=0))
+    assert "mlflow-keycloak-stack:eventsExpiration" in message
+    [message] = EVENTS_STORED.violations(events(adminEventsEnabled=False))
+    assert "admin_events_enabled=True" in message
+    assert EVENTS_STORED.violations(events(eventsExpiration=UNKNOWN)) == []
+
+
+def mapper(**props: Any) -> Resource:
+    return Resource(GROUP_MAPPER, {"claimName": "groups", **props})
+
+
+def test_groups_claim_is_flat() -> None:
+    assert FLAT_GROUPS_CLAIM.violations(mapper(fullPath=False)) == []
+    # The provider's default for full_path is true.
+    for props in ({}, {"fullPath": True}):
+        [message] = FLAT_GROUPS_CLAIM.violations(mapper(**props))
+        assert "full_path=False" in message
+    [message] = FLAT_GROUPS_CLAIM.violations(mapper(fullPath=False, addToIdToken=False))
+    assert "add_to_id_token=True" in message
+    assert FLAT_GROUPS_CLAIM.violations(mapper(fullPath=UNKNOWN)) == []
+
+
+def client(**changes: Any) -> Resource:
+    props = {"clientId": "mlflow", "accessType": "CONFIDENTIAL",
+             "validRedirectUris": ["http://localhost:5000/callback"],
+             "validPostLogoutRedirectUris": ["http://localhost:5000/oidc/ui/auth"]}
+    props.update(changes)
+    return Resource(OIDC_CLIENT, props)
+
+
+def test_confidential_client_with_exact_redirects() -> None:
+    assert CONFIDENTIAL_CLIENT.violations(client()) == []
+    [message] = CONFIDENTIAL_CLIENT.violations(client(accessType="PUBLIC"))
+    assert "access_type='CONFIDENTIAL'" in message
+    [message] = CONFIDENTIAL_CLIENT.violations(client(validPostLogoutRedirectUris=["*"]))
+    assert "validPostLogoutRedirectUris" in message and "mlflow-keycloak-stack:mlflowPort" in message
+    assert CONFIDENTIAL_CLIENT.violations(client(validRedirectUris=UNKNOWN, accessType=UNKNOWN)) == []
+
+
+def test_a_client_can_be_exempted() -> None:
+    public = client(clientId="cli", accessType="PUBLIC")
+    assert CONFIDENTIAL_CLIENT.violations(public)
+    assert CONFIDENTIAL_CLIENT.violations(public, {"exemptClientIds": ["cli"]}) == []

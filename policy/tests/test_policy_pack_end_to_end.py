@@ -1,0 +1,209 @@
+"""Each policy, through the SDK's Analyze: the stack's own settings pass, a weakened copy fails."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from conftest import COMPUTED, secret
+
+from stack_policies.pack import RULES
+from stack_policies.resource_types import (
+    BUILT_IMAGE,
+    CONTAINER,
+    GROUP_MAPPER,
+    OIDC_CLIENT,
+    REALM,
+    REALM_EVENTS,
+    REMOTE_IMAGE,
+)
+
+KEYCLOAK_CONTAINER: dict[str, Any] = {
+    "name": "keycloak",
+    "image": "sha256:" + "ab" * 32,
+    "command": ["start"],
+    "envs": secret(
+        [
+            "KC_DB=postgres",
+            "KC_DB_PASSWORD=s3cr3t-from-random",
+            "KC_BOOTSTRAP_ADMIN_PASSWORD=an0ther",
+            "KC_HOSTNAME=http://localhost:8080",
+            "KC_HTTP_ENABLED=true",
+        ]
+    ),
+    "ports": [{"internal": 8080, "external": 8080, "ip": "127.0.0.1", "protocol": "tcp"}],
+}
+MLFLOW_CONTAINER: dict[str, Any] = {
+    "name": "mlflow",
+    "image": "mlflow-stack/mlflow:3f9c2a1b",
+    "command": ["mlflow", "server", "--app-name", "oidc-auth", "--host", "0.0.0.0"],
+    "envs": secret(
+        [
+            "MLFLOW_BACKEND_STORE_URI=postgresql://mlflow:pw@mlflow-db:5432/mlflow",
+            "OIDC_DISCOVERY_URL=http://keycloak:8080/realms/mlflow/.well-known/openid-configuration",
+            "OIDC_CLIENT_SECRET=generated",
+            "OIDC_ISSUER=http://localhost:8080/realms/mlflow",
+            "OIDC_AUDIENCE=mlflow",
+        ]
+    ),
+    "ports": [{"internal": 5000, "external": 5000, "ip": "127.0.0.1"}],
+}
+REALM_PROPS: dict[str, Any] = {
+    "realm": "mlflow",
+    "accessTokenLifespan": "5m0s",
+    "securityDefenses": {"bruteForceDetection": {"maxLoginFailures": 5}},
+    "attributes": {"adminEventsExpiration": "2592000"},
+}
+REALM_EVENTS_PROPS: dict[str, Any] = {
+    "realmId": "mlflow",
+    "eventsEnabled": True,
+    "eventsExpiration": 604800,
+    "adminEventsEnabled": True,
+    "adminEventsDetailsEnabled": True,
+}
+CLIENT_PROPS: dict[str, Any] = {
+    "clientId": "mlflow",
+    "accessType": "CONFIDENTIAL",
+    "validRedirectUris": ["http://localhost:5000/callback"],
+    "validPostLogoutRedirectUris": ["http://localhost:5000/oidc/ui/auth"],
+}
+MAPPER_PROPS: dict[str, Any] = {
+    "claimName": "groups",
+    "fullPath": False,
+    "addToIdToken": True,
+}
+
+
+def _with(props: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    changed = copy.deepcopy(props)
+    for key, value in changes.items():
+        if value is None:
+            changed.pop(key, None)
+        else:
+            changed[key] = value
+    return changed
+
+
+# policy name -> (resource type, the stack's compliant props, a violating variant)
+CASES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
+    "ports-on-loopback-only": (
+        CONTAINER,
+        KEYCLOAK_CONTAINER,
+        _with(KEYCLOAK_CONTAINER, ports=[{"internal": 8080, "external": 8080, "ip": "0.0.0.0"}]),
+    ),
+    "keycloak-production-mode": (
+        CONTAINER,
+        KEYCLOAK_CONTAINER,
+        _with(KEYCLOAK_CONTAINER, command=["start-dev"]),
+    ),
+    "keycloak-brute-force-detection": (
+        REALM,
+        REALM_PROPS,
+        _with(REALM_PROPS, securityDefenses=None),
+    ),
+    "keycloak-events-stored": (
+        REALM_EVENTS,
+        REALM_EVENTS_PROPS,
+        _with(REALM_EVENTS_PROPS, eventsExpiration=0),
+    ),
+    "keycloak-admin-events-expire": (
+        REALM,
+        REALM_PROPS,
+        _with(REALM_PROPS, attributes={}),
+    ),
+    "keycloak-access-token-lifespan": (
+        REALM,
+        REALM_PROPS,
+        _with(REALM_PROPS, accessTokenLifespan="1h0m0s"),
+    ),
+    "keycloak-flat-groups-claim": (
+        GROUP_MAPPER,
+        MAPPER_PROPS,
+        _with(MAPPER_PROPS, fullPath=True),
+    ),
+    "keycloak-confidential-client-exact-redirects": (
+        OIDC_CLIENT,
+        CLIENT_PROPS,
+        _with(CLIENT_PROPS, validRedirectUris=["http://localhost:5000/*"]),
+    ),
+    "images-pinned": (
+        REMOTE_IMAGE,
+        {"name": "mlflow-stack/keycloak:26.4.7-trixie", "keepLocally": True},
+        {"name": "quay.io/keycloak/keycloak:latest", "keepLocally": True},
+    ),
+    "mlflow-oidc-issuer-and-audience": (
+        CONTAINER,
+        MLFLOW_CONTAINER,
+        _with(
+            MLFLOW_CONTAINER,
+            envs=secret(
+                [
+                    "OIDC_DISCOVERY_URL=http://keycloak:8080/realms/mlflow/.well-known/openid-configuration",
+                    "OIDC_AUDIENCE=mlflow",
+                ]
+            ),
+        ),
+    ),
+    "container-secrets-not-plaintext": (
+        CONTAINER,
+        MLFLOW_CONTAINER,
+        _with(
+            MLFLOW_CONTAINER,
+            envs=["OIDC_CLIENT_SECRET=generated", "OIDC_ISSUER=x", "OIDC_AUDIENCE=y"],
+        ),
+    ),
+}
+
+
+def test_every_policy_has_a_case() -> None:
+    assert sorted(CASES) == sorted(rule.name for rule in RULES)
+
+
+@pytest.mark.parametrize("policy", sorted(CASES))
+def test_the_stacks_settings_pass(analyze, policy: str) -> None:
+    resource_type, compliant, _ = CASES[policy]
+    assert [name for name, _ in analyze(resource_type, compliant)] == []
+
+
+@pytest.mark.parametrize("policy", sorted(CASES))
+def test_a_weakened_resource_is_reported_with_a_fix(analyze, policy: str) -> None:
+    resource_type, _, violating = CASES[policy]
+    diagnostics = analyze(resource_type, violating)
+    assert [name for name, _ in diagnostics] == [policy]
+    assert "Fix:" in diagnostics[0][1]
+
+
+def test_built_and_pulled_images_are_checked_by_their_own_property(analyze) -> None:
+    assert analyze(BUILT_IMAGE, {"imageName": "mlflow-stack/mlflow:3f9c2a1b"}) == []
+    assert [n for n, _ in analyze(BUILT_IMAGE, {"imageName": "mlflow-stack/mlflow"})] == [
+        "images-pinned"
+    ]
+
+
+def test_values_unknown_in_preview_are_not_judged(analyze) -> None:
+    computed_container = {
+        "image": COMPUTED,
+        "command": ["start"],
+        "envs": secret(COMPUTED),
+        "ports": [{"internal": 8080, "external": 8080, "ip": COMPUTED}],
+    }
+    assert analyze(CONTAINER, computed_container) == []
+    assert analyze(REALM, _with(REALM_PROPS, accessTokenLifespan=COMPUTED)) == []
+    assert analyze(OIDC_CLIENT, _with(CLIENT_PROPS, accessType=COMPUTED)) == []
+
+
+def test_policy_config_widens_a_rule(analyze) -> None:
+    open_port = _with(
+        KEYCLOAK_CONTAINER, ports=[{"internal": 8080, "external": 8080, "ip": "192.0.2.10"}]
+    )
+    assert [n for n, _ in analyze(CONTAINER, open_port)] == ["ports-on-loopback-only"]
+    config = {"ports-on-loopback-only": {"allowedBindAddresses": ["192.0.2.10"]}}
+    assert analyze(CONTAINER, open_port, config) == []
+
+
+def test_token_bound_comes_from_policy_config(analyze) -> None:
+    realm = _with(REALM_PROPS, accessTokenLifespan="10m")
+    assert analyze(REALM, realm) == []
+    config = {"keycloak-access-token-lifespan": {"maxAccessTokenLifespanSeconds": 300}}
+    assert [n for n, _ in analyze(REALM, realm, config)] == ["keycloak-access-token-lifespan"]

@@ -115,7 +115,8 @@ KEYCLOAK_PRODUCTION_MODE = Rule(
     name="keycloak-production-mode",
     description=(
         "No container runs Keycloak in development mode: no `start-dev` in command or "
-        "entrypoints and no dev-only KC_ settings (KC_DB=dev-file/dev-mem, KC_HOSTNAME_STRICT=false)."
+        "entrypoints and no dev-only KC_ settings (KC_DB=dev-file/dev-mem, "
+        "KC_HOSTNAME_STRICT=false)."
     ),
     resource_types=frozenset({CONTAINER}),
     check=check_keycloak_production_mode,
@@ -164,12 +165,12 @@ _URL_WITH_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]*:[^/@\s]+@
 
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-# Values that cannot be secrets whatever the name: switches and counts (OIDC_USE_REFRESH_TOKEN=False).
+# Values that are no secret whatever the name: switches and counts (OIDC_USE_REFRESH_TOKEN=False).
 _NOT_SECRET_VALUE = re.compile(r"^(true|false|yes|no|on|off|\d{1,5})$", re.IGNORECASE)
 
 
 def looks_secret(name: str, value: str) -> bool:
-    """A URL carrying a password, or a secret-sounding name whose value is no switch, count or plain URL.
+    """A URL with a password, or a secret-sounding name whose value is no switch, count or URL.
 
     Secret-sounding: PASSWORD, PASSWD, SECRET or TOKEN in a word of the name, or a word ending in
     KEY (SECRET_KEY, API_KEY, APIKEY; not KEYCLOAK_URL).

@@ -25,7 +25,8 @@ def check_flat_groups_claim(resource: Resource, config: Mapping[str, Any]) -> It
     if props.get("addToIdToken") is False:
         yield (
             f"The groups claim {claim} is left out of the ID token, where mlflow-oidc-auth reads "
-            "it. Fix: set add_to_id_token=True on the keycloak.openid.GroupMembershipProtocolMapper."
+            "it. Fix: set add_to_id_token=True on the "
+            "keycloak.openid.GroupMembershipProtocolMapper."
         )
 
 

@@ -65,7 +65,8 @@ def check_admin_events_expire(resource: Resource, config: Mapping[str, Any]) -> 
         return
     yield (
         f"Admin events of realm {_realm_name(resource, 'realm')} never expire (realm attribute "
-        f"adminEventsExpiration is {_shown(expiration)}), so the audit table grows forever. Fix: set "
+        f"adminEventsExpiration is {_shown(expiration)}), so the audit table grows forever. "
+        "Fix: set "
         "attributes={'adminEventsExpiration': '<seconds>'} on the keycloak.Realm, from stack "
         f"config {stack_config('adminEventsExpiration')} (e.g. 30d)."
     )
@@ -73,7 +74,7 @@ def check_admin_events_expire(resource: Resource, config: Mapping[str, Any]) -> 
 
 ADMIN_EVENTS_EXPIRE = Rule(
     name="keycloak-admin-events-expire",
-    description="Every realm sets the attribute adminEventsExpiration to a positive number of seconds.",
+    description="Every realm sets the attribute adminEventsExpiration to a positive seconds count.",
     resource_types=frozenset({REALM}),
     check=check_admin_events_expire,
 )
@@ -136,7 +137,8 @@ def check_events_stored(resource: Resource, config: Mapping[str, Any]) -> Iterat
         isinstance(expiration, (int, float)) and not isinstance(expiration, bool) and expiration > 0
     ):
         yield (
-            f"Login events of realm {realm} never expire (eventsExpiration is {_shown(expiration)}). "
+            f"Login events of realm {realm} never expire "
+            f"(eventsExpiration is {_shown(expiration)}). "
             "Fix: set events_expiration (seconds) on the keycloak.RealmEvents, from stack config "
             f"{stack_config('eventsExpiration')} (e.g. 7d)."
         )

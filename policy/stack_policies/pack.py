@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pulumi_policy import (
+    Policy,
     PolicyConfigSchema,
     ReportViolation,
     ResourceValidation,
@@ -56,7 +57,8 @@ def _validation(rule: Rule) -> ResourceValidation:
 
 
 def as_policy(rule: Rule) -> ResourceValidationPolicy:
-    schema = PolicyConfigSchema(properties=dict(rule.config)) if rule.config else None
+    properties = {key: dict(spec) for key, spec in rule.config.items()}
+    schema = PolicyConfigSchema(properties=properties) if properties else None
     return ResourceValidationPolicy(
         name=rule.name,
         description=rule.description,
@@ -65,5 +67,5 @@ def as_policy(rule: Rule) -> ResourceValidationPolicy:
     )
 
 
-def policies() -> list[ResourceValidationPolicy]:
+def policies() -> list[Policy]:
     return [as_policy(rule) for rule in RULES]

@@ -28,7 +28,7 @@ Check = Callable[[Resource, Mapping[str, Any]], Iterable[str]]
 
 @dataclass(frozen=True)
 class Rule:
-    """One policy: ``check(resource, config)`` yields a message per violation, each saying how to fix it.
+    """One policy: ``check(resource, config)`` yields one message per violation, each with a fix.
 
     ``config`` holds the JSON schema of each policy config property; a ``default`` there is
     what the check gets when the pack config does not set the property.

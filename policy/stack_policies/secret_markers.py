@@ -21,7 +21,7 @@ from pulumi_policy.deserialize import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY
 
 SECRET_PATHS_KEY = "__secretPaths"
 
-_original_deserialize = _sdk_policy.deserialize_properties
+_original_deserialize = _sdk_policy.deserialize_properties  # type: ignore[attr-defined]
 
 
 def find_secret_paths(value: Any, path: str = "") -> list[str]:

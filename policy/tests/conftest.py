@@ -17,8 +17,8 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stack_policies import secret_markers  # noqa: E402
-from stack_policies.pack import PACK_NAME, policies  # noqa: E402
+from stack_policies import secret_markers
+from stack_policies.pack import PACK_NAME, policies
 
 COMPUTED = UNKNOWN_STRING_VALUE
 
@@ -32,7 +32,7 @@ Analyze = Callable[..., list[tuple[str, str]]]
 
 
 def make_analyzer() -> Analyze:
-    """``analyze(type, props, config=None)`` -> [(policy name, message)] from the SDK's own Analyze."""
+    """``analyze(type, props, config=None)`` -> [(policy, message)] from the SDK's own Analyze."""
     secret_markers.install()
     servicer = _PolicyAnalyzerServicer(PACK_NAME, "0.1.0", policies(), EnforcementLevel.MANDATORY)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from stack_policies.containers import (
     KEYCLOAK_PRODUCTION_MODE,
     OIDC_TOKEN_CHECKS,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from stack_policies.image_refs import image_tag, pinning_problem
 from stack_policies.images import IMAGES_PINNED
 from stack_policies.props import UNKNOWN

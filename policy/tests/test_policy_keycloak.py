@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from stack_policies.durations import duration_seconds
 from stack_policies.keycloak_client import CONFIDENTIAL_CLIENT, FLAT_GROUPS_CLAIM
 from stack_policies.keycloak_realm import (
@@ -25,8 +24,17 @@ def realm(**props: Any) -> Resource:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("5m0s", 300), ("5m", 300), ("300s", 300), ("300", 300), ("1h30m", 5400), ("1.5h", 5400),
-     ("7d", 604800), ("500ms", 0.5), (90, 90)],
+    [
+        ("5m0s", 300),
+        ("5m", 300),
+        ("300s", 300),
+        ("300", 300),
+        ("1h30m", 5400),
+        ("1.5h", 5400),
+        ("7d", 604800),
+        ("500ms", 0.5),
+        (90, 90),
+    ],
 )
 def test_durations(text: Any, seconds: float) -> None:
     assert duration_seconds(text) == seconds
@@ -48,11 +56,15 @@ def test_brute_force_detection() -> None:
 
 
 def test_admin_events_expiration_attribute() -> None:
-    assert ADMIN_EVENTS_EXPIRE.violations(realm(attributes={"adminEventsExpiration": "2592000"})) == []
+    assert (
+        ADMIN_EVENTS_EXPIRE.violations(realm(attributes={"adminEventsExpiration": "2592000"})) == []
+    )
     for attributes in (None, {}, {"adminEventsExpiration": "0"}, {"adminEventsExpiration": "30d"}):
         [message] = ADMIN_EVENTS_EXPIRE.violations(realm(attributes=attributes))
         assert "mlflow-keycloak-stack:adminEventsExpiration" in message
-    assert ADMIN_EVENTS_EXPIRE.violations(realm(attributes={"adminEventsExpiration": UNKNOWN})) == []
+    assert (
+        ADMIN_EVENTS_EXPIRE.violations(realm(attributes={"adminEventsExpiration": UNKNOWN})) == []
+    )
 
 
 @pytest.mark.parametrize("lifespan", ["5m0s", "15m", "900s", None])
@@ -75,16 +87,26 @@ def test_access_token_bound_is_configurable() -> None:
 
 
 def events(**changes: Any) -> Resource:
-    props = {"realmId": "mlflow", "eventsEnabled": True, "eventsExpiration": 604800.0,
-             "adminEventsEnabled": True}
+    props = {
+        "realmId": "mlflow",
+        "eventsEnabled": True,
+        "eventsExpiration": 604800.0,
+        "adminEventsEnabled": True,
+    }
     props.update(changes)
     return Resource(REALM_EVENTS, {k: v for k, v in props.items() if v is not None})
 
 
 def test_events_stored_with_expiration() -> None:
     assert EVENTS_STORED.violations(events()) == []
-    assert len(EVENTS_STORED.violations(events(eventsEnabled=None, eventsExpiration=None,
-                                               adminEventsEnabled=None))) == 3
+    assert (
+        len(
+            EVENTS_STORED.violations(
+                events(eventsEnabled=None, eventsExpiration=None, adminEventsEnabled=None)
+            )
+        )
+        == 3
+    )
     [message] = EVENTS_STORED.violations(events(eventsExpiration=0))
     assert "mlflow-keycloak-stack:eventsExpiration" in message
     [message] = EVENTS_STORED.violations(events(adminEventsEnabled=False))
@@ -108,9 +130,12 @@ def test_groups_claim_is_flat() -> None:
 
 
 def client(**changes: Any) -> Resource:
-    props = {"clientId": "mlflow", "accessType": "CONFIDENTIAL",
-             "validRedirectUris": ["http://localhost:5000/callback"],
-             "validPostLogoutRedirectUris": ["http://localhost:5000/oidc/ui/auth"]}
+    props = {
+        "clientId": "mlflow",
+        "accessType": "CONFIDENTIAL",
+        "validRedirectUris": ["http://localhost:5000/callback"],
+        "validPostLogoutRedirectUris": ["http://localhost:5000/oidc/ui/auth"],
+    }
     props.update(changes)
     return Resource(OIDC_CLIENT, props)
 
@@ -120,8 +145,12 @@ def test_confidential_client_with_exact_redirects() -> None:
     [message] = CONFIDENTIAL_CLIENT.violations(client(accessType="PUBLIC"))
     assert "access_type='CONFIDENTIAL'" in message
     [message] = CONFIDENTIAL_CLIENT.violations(client(validPostLogoutRedirectUris=["*"]))
-    assert "validPostLogoutRedirectUris" in message and "mlflow-keycloak-stack:mlflowPort" in message
-    assert CONFIDENTIAL_CLIENT.violations(client(validRedirectUris=UNKNOWN, accessType=UNKNOWN)) == []
+    assert (
+        "validPostLogoutRedirectUris" in message and "mlflow-keycloak-stack:mlflowPort" in message
+    )
+    assert (
+        CONFIDENTIAL_CLIENT.violations(client(validRedirectUris=UNKNOWN, accessType=UNKNOWN)) == []
+    )
 
 
 def test_a_client_can_be_exempted() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from conftest import secret
 from pulumi_policy.deserialize import deserialize_properties
-
 from stack_policies.props import UNKNOWN, plain
 from stack_policies.resource_types import CONTAINER
 from stack_policies.secret_markers import SECRET_PATHS_KEY, find_secret_paths
@@ -30,8 +29,13 @@ def test_secret_paths_are_found_at_any_depth() -> None:
 
 def test_analyze_sees_a_secret_entry_as_secret(analyze) -> None:
     assert analyze(CONTAINER, {"image": "postgres:17", "envs": WIRE["envs"]}) == []
-    plaintext = {"image": "postgres:17", "envs": ["POSTGRES_DB=mlflow", "POSTGRES_PASSWORD=hunter2"]}
-    assert [name for name, _ in analyze(CONTAINER, plaintext)] == ["container-secrets-not-plaintext"]
+    plaintext = {
+        "image": "postgres:17",
+        "envs": ["POSTGRES_DB=mlflow", "POSTGRES_PASSWORD=hunter2"],
+    }
+    assert [name for name, _ in analyze(CONTAINER, plaintext)] == [
+        "container-secrets-not-plaintext"
+    ]
 
 
 def test_analyze_sees_a_secret_list_as_secret(analyze) -> None:

@@ -1,0 +1,111 @@
+"""Fixtures of the end-to-end suite: one real stack for the whole session, a real browser."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from components.versions import pinned_versions
+from tests.e2e.deployment import Deployment, container_logs, docker_inventory
+
+CHROMIUM = "/usr/bin/chromium"
+# Flags that keep Chromium from reaching for the internet on a closed network.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "e2e"
+MEASUREMENTS: dict[str, float] = {}
+
+
+def _log(line: str) -> None:
+    sys.stdout.write(line if line.endswith("\n") else line + "\n")
+    sys.stdout.flush()
+
+
+def _require_toolchain() -> None:
+    """A missing prerequisite is a loud failure, never a skip."""
+    problems = []
+    pulumi = shutil.which("pulumi")
+    if pulumi is None:
+        problems.append("no `pulumi` on PATH (run scripts/toolchain.sh and source its env)")
+    else:
+        version = subprocess.run([pulumi, "version"], capture_output=True, text=True).stdout
+        if version.strip() != f"v{pinned_versions()['PULUMI_VERSION']}":
+            problems.append(f"pulumi version {version.strip()!r} is not the pinned one")
+    if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
+        problems.append("the Docker engine does not answer `docker info`")
+    if not Path(CHROMIUM).exists():
+        problems.append(f"{CHROMIUM} is missing (apt-get install chromium)")
+    if problems:
+        pytest.fail("end-to-end prerequisites missing: " + "; ".join(problems), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def docker_before() -> dict[str, set[str]]:
+    _require_toolchain()
+    return docker_inventory()
+
+
+@pytest.fixture(scope="session")
+def deployment(
+    docker_before: dict[str, set[str]], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
+    workdir = tmp_path_factory.mktemp("stack")
+    deployed: Deployment | None = None
+    try:
+        deployed = Deployment.create(workdir, _log)
+        yield deployed
+    finally:
+        if deployed is None:
+            _log(container_logs())
+        elif not deployed.destroyed:
+            deployed.destroy(_log)
+        if deployed is not None:
+            MEASUREMENTS.update(deployed.timings)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def measurements() -> dict[str, float]:
+    return MEASUREMENTS
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[Any]:
+    outcome: Any = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed:
+        report.sections.append(("container logs", container_logs()))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if MEASUREMENTS:
+        terminalreporter.section("measured")
+        for name, value in MEASUREMENTS.items():
+            terminalreporter.write_line(f"{name}: {value:.1f}")

@@ -1,0 +1,212 @@
+"""A real deployment of the stack for the end-to-end suite: Pulumi Automation API, a file://
+backend in a temporary directory, the local Docker engine and the locally built images."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from keycloak import KeycloakAdmin, KeycloakOpenID
+from pulumi import automation as auto
+
+from components.versions import pinned_versions
+
+REPO = Path(__file__).resolve().parents[2]
+PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "versions.env", "components", "images")
+STACK = "e2e"
+PREFIX = f"mlflow-{STACK}"
+CONTAINERS = tuple(
+    f"{PREFIX}-{name}" for name in ("mlflow-db", "keycloak-db", "keycloak", "mlflow")
+)
+# Ports unlike the dev stack's, so the suite can run beside a developer's own stack.
+PORTS = {"keycloakPort": 18080, "mlflowPort": 15000, "mlflowDbPort": 25432, "keycloakDbPort": 25433}
+ACCESS_TOKEN_SECONDS = 60
+AUTOMATION_CLIENT = "mlflow-automation"
+
+USERS: list[dict[str, Any]] = [
+    # bella signs in with the browser and must replace her temporary password.
+    {"username": "bella", "email": "bella@example.com", "groups": ["mlflow"]},
+    {"username": "alice", "email": "alice@example.com", "groups": ["mlflow"]},
+    {"username": "adam", "email": "adam@example.com", "groups": ["mlflow-admin"]},
+    {"username": "otto", "email": "otto@example.com", "groups": []},
+]
+
+
+def stack_config() -> dict[str, Any]:
+    pins = pinned_versions()
+    return {
+        **PORTS,
+        "postgresImage": pins["LOCAL_POSTGRES_IMAGE"],
+        "keycloakImage": pins["LOCAL_KEYCLOAK_IMAGE"],
+        "mlflowBaseImage": pins["LOCAL_PYTHON_IMAGE"],
+        "accessTokenLifespan": f"{ACCESS_TOKEN_SECONDS}s",
+        "directAccessGrants": True,
+        "automationClientId": AUTOMATION_CLIENT,
+        "users": [
+            {**user, "firstName": str(user["username"]).title(), "lastName": "Tester"}
+            for user in USERS
+        ],
+    }
+
+
+def docker(*args: str, check: bool = True) -> str:
+    done = subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
+    if check and done.returncode != 0:
+        raise RuntimeError(f"docker {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout
+
+
+def docker_inventory() -> dict[str, set[str]]:
+    """Names of every container, network and volume the engine has."""
+    return {
+        "containers": set(docker("ps", "-a", "--format", "{{.Names}}").split()),
+        "networks": set(docker("network", "ls", "--format", "{{.Name}}").split()),
+        "volumes": set(docker("volume", "ls", "--format", "{{.Name}}").split()),
+    }
+
+
+def container_logs(tail: int = 60) -> str:
+    out = []
+    for name in CONTAINERS:
+        done = subprocess.run(
+            ["docker", "logs", "--tail", str(tail), name], capture_output=True, text=True
+        )
+        out.append(
+            f"----- docker logs {name} (last {tail} lines) -----\n{done.stdout}{done.stderr}"
+        )
+    return "\n".join(out)
+
+
+def _copy_project(workdir: Path) -> None:
+    for name in PROJECT_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, workdir / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, workdir / name)
+    (workdir / ".venv").symlink_to(REPO / ".venv")
+
+
+@dataclass
+class Deployment:
+    """The deployed e2e stack and handles on its services."""
+
+    stack: auto.Stack
+    workdir: Path
+    outputs: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    test_passwords: dict[str, str] = field(default_factory=dict)
+    destroyed: bool = False
+
+    @classmethod
+    def create(cls, workdir: Path, log: Callable[[str], None]) -> Deployment:
+        _copy_project(workdir)
+        state = workdir / "state"
+        state.mkdir()
+        env = {
+            "PULUMI_BACKEND_URL": f"file://{state}",
+            "PULUMI_CONFIG_PASSPHRASE": secrets.token_urlsafe(24),
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        }
+        workspace = auto.LocalWorkspaceOptions(work_dir=str(workdir), env_vars=env)
+        stack = auto.create_stack(STACK, work_dir=str(workdir), opts=workspace)
+        for key, value in stack_config().items():
+            if isinstance(value, str):
+                stack.set_config(key, auto.ConfigValue(value))
+            else:
+                stack.set_config(key, auto.ConfigValue(json.dumps(value)), path=False)
+        deployment = cls(stack, workdir)
+        deployment.up(log)
+        return deployment
+
+    def up(self, log: Callable[[str], None]) -> auto.UpResult:
+        started = time.monotonic()
+        result = self.stack.up(on_output=log, color="never")
+        self.timings.setdefault("first up (s)", time.monotonic() - started)
+        self.outputs = {key: value.value for key, value in self.stack.outputs().items()}
+        return result
+
+    def destroy(self, log: Callable[[str], None]) -> None:
+        started = time.monotonic()
+        self.stack.destroy(on_output=log, color="never")
+        self.timings["destroy (s)"] = time.monotonic() - started
+        self.destroyed = True
+
+    # -- service handles -------------------------------------------------------------------
+    @property
+    def mlflow_url(self) -> str:
+        return str(self.outputs["mlflowUrl"])
+
+    @property
+    def keycloak_url(self) -> str:
+        return str(self.outputs["keycloakUrl"])
+
+    @property
+    def realm(self) -> str:
+        return str(self.outputs["realm"])
+
+    def admin(self) -> KeycloakAdmin:
+        return KeycloakAdmin(
+            server_url=self.keycloak_url,
+            username=self.outputs["keycloakAdminUsername"],
+            password=self.outputs["keycloakAdminPassword"],
+            realm_name=self.realm,
+            user_realm_name="master",
+        )
+
+    def oidc(self, client_id: str | None = None, secret: str | None = None) -> KeycloakOpenID:
+        return KeycloakOpenID(
+            server_url=self.keycloak_url,
+            realm_name=self.realm,
+            client_id=client_id or self.outputs["clientId"],
+            client_secret_key=secret or self.outputs["clientSecret"],
+        )
+
+    def user_id(self, username: str) -> str:
+        return str(self.admin().get_user_id(username))
+
+    def set_known_password(self, username: str) -> str:
+        """Give a user a permanent password only the test knows (an Admin API change)."""
+        if username not in self.test_passwords:
+            password = "T3st-" + secrets.token_urlsafe(18)
+            self.admin().set_user_password(self.user_id(username), password, temporary=False)
+            self.test_passwords[username] = password
+        return self.test_passwords[username]
+
+    def user_tokens(self, username: str) -> dict[str, Any]:
+        """Access and refresh token of a user, by the password grant."""
+        tokens: dict[str, Any] = self.oidc().token(username, self.set_known_password(username))
+        return tokens
+
+    def mlflow(
+        self, token: str | None = None, basic: tuple[str, str] | None = None
+    ) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(
+            base_url=self.mlflow_url,
+            headers=headers,
+            auth=basic,
+            timeout=30,
+            follow_redirects=False,
+        )
+
+
+def poll(condition: Callable[[], bool], timeout: float, interval: float = 2.0) -> float:
+    """Seconds until condition() first holds; TimeoutError past timeout."""
+    started = time.monotonic()
+    while True:
+        elapsed = time.monotonic() - started
+        if condition():
+            return elapsed
+        if elapsed > timeout:
+            raise TimeoutError(f"condition not met within {timeout:.0f}s")
+        time.sleep(interval)

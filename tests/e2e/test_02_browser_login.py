@@ -1,0 +1,25 @@
+"""A person opens MLflow, signs in at Keycloak with a temporary password and lands in MLflow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.sync_api import Browser
+
+from tests.e2e.browser_login import current_user, sign_in
+from tests.e2e.deployment import Deployment
+
+
+def test_browser_is_sent_to_keycloak_signs_in_and_lands_in_mlflow(
+    deployment: Deployment, browser: Browser, artifacts: Path
+) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    temporary = deployment.outputs["userInitialPasswords"]["bella"]
+    new_password = "Chosen-" + temporary[::-1]
+    sign_in(page, deployment, "bella", temporary, new_password=new_password)
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(artifacts / "mlflow-after-login.png"), full_page=True)
+    assert current_user(context, deployment)["username"] == "bella@example.com"
+    assert page.title() != ""
+    context.close()

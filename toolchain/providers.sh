@@ -79,6 +79,7 @@ for r in mod.get("Replace") or []:
 }
 
 # serves_grpc BINARY -> succeeds when BINARY prints a port and accepts a TCP connection on it
+# (how a Pulumi plugin announces its gRPC server to the engine)
 serves_grpc() {
   local bin="$1" out pid port="" i
   out="$(mktemp)"
@@ -94,7 +95,7 @@ serves_grpc() {
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   rm -f "$out"
-  [ "$ok" -eq 0 ] && log "$(basename "$bin") serves gRPC on 127.0.0.1:$port"
+  [ "$ok" -eq 0 ] && log "$(basename "$bin") printed port $port and accepts connections there"
   return "$ok"
 }
 
@@ -192,8 +193,8 @@ build_provider() {
       -ldflags "-s -w -X $module_path/pkg/version.Version=$version" "./cmd/pulumi-resource-$name") \
     || { rm -f "$tmp"; die "go build of pulumi-resource-$name $version failed (see above)"; }
 
-  log "step 6/6 $name: checking the binary serves gRPC"
-  serves_grpc "$tmp" || { rm -f "$tmp"; die "pulumi-resource-$name $version built but did not serve gRPC when started"; }
+  log "step 6/6 $name: checking the binary starts and listens on the port it prints"
+  serves_grpc "$tmp" || { rm -f "$tmp"; die "pulumi-resource-$name $version built but did not print a port and listen on it when started"; }
   mv -f "$tmp" "$target"
   rm -rf "$work"
   log "built $target"

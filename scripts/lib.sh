@@ -22,3 +22,29 @@ ensure_venv() {
     || die "pip install -r requirements-dev.txt failed (see above)"
   rm -f "$venv"/.requirements-* && touch "$stamp"
 }
+
+# The Pulumi environment of every script: a CLI (the user's own if it is recent enough, else
+# the registry-built one), a local file:// backend and a generated passphrase, no account.
+ensure_pulumi_env() {
+  local have=""
+  if command -v pulumi >/dev/null 2>&1; then have="$(pulumi version 2>/dev/null | sed 's/^v//')"; fi
+  if [ -z "$have" ] || [ "$(printf '%s\n%s\n' "$PULUMI_VERSION" "$have" | sort -V | head -n1)" != "$PULUMI_VERSION" ]; then
+    # shellcheck disable=SC1090
+    source "$(bash "$REPO_ROOT/scripts/toolchain.sh")"
+  fi
+  export PULUMI_SKIP_UPDATE_CHECK=true
+  local state="${MKS_STATE_DIR:-$HOME/.local/share/mlflow-keycloak-stack/state}"
+  if [ -z "${PULUMI_BACKEND_URL:-}" ]; then
+    mkdir -p "$state"
+    export PULUMI_BACKEND_URL="file://$state"
+  fi
+  if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
+    local file="${MKS_PASSPHRASE_FILE:-$HOME/.config/mlflow-keycloak-stack/passphrase}"
+    if [ ! -s "$file" ]; then
+      step "secrets: generating the stack passphrase in $file (keep it: it decrypts the stack's secrets)"
+      mkdir -p "$(dirname "$file")"
+      (umask 077; python3 -c 'import secrets; print(secrets.token_urlsafe(32))' >"$file")
+    fi
+    export PULUMI_CONFIG_PASSPHRASE_FILE="$file"
+  fi
+}

@@ -115,13 +115,13 @@ build_provider() {
 
   local target="$PLUGINS_DIR/pulumi-resource-$name-v$version"
   local work="$WORK_ROOT/build/$name-v$version"
-  rm -rf "$work"
-  mkdir -p "$work"
 
   log "step 1/6 $name: provider module $module_path@${pseudo:-${commit:0:12}}"
   local src
   src="$(fetch_module "$module_path" "${pseudo:-${commit:0:12}}")" \
     || die "provider module for $name $version is not available. The proxy must serve $module_path at commit $commit; if it serves exact versions only, put that commit's pseudo-version (v$major.0.0-<UTC commit time>-${commit:0:12}) in versions.env as PULUMI_${upper}_PSEUDO"
+  rm -rf "$work"
+  mkdir -p "$work"
   cp -r "$src" "$work/provider"
   chmod -R u+w "$work/provider"
 

@@ -21,13 +21,6 @@ from .secret_markers import SECRET_PATHS_KEY
 class _Unknown:
     """A value the engine only learns when the resource is created (preview of a computed value)."""
 
-    _instance: _Unknown | None = None
-
-    def __new__(cls) -> _Unknown:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
     def __repr__(self) -> str:
         return "UNKNOWN"
 

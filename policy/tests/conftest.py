@@ -1,64 +1,9 @@
-"""Run the pack's rules as the engine would: wire-format properties through the SDK's Analyze."""
+"""Fixtures of the policy pack's tests; helpers live in policy_wire.py (a unique module name)."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
-
 import pytest
-from google.protobuf import struct_pb2
-from pulumi.runtime import proto
-from pulumi_policy import EnforcementLevel
-from pulumi_policy.deserialize import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY
-from pulumi_policy.policy import _PolicyAnalyzerServicer
-from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from stack_policies import secret_markers
-from stack_policies.pack import PACK_NAME, policies
-
-COMPUTED = UNKNOWN_STRING_VALUE
-
-
-def secret(value: Any) -> dict[str, Any]:
-    """A value as the engine sends a secret to a policy pack."""
-    return {SPECIAL_SIG_KEY: SPECIAL_SECRET_SIG, "value": value}
-
-
-Analyze = Callable[..., list[tuple[str, str]]]
-
-
-def make_analyzer() -> Analyze:
-    """``analyze(type, props, config=None)`` -> [(policy, message)] from the SDK's own Analyze."""
-    secret_markers.install()
-    servicer = _PolicyAnalyzerServicer(PACK_NAME, "0.1.0", policies(), EnforcementLevel.MANDATORY)
-
-    def run(
-        resource_type: str, props: dict[str, Any], config: dict[str, dict[str, Any]] | None = None
-    ) -> list[tuple[str, str]]:
-        if config:
-            request = proto.ConfigureAnalyzerRequest()
-            for name, properties in config.items():
-                request.policyConfig[name].properties.update(properties)
-                request.policyConfig[name].enforcementLevel = proto.EnforcementLevel.MANDATORY
-            servicer.Configure(request, None)
-        properties = struct_pb2.Struct()
-        properties.update(props)
-        response = servicer.Analyze(
-            proto.AnalyzeRequest(
-                type=resource_type,
-                urn=f"urn:pulumi:dev::mlflow-keycloak-stack::{resource_type}::test",
-                name="test",
-                properties=properties,
-            ),
-            None,
-        )
-        return [(d.policyName, d.message) for d in response.diagnostics]
-
-    return run
+from policy_wire import Analyze, make_analyzer
 
 
 @pytest.fixture()

@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 import pytest
-from conftest import COMPUTED, secret
+from policy_wire import COMPUTED, secret
 from stack_policies.pack import RULES
 from stack_policies.resource_types import (
     BUILT_IMAGE,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import secret
+from policy_wire import secret
 from pulumi_policy.deserialize import deserialize_properties
 from stack_policies.props import UNKNOWN, plain
 from stack_policies.resource_types import CONTAINER

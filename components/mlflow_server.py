@@ -11,7 +11,10 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 HTTP_PORT = 5000
-ARTIFACTS_DIR = "/mlflow/artifacts"
+# The image's home of the non-root user (images/mlflow/Dockerfile): a fresh named volume mounted
+# there takes over its ownership, so the server can write artifacts.
+DATA_DIR = "/var/lib/mlflow"
+ARTIFACTS_DIR = f"{DATA_DIR}/artifacts"
 BUILD_CONTEXT = Path(__file__).resolve().parent.parent / "images" / "mlflow"
 
 HEALTH_PROBE = (
@@ -151,8 +154,8 @@ class MlflowServer(pulumi.ComponentResource):
             name,
             name=args["container_name"],
             image=self.image_ref,
+            # The image's entrypoint is `mlflow`.
             command=[
-                "mlflow",
                 "server",
                 "--app-name",
                 "oidc-auth",
@@ -168,9 +171,7 @@ class MlflowServer(pulumi.ComponentResource):
             ],
             envs=pulumi.Output.secret(envs),
             volumes=[
-                docker.ContainerVolumeArgs(
-                    volume_name=self.artifacts.name, container_path=ARTIFACTS_DIR
-                )
+                docker.ContainerVolumeArgs(volume_name=self.artifacts.name, container_path=DATA_DIR)
             ],
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(

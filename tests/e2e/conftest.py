@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,13 @@ import pytest
 from playwright.sync_api import Browser, sync_playwright
 
 from components.versions import pinned_versions
-from tests.e2e.deployment import Deployment, container_logs, docker_inventory
+from tests.e2e.deployment import (
+    AppliedDeployment,
+    Deployment,
+    PulumiDeployment,
+    container_logs,
+    docker_inventory,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 # Flags that keep Chromium from reaching for the internet on a closed network.
@@ -28,6 +35,9 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "e2e"
 MEASUREMENTS: dict[str, float] = {}
+# "pulumi": the real engine and provider plugins. "applier": the declared resources applied by
+# tests/e2e/applier.py, where the plugins cannot be built; engine-only tests are then deselected.
+BACKEND = os.environ.get("MKS_E2E_BACKEND", "pulumi")
 
 
 def _log(line: str) -> None:
@@ -38,8 +48,12 @@ def _log(line: str) -> None:
 def _require_toolchain() -> None:
     """A missing prerequisite is a loud failure, never a skip."""
     problems = []
+    if BACKEND not in ("pulumi", "applier"):
+        problems.append(f"MKS_E2E_BACKEND={BACKEND!r} is neither 'pulumi' nor 'applier'")
     pulumi = shutil.which("pulumi")
-    if pulumi is None:
+    if BACKEND != "pulumi":
+        pass
+    elif pulumi is None:
         problems.append("no `pulumi` on PATH (run scripts/toolchain.sh and source its env)")
     else:
         version = subprocess.run([pulumi, "version"], capture_output=True, text=True).stdout
@@ -66,7 +80,8 @@ def deployment(
     workdir = tmp_path_factory.mktemp("stack")
     deployed: Deployment | None = None
     try:
-        deployed = Deployment.create(workdir, _log)
+        backend = PulumiDeployment if BACKEND == "pulumi" else AppliedDeployment
+        deployed = backend.create(workdir, _log)
         yield deployed
     finally:
         if deployed is None:
@@ -75,6 +90,14 @@ def deployment(
             deployed.destroy(_log)
         if deployed is not None:
             MEASUREMENTS.update(deployed.timings)
+
+
+@pytest.fixture(scope="session")
+def engine(deployment: Deployment) -> PulumiDeployment:
+    """The deployment, for tests of what only the Pulumi engine does (marked `engine`)."""
+    if not isinstance(deployment, PulumiDeployment):
+        pytest.fail("engine tests need MKS_E2E_BACKEND=pulumi; deselect them with -m 'not engine'")
+    return deployment
 
 
 @pytest.fixture(scope="session")

@@ -15,9 +15,12 @@ from typing import Any
 
 import httpx
 from keycloak import KeycloakAdmin, KeycloakOpenID
+from pulumi import Output
 from pulumi import automation as auto
 
 from components.versions import pinned_versions
+from tests.e2e.applier import LiveApplier
+from tests.unit.harness import resolve, run_with
 
 REPO = Path(__file__).resolve().parents[2]
 PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "versions.env", "components", "images")
@@ -97,49 +100,16 @@ def _copy_project(workdir: Path) -> None:
 
 @dataclass
 class Deployment:
-    """The deployed e2e stack and handles on its services."""
+    """A deployed e2e stack and handles on its services (the backend is a subclass)."""
 
-    stack: auto.Stack
-    workdir: Path
     outputs: dict[str, Any] = field(default_factory=dict)
+    secret_outputs: set[str] = field(default_factory=set)
     timings: dict[str, float] = field(default_factory=dict)
     test_passwords: dict[str, str] = field(default_factory=dict)
     destroyed: bool = False
 
-    @classmethod
-    def create(cls, workdir: Path, log: Callable[[str], None]) -> Deployment:
-        _copy_project(workdir)
-        state = workdir / "state"
-        state.mkdir()
-        env = {
-            "PULUMI_BACKEND_URL": f"file://{state}",
-            "PULUMI_CONFIG_PASSPHRASE": secrets.token_urlsafe(24),
-            "PULUMI_SKIP_UPDATE_CHECK": "true",
-            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        }
-        workspace = auto.LocalWorkspaceOptions(work_dir=str(workdir), env_vars=env)
-        stack = auto.create_stack(STACK, work_dir=str(workdir), opts=workspace)
-        for key, value in stack_config().items():
-            if isinstance(value, str):
-                stack.set_config(key, auto.ConfigValue(value))
-            else:
-                stack.set_config(key, auto.ConfigValue(json.dumps(value)), path=False)
-        deployment = cls(stack, workdir)
-        deployment.up(log)
-        return deployment
-
-    def up(self, log: Callable[[str], None]) -> auto.UpResult:
-        started = time.monotonic()
-        result = self.stack.up(on_output=log, color="never")
-        self.timings.setdefault("first up (s)", time.monotonic() - started)
-        self.outputs = {key: value.value for key, value in self.stack.outputs().items()}
-        return result
-
     def destroy(self, log: Callable[[str], None]) -> None:
-        started = time.monotonic()
-        self.stack.destroy(on_output=log, color="never")
-        self.timings["destroy (s)"] = time.monotonic() - started
-        self.destroyed = True
+        raise NotImplementedError
 
     # -- service handles -------------------------------------------------------------------
     @property
@@ -198,6 +168,87 @@ class Deployment:
             timeout=30,
             follow_redirects=False,
         )
+
+
+@dataclass
+class PulumiDeployment(Deployment):
+    """The stack deployed by the real Pulumi engine (Automation API, file:// backend)."""
+
+    stack: auto.Stack | None = None
+
+    @classmethod
+    def create(cls, workdir: Path, log: Callable[[str], None]) -> PulumiDeployment:
+        _copy_project(workdir)
+        state = workdir / "state"
+        state.mkdir()
+        env = {
+            "PULUMI_BACKEND_URL": f"file://{state}",
+            "PULUMI_CONFIG_PASSPHRASE": secrets.token_urlsafe(24),
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        }
+        workspace = auto.LocalWorkspaceOptions(work_dir=str(workdir), env_vars=env)
+        stack = auto.create_stack(STACK, work_dir=str(workdir), opts=workspace)
+        for key, value in stack_config().items():
+            text = value if isinstance(value, str) else json.dumps(value)
+            stack.set_config(key, auto.ConfigValue(text))
+        deployment = cls(stack=stack)
+        deployment.up(log)
+        return deployment
+
+    @property
+    def automation(self) -> auto.Stack:
+        assert self.stack is not None
+        return self.stack
+
+    def up(self, log: Callable[[str], None]) -> auto.UpResult:
+        started = time.monotonic()
+        result = self.automation.up(on_output=log, color="never")
+        self.timings.setdefault("first up (s)", time.monotonic() - started)
+        outputs = self.automation.outputs()
+        self.outputs = {key: value.value for key, value in outputs.items()}
+        self.secret_outputs = {key for key, value in outputs.items() if value.secret}
+        return result
+
+    def destroy(self, log: Callable[[str], None]) -> None:
+        started = time.monotonic()
+        self.automation.destroy(on_output=log, color="never")
+        self.timings["destroy (s)"] = time.monotonic() - started
+        self.destroyed = True
+
+
+@dataclass
+class AppliedDeployment(Deployment):
+    """The program's declared resources applied for real by tests/e2e/applier.py, for machines
+    where the official provider plugins cannot be built (see that module's docstring)."""
+
+    applier: LiveApplier | None = None
+
+    @classmethod
+    def create(cls, workdir: Path, log: Callable[[str], None]) -> AppliedDeployment:
+        applier = LiveApplier(log)
+        deployment = cls(applier=applier)
+        started = time.monotonic()
+        try:
+            _, exports = run_with(applier, stack_config(), stack=STACK)
+            for key, output in exports.items():
+                value, is_secret = resolve(Output.from_input(output))
+                deployment.outputs[key] = value
+                if is_secret:
+                    deployment.secret_outputs.add(key)
+        except BaseException:
+            log(container_logs())
+            applier.destroy()
+            raise
+        deployment.timings["first apply (s)"] = time.monotonic() - started
+        return deployment
+
+    def destroy(self, log: Callable[[str], None]) -> None:
+        assert self.applier is not None
+        started = time.monotonic()
+        self.applier.destroy()
+        self.timings["destroy (s)"] = time.monotonic() - started
+        self.destroyed = True
 
 
 def poll(condition: Callable[[], bool], timeout: float, interval: float = 2.0) -> float:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.e2e.conftest import _log
-from tests.e2e.deployment import PREFIX, Deployment, docker_inventory
+from tests.e2e.deployment import PREFIX, PulumiDeployment, docker_inventory
+
+pytestmark = pytest.mark.engine
 
 
 def test_destroy_removes_every_container_network_and_volume(
-    deployment: Deployment, docker_before: dict[str, set[str]]
+    engine: PulumiDeployment, docker_before: dict[str, set[str]]
 ) -> None:
-    deployment.destroy(_log)
+    engine.destroy(_log)
     after = docker_inventory()
     for kind, names in after.items():
         assert not [n for n in names if n.startswith(PREFIX)], f"{kind} left: {names}"

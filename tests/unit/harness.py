@@ -89,14 +89,17 @@ def stack_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     return config
 
 
-def run_program(overrides: Mapping[str, Any] | None = None, preview: bool = False) -> Deployment:
-    """Run __main__.py with the given stack config (camelCase keys) under mocks."""
-    mocks = RecordingMocks()
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=STACK, preview=preview)
+def run_with(
+    mocks: Mocks, config: Mapping[str, Any], stack: str = STACK
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run __main__.py under `mocks` with this stack config (camelCase keys, full).
+
+    Returns the program's namespace and its stack exports (as Outputs)."""
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False)
     pulumi.runtime.set_all_config(
         {
             f"{PROJECT}:{key}": value if isinstance(value, str) else json.dumps(value)
-            for key, value in stack_config(overrides).items()
+            for key, value in config.items()
         }
     )
     namespace: dict[str, Any] = {}
@@ -107,7 +110,13 @@ def run_program(overrides: Mapping[str, Any] | None = None, preview: bool = Fals
 
     program()
     root = pulumi.runtime.get_root_resource()
-    exports = dict(getattr(root, "outputs", {}))
+    return namespace, dict(getattr(root, "outputs", {}))
+
+
+def run_program(overrides: Mapping[str, Any] | None = None) -> Deployment:
+    """Run __main__.py with the base unit-test config plus overrides, recording resources."""
+    mocks = RecordingMocks()
+    namespace, exports = run_with(mocks, stack_config(overrides))
     return Deployment(mocks.resources, namespace, exports)
 
 

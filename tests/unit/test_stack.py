@@ -58,7 +58,7 @@ def test_each_database_keeps_its_data_on_a_named_volume(stack: Deployment) -> No
             {"volumeName": volume, "containerPath": "/var/lib/postgresql/data"}
         ]
     artifacts = stack.one("docker:index/volume:Volume", "mlflow-artifacts").inputs["name"]
-    assert {"volumeName": artifacts, "containerPath": "/mlflow/artifacts"} in stack.one(
+    assert {"volumeName": artifacts, "containerPath": "/var/lib/mlflow"} in stack.one(
         CONTAINER, "mlflow"
     ).inputs["volumes"]
 
@@ -146,7 +146,8 @@ def test_mlflow_gets_every_oidc_setting_from_the_realm(stack: Deployment) -> Non
 
 def test_mlflow_runs_the_oidc_auth_app(stack: Deployment) -> None:
     command = stack.one(CONTAINER, "mlflow").inputs["command"]
-    assert command[:4] == ["mlflow", "server", "--app-name", "oidc-auth"]
+    assert command[:3] == ["server", "--app-name", "oidc-auth"]
+    assert command[command.index("--artifacts-destination") + 1] == "/var/lib/mlflow/artifacts"
 
 
 def test_container_envs_holding_secrets_reach_the_engine_as_secrets(stack: Deployment) -> None:

@@ -33,6 +33,7 @@ export GOFLAGS="${GOFLAGS:-} -mod=readonly -buildvcs=false"
 # One build at a time per version: a second caller waits, then finds everything up to date.
 exec 9>"$root/.lock"
 flock 9
+rm -rf "$root"/.build.*  # scratch left by a build that was killed; no build can be running now
 
 sha() { sha256sum | cut -d' ' -f1; }
 go_version=$(go env GOVERSION)
@@ -60,6 +61,14 @@ if cli_current && host_current; then
   printf '%s\n' "$bin"
   exit 0
 fi
+
+# The -X flag only labels the binary: make sure go.mod really pins the version we are about to call it.
+for mod in github.com/pulumi/pulumi/pkg/v3 github.com/pulumi/pulumi/sdk/v3; do
+  pinned=$(cd "$module" && go list -m -f '{{.Version}}' "$mod") || die "could not read the $mod pin from $module/go.mod"
+  [[ "$pinned" == "v$PULUMI_VERSION" ]] || die "$module/go.mod pins $mod $pinned but versions.env says" \
+    "$PULUMI_VERSION; run: cd $module && go get -tool github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@v$PULUMI_VERSION" \
+    "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION && go mod tidy"
+done
 
 # Build into a scratch directory beside bin/ (same filesystem), then rename into place: an interrupted build
 # leaves no half-written binary under a name that looks valid.

@@ -87,6 +87,9 @@ configure_base_rootfs() {
   find "$root/usr/share/doc" -mindepth 2 ! -name copyright ! -type d -delete
   rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/log/*.log \
     "$root"/usr/share/man/* "$root"/usr/share/info/*
+  # update-alternatives links man pages even when dpkg leaves them out (openjdk's postinst fails
+  # without these directories).
+  mkdir -p "$root"/usr/share/man/man{1..9}
   find "$root/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf '{}' +
 }
 
@@ -179,13 +182,15 @@ build_image() {
   log "$name: docker build -> $image (log: $IMAGES_CACHE/build-$name.log)"
   start=$SECONDS
   old_id="$(image_id "$image")"
-  if ! docker build --label "$HASH_LABEL=$hash" -t "$image" "$@" "$ctx" \
+  if ! docker build --force-rm --label "$HASH_LABEL=$hash" -t "$image" "$@" "$ctx" \
     >"$IMAGES_CACHE/build-$name.log" 2>&1; then
     tail -n 30 "$IMAGES_CACHE/build-$name.log" >&2
     die "docker build of $image failed; see $IMAGES_CACHE/build-$name.log"
   fi
   rm -rf "$ctx"
   remove_if_untagged "$old_id"
+  # The legacy builder keeps every intermediate stage as an untagged image.
+  docker image prune -f --filter "label=org.mlflow-stack.build-stage" >/dev/null
   log "$name: built $image in $((SECONDS - start))s"
 }
 

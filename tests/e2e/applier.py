@@ -34,13 +34,15 @@ _GO_DURATION = re.compile(r"(\d+)(h|m|s)")
 
 
 def unwrap(value: Any) -> Any:
-    """Inputs with Pulumi's secret wrappers removed (the applier needs the plain values)."""
+    """Inputs as plain Python values: secret wrappers removed, whole numbers as ints."""
     if isinstance(value, dict):
         if SECRET_SIG in value:
             return unwrap(value["value"])
         return {k: unwrap(v) for k, v in value.items()}
     if isinstance(value, list):
         return [unwrap(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # protobuf Structs carry every number as a float
     return value
 
 

@@ -249,18 +249,20 @@ build_python() {
 main() {
   local targets=("$@") t
   [ "${#targets[@]}" -gt 0 ] || targets=(base postgres keycloak python)
-  require_docker
-  mkdir -p "$IMAGES_CACHE"
   for t in "${targets[@]}"; do
     case "$t" in
-      base) build_base ;;
-      postgres | keycloak | python)
-        build_base
-        STAGE_EXTRA=()
-        "build_$t"
-        ;;
+      base | postgres | keycloak | python) ;;
       *) die "unknown image '$t'; choose from: base postgres keycloak python" ;;
     esac
+  done
+  require_docker
+  mkdir -p "$IMAGES_CACHE"
+  # Every other image is built on the base.
+  build_base
+  for t in "${targets[@]}"; do
+    [ "$t" = base ] && continue
+    STAGE_EXTRA=()
+    "build_$t"
   done
 }
 

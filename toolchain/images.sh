@@ -16,7 +16,7 @@
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# shellcheck source=../versions.env
+# shellcheck disable=SC1091 # versions.env: plain KEY=value pins
 source "$REPO_ROOT/versions.env"
 
 MKS_CACHE="${MKS_CACHE:-$HOME/.cache/mlflow-keycloak-stack}"

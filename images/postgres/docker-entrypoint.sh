@@ -44,7 +44,7 @@ if [ "$(id -u)" = 0 ]; then
   chmod 0700 "$PGDATA"
   chmod 2775 /var/run/postgresql
   find "$PGDATA" /var/run/postgresql \! -user postgres -exec chown postgres:postgres '{}' +
-  exec setpriv --reuid=postgres --regid=postgres --init-groups "$BASH_SOURCE" "$@"
+  exec setpriv --reuid=postgres --regid=postgres --init-groups "${BASH_SOURCE[0]}" "$@"
 fi
 
 if [ ! -s "$PGDATA/PG_VERSION" ]; then

@@ -220,10 +220,13 @@ stage_keycloak() {
     command -v mvn >/dev/null 2>&1 || die "mvn is not on PATH; install Maven to fetch Keycloak from Maven Central"
     log "keycloak: fetching org.keycloak:keycloak-quarkus-dist:$KEYCLOAK_VERSION:tar.gz from Maven Central"
     mkdir -p "$dir"
-    mvn -q -B -Dstyle.color=never "org.apache.maven.plugins:maven-dependency-plugin:$MAVEN_DEPENDENCY_PLUGIN_VERSION:copy" \
+    # Debian's mvn writes colour codes to stdout even with -q -B: keep its output in a log.
+    if ! mvn -q -B "org.apache.maven.plugins:maven-dependency-plugin:$MAVEN_DEPENDENCY_PLUGIN_VERSION:copy" \
       "-Dartifact=org.keycloak:keycloak-quarkus-dist:$KEYCLOAK_VERSION:tar.gz" \
-      "-DoutputDirectory=$dir" >&2 \
-      || die "mvn could not fetch keycloak-quarkus-dist $KEYCLOAK_VERSION; check Maven Central access (mvn output above)"
+      "-DoutputDirectory=$dir" >"$dir/mvn.log" 2>&1; then
+      tail -n 20 "$dir/mvn.log" >&2
+      die "mvn could not fetch keycloak-quarkus-dist $KEYCLOAK_VERSION; check Maven Central access ($dir/mvn.log)"
+    fi
     [ -s "$file" ] || die "mvn finished but $file is missing"
   fi
   STAGE_EXTRA=("$file:keycloak.tar.gz")

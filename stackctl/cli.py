@@ -1,0 +1,309 @@
+"""The typer layer: arguments in, tables or JSON out. Keycloak work lives in stackctl.realm.
+
+Exit codes: 0 done, 1 failed (the one-line error says how to fix it), 2 usage.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from keycloak import KeycloakAdmin
+from rich.console import Console
+
+from components.durations import format_duration, parse_duration
+from stackctl import realm, views
+from stackctl.automation import automation_token
+from stackctl.errors import StackctlError
+from stackctl.health import keycloak_health, mlflow_health
+from stackctl.outputs import StackOutputs, load_outputs_file, load_stack_outputs
+
+# Tracebacks with locals would print the admin password; a bug gets a plain traceback.
+app = typer.Typer(
+    name="stackctl",
+    help="Operate a deployed MLflow + Keycloak stack: status, sessions, audit trail, tokens.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+sessions_app = typer.Typer(help="List and revoke users' Keycloak sessions.", no_args_is_help=True)
+app.add_typer(sessions_app, name="sessions")
+
+console = Console()
+
+Stack = Annotated[
+    str,
+    typer.Option(
+        "--stack", "-s", envvar="STACKCTL_STACK", help="Pulumi stack whose outputs to use."
+    ),
+]
+OutputsFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--outputs-file",
+        envvar="STACKCTL_OUTPUTS_FILE",
+        dir_okay=False,
+        help="JSON of `pulumi stack output --json --show-secrets`, instead of asking Pulumi.",
+    ),
+]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+Max = Annotated[int, typer.Option("--max", min=1, max=1000, help="Newest N at most.")]
+
+
+def _seconds(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
+Since = Annotated[
+    int | None,
+    typer.Option(
+        "--since",
+        parser=_seconds,
+        metavar="DURATION",
+        help="Only this recent, e.g. 90s, 15m, 1h, 7d.",
+    ),
+]
+
+
+@contextmanager
+def failures_reported() -> Iterator[None]:
+    """A StackctlError becomes its one line on stderr and exit code 1."""
+    try:
+        yield
+    except StackctlError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+
+
+def load(stack: str, outputs_file: Path | None) -> StackOutputs:
+    if outputs_file is not None:
+        return load_outputs_file(outputs_file, stack)
+    return load_stack_outputs(stack)
+
+
+def _print_json(value: object) -> None:
+    typer.echo(views.to_json(value))
+
+
+# -- status ---------------------------------------------------------------------------------
+
+
+@app.command()
+def status(stack: Stack = "dev", outputs_file: OutputsFile = None, as_json: Json = False) -> None:
+    """Each service's URL and health, and the realm's token policy as deployed."""
+    with failures_reported():
+        outputs = load(stack, outputs_file)
+        services = [keycloak_health(outputs).as_dict(), mlflow_health(outputs).as_dict()]
+        policy: list[views.Row] = []
+        problem = None
+        try:
+            with realm.keycloak_errors(outputs):
+                policy = views.policy_rows(
+                    realm.realm_settings(realm.connect(outputs), outputs.realm)
+                )
+        except StackctlError as error:
+            problem = str(error)
+    healthy = all(service["healthy"] for service in services) and problem is None
+    if as_json:
+        _print_json(
+            {"realm": outputs.realm, "healthy": healthy, "services": services, "policy": policy}
+        )
+    else:
+        console.print(views.services_table(services))
+        if policy:
+            console.print(views.policy_table(policy, f"Token policy of realm {outputs.realm!r}"))
+    if problem:
+        typer.echo(f"error: token policy unavailable: {problem}", err=True)
+    if not healthy:
+        raise typer.Exit(1)
+
+
+# -- sessions -------------------------------------------------------------------------------
+
+
+@sessions_app.command("list")
+def sessions_list(
+    user: Annotated[str | None, typer.Option("--user", "-u", help="Only this user's.")] = None,
+    client: Annotated[
+        str | None, typer.Option("--client", "-c", help="Only sessions in this client id.")
+    ] = None,
+    as_json: Json = False,
+    stack: Stack = "dev",
+    outputs_file: OutputsFile = None,
+) -> None:
+    """Active sessions: user, IP, started, last access, clients (all users' by default)."""
+    with failures_reported():
+        outputs = load(stack, outputs_file)
+        with realm.keycloak_errors(outputs):
+            sessions = realm.list_sessions(realm.connect(outputs), user, client)
+    rows = views.session_rows(sessions)
+    if as_json:
+        _print_json(rows)
+        return
+    scope = " and ".join(
+        part
+        for part in (f"user {user!r}" if user else "", f"client {client!r}" if client else "")
+        if part
+    )
+    title = f"{len(rows)} active session(s) in realm {outputs.realm!r}"
+    console.print(views.sessions_table(rows, f"{title} of {scope}" if scope else title))
+
+
+def _describe(plan: realm.Revocation) -> str:
+    counts = plan.counts()
+    if plan.scope == "session":
+        return f"session {plan.sessions[0]['id']} of {plan.sessions[0].get('username')}"
+    users = ", ".join(f"{name} ({count})" for name, count in counts.items())
+    return f"{len(plan.sessions)} session(s) of {len(counts)} user(s): {users}"
+
+
+@sessions_app.command("revoke")
+def sessions_revoke(
+    user: Annotated[
+        str | None, typer.Option("--user", "-u", help="Log this user out everywhere.")
+    ] = None,
+    session: Annotated[str | None, typer.Option("--session", help="End this session id.")] = None,
+    all_users: Annotated[
+        bool, typer.Option("--all-users", help="Log every user with a session out.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    stack: Stack = "dev",
+    outputs_file: OutputsFile = None,
+) -> None:
+    """End sessions: their refresh tokens stop working at once; access tokens run out."""
+    if sum((user is not None, session is not None, all_users)) != 1:
+        raise typer.BadParameter(
+            "give exactly one of --user, --session, --all-users",
+            param_hint="'--user' / '--session' / '--all-users'",
+        )
+    if not yes and not sys.stdin.isatty():
+        typer.echo(
+            "error: no terminal to confirm on; pass --yes to revoke without asking", err=True
+        )
+        raise typer.Exit(2)
+    with failures_reported():
+        outputs = load(stack, outputs_file)
+        with realm.keycloak_errors(outputs):
+            admin = realm.connect(outputs)
+            if user is not None:
+                plan = realm.plan_user_revocation(admin, user)
+            elif session is not None:
+                plan = realm.plan_session_revocation(admin, session)
+            else:
+                plan = realm.plan_all_users_revocation(admin)
+            if plan.scope == "all-users" and not plan.sessions:
+                typer.echo(f"no active sessions in realm {outputs.realm!r}; nothing revoked")
+                return
+            if not yes:
+                typer.confirm(f"Revoke {_describe(plan)} in realm {outputs.realm!r}?", abort=True)
+            realm.revoke(admin, plan)
+    if plan.scope == "session":
+        typer.echo(f"revoked {_describe(plan)}")
+        return
+    for name, count in plan.counts().items():
+        typer.echo(f"revoked {count} session(s) of {name}")
+
+
+# -- audit trail ----------------------------------------------------------------------------
+
+
+def _names(outputs: StackOutputs, admin: KeycloakAdmin, ids: set[str]) -> dict[str, str]:
+    """Usernames for ids the events leave bare; admins act from the master realm."""
+    if not ids:
+        return {}
+    return realm.usernames([admin, realm.connect(outputs, "master")], ids)
+
+
+@app.command()
+def events(
+    event_type: Annotated[
+        str | None, typer.Option("--type", "-t", help="e.g. LOGIN, LOGOUT, LOGIN_ERROR.")
+    ] = None,
+    user: Annotated[str | None, typer.Option("--user", "-u", help="Only this user's.")] = None,
+    since: Since = None,
+    limit: Max = 50,
+    as_json: Json = False,
+    stack: Stack = "dev",
+    outputs_file: OutputsFile = None,
+) -> None:
+    """Login events (sign-ins, failures, logouts, token refreshes), newest first."""
+    with failures_reported():
+        outputs = load(stack, outputs_file)
+        with realm.keycloak_errors(outputs):
+            admin = realm.connect(outputs)
+            found = realm.login_events(admin, event_type, user, since, limit)
+            names = _names(outputs, admin, realm.event_user_ids(found))
+    rows = views.event_rows(found, names)
+    if as_json:
+        _print_json(rows)
+        return
+    window = f" in the last {format_duration(since)}" if since is not None else ""
+    title = f"{len(rows)} login event(s){window}, newest first (at most {limit})"
+    console.print(views.events_table(rows, title))
+
+
+@app.command("admin-events")
+def admin_events(
+    since: Since = None,
+    limit: Max = 50,
+    as_json: Json = False,
+    stack: Stack = "dev",
+    outputs_file: OutputsFile = None,
+) -> None:
+    """Admin events (changes through the Admin API and console, by whom), newest first."""
+    with failures_reported():
+        outputs = load(stack, outputs_file)
+        with realm.keycloak_errors(outputs):
+            admin = realm.connect(outputs)
+            found = realm.admin_events(admin, since, limit)
+            ids = realm.event_user_ids(found) | {
+                subject for event in found if (subject := views.resource_user_id(event))
+            }
+            names = _names(outputs, admin, ids)
+    rows = views.admin_event_rows(found, names)
+    if as_json:
+        _print_json(rows)
+        return
+    window = f" in the last {format_duration(since)}" if since is not None else ""
+    title = f"{len(rows)} admin event(s){window}, newest first (at most {limit})"
+    console.print(views.admin_events_table(rows, title))
+
+
+# -- token ----------------------------------------------------------------------------------
+
+
+@app.command()
+def token(
+    show_secret: Annotated[
+        bool, typer.Option("--show-secret", help="Print the token itself.")
+    ] = False,
+    stack: Stack = "dev",
+    outputs_file: OutputsFile = None,
+) -> None:
+    """Shell lines that give a script MLflow API access through the automation client."""
+    with failures_reported():
+        outputs = load(stack, outputs_file)
+        with realm.keycloak_errors(outputs):
+            granted = automation_token(outputs, stack)
+    value = granted.access_token.get_secret_value() if show_secret else "<hidden>"
+    expires = views.utc(granted.expires_at * 1000)
+    typer.echo(f"export MLFLOW_TRACKING_URI={shlex.quote(outputs.mlflow_url)}")
+    typer.echo(f"export MLFLOW_TRACKING_TOKEN={shlex.quote(value)}")
+    typer.echo(
+        f"# token of client {granted.client_id}, expires {expires} "
+        f"(in {format_duration(granted.expires_in)}); run stackctl token again then"
+    )
+    if not show_secret:
+        typer.echo(
+            'the token is hidden; to use it: eval "$(stackctl token --show-secret)"', err=True
+        )

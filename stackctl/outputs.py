@@ -1,0 +1,186 @@
+"""Where stackctl's URLs and credentials come from: the stack's outputs, never the keyboard.
+
+Two sources give the same JSON object: the Pulumi stack itself, read through the Automation
+API with the environment `scripts/up.sh` uses, or a file written by
+`scripts/pulumi.sh stack output --json --show-secrets` for machines without the Pulumi CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+from pydantic.alias_generators import to_camel
+
+from components.versions import pin
+from stackctl.errors import StackctlError
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+# Pulumi prints this in place of a secret unless asked for --show-secrets.
+HIDDEN_SECRET = "[secret]"
+SECRET_OUTPUTS = ("clientSecret", "keycloakAdminPassword", "automationClientSecret")
+
+
+class StackOutputs(BaseModel):
+    """The outputs of a deployed stack that stackctl needs, typed; secrets stay SecretStr."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore"
+    )
+
+    mlflow_url: str
+    keycloak_url: str
+    issuer: str
+    realm: str
+    client_id: str
+    client_secret: SecretStr
+    keycloak_admin_username: str
+    keycloak_admin_password: SecretStr
+    automation_client_id: str | None = None
+    automation_client_secret: SecretStr | None = None
+
+
+def parse_outputs(values: Mapping[str, Any], source: str, fix: str) -> StackOutputs:
+    """Validate raw outputs; name every missing or unusable one and say how to fix it."""
+    hidden = [name for name in SECRET_OUTPUTS if values.get(name) == HIDDEN_SECRET]
+    if hidden:
+        raise StackctlError(
+            f"{source} shows {', '.join(hidden)} as {HIDDEN_SECRET!r}; "
+            "export the outputs with --show-secrets"
+        )
+    try:
+        return StackOutputs.model_validate(dict(values))
+    except ValidationError as error:
+        missing = [str(e["loc"][0]) for e in error.errors() if e["type"] == "missing"]
+        unusable = [f"{e['loc'][0]} ({e['msg']})" for e in error.errors() if e["type"] != "missing"]
+        problems = []
+        if missing:
+            problems.append(f"missing output(s) {', '.join(missing)}")
+        if unusable:
+            problems.append(f"unusable output(s) {', '.join(unusable)}")
+        raise StackctlError(f"{source}: {'; '.join(problems)}; {fix}") from None
+
+
+def load_outputs_file(path: Path, stack: str = "dev") -> StackOutputs:
+    """Outputs from a JSON file, as `pulumi stack output --json --show-secrets` writes it."""
+    write_it = (
+        f"write it with: scripts/pulumi.sh stack output --json --show-secrets --stack {stack}"
+        f" > {path}"
+    )
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise StackctlError(f"outputs file {path} does not exist; {write_it}") from None
+    except OSError as error:
+        raise StackctlError(f"cannot read outputs file {path}: {error.strerror}") from None
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise StackctlError(
+            f"outputs file {path} is not valid JSON (line {error.lineno}, column {error.colno}:"
+            f" {error.msg}); {write_it}"
+        ) from None
+    if not isinstance(values, dict):
+        raise StackctlError(f"outputs file {path} must hold a JSON object; {write_it}")
+    return parse_outputs(values, f"outputs file {path}", write_it)
+
+
+def pulumi_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The variables scripts/lib.sh `ensure_pulumi_env` would add to this environment.
+
+    Only unset ones are filled in, so an operator's own backend or passphrase wins, and
+    stackctl reads the same state as `scripts/up.sh` run in the same shell. Unlike the script,
+    it never generates a passphrase: a missing one means the stack was never deployed here.
+    """
+    home = Path(environ.get("HOME") or Path.home())
+    added = {"PULUMI_SKIP_UPDATE_CHECK": "true"}
+    if not environ.get("PULUMI_BACKEND_URL"):
+        state = environ.get("MKS_STATE_DIR") or str(
+            home / ".local/share/mlflow-keycloak-stack/state"
+        )
+        added["PULUMI_BACKEND_URL"] = f"file://{state}"
+    if not environ.get("PULUMI_CONFIG_PASSPHRASE") and not environ.get(
+        "PULUMI_CONFIG_PASSPHRASE_FILE"
+    ):
+        added["PULUMI_CONFIG_PASSPHRASE_FILE"] = environ.get("MKS_PASSPHRASE_FILE") or str(
+            home / ".config/mlflow-keycloak-stack/passphrase"
+        )
+    return added
+
+
+def pulumi_cli_root(environ: Mapping[str, str]) -> str | None:
+    """None for the `pulumi` on PATH, else the root of the CLI scripts/toolchain.sh built."""
+    if shutil.which("pulumi", path=environ.get("PATH")):
+        return None
+    home = Path(environ.get("HOME") or Path.home())
+    cache = Path(environ.get("MKS_CACHE") or home / ".cache/mlflow-keycloak-stack")
+    root = cache / "pulumi" / pin("PULUMI_VERSION")
+    if (root / "bin" / "pulumi").exists():
+        return str(root)
+    raise StackctlError(
+        "no pulumi CLI on PATH nor in the toolchain cache: run scripts/up.sh (it builds one), "
+        "or pass --outputs-file"
+    )
+
+
+def _pulumi_message(error: Exception) -> str:
+    """The CLI's own error line out of an Automation API exception's text."""
+    text = str(error)
+    stderr = text.split("stderr:", 1)[-1]
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    found = next((line for line in lines if line.startswith("error:")), lines[-1] if lines else "")
+    return re.sub(r"^error:\s*", "", found)
+
+
+def load_stack_outputs(stack: str, environ: Mapping[str, str] | None = None) -> StackOutputs:
+    """Outputs of a deployed stack through the Automation API (`pulumi stack output`)."""
+    # Imported here: the Automation API takes a second to import, and --outputs-file and
+    # --help need none of it.
+    from pulumi import automation as auto
+
+    environ = dict(os.environ if environ is None else environ)
+    added = pulumi_environment(environ)
+    env = {**environ, **added}
+    backend = env["PULUMI_BACKEND_URL"]
+    passphrase_file = added.get("PULUMI_CONFIG_PASSPHRASE_FILE")
+    if passphrase_file and not Path(passphrase_file).exists():
+        raise StackctlError(
+            f"no stack passphrase in {passphrase_file}: stack {stack!r} was not deployed from "
+            "this account; run scripts/up.sh, or set PULUMI_CONFIG_PASSPHRASE(_FILE)"
+        )
+    root = pulumi_cli_root(env)
+    command = auto.PulumiCommand(root=root) if root else auto.PulumiCommand()
+    options = auto.LocalWorkspaceOptions(pulumi_command=command, env_vars=added)
+    try:
+        selected = auto.select_stack(stack_name=stack, work_dir=str(PROJECT_DIR), opts=options)
+        raw = selected.outputs()
+    except auto.StackNotFoundError:
+        raise StackctlError(
+            f"no stack {stack!r} in {backend}: deploy it with scripts/up.sh {stack}, "
+            "or name a deployed one with --stack"
+        ) from None
+    except auto.CommandError as error:
+        message = _pulumi_message(error)
+        if "passphrase" in message:
+            source = passphrase_file or "PULUMI_CONFIG_PASSPHRASE(_FILE)"
+            raise StackctlError(
+                f"wrong passphrase for stack {stack!r}: {source} does not decrypt its secrets; "
+                "use the passphrase scripts/up.sh deployed it with"
+            ) from None
+        if "state directory" in message or "no such file" in message:
+            raise StackctlError(
+                f"no Pulumi state at {backend}: the stack is not deployed here; run scripts/up.sh"
+            ) from None
+        raise StackctlError(f"pulumi could not read stack {stack!r}: {message}") from None
+    if not raw:
+        raise StackctlError(
+            f"stack {stack!r} has no outputs: it is not deployed; run scripts/up.sh {stack}"
+        )
+    values = {name: output.value for name, output in raw.items()}
+    return parse_outputs(values, f"stack {stack!r}", f"run scripts/up.sh {stack} to update it")

@@ -76,7 +76,7 @@ work=$(mktemp -d "$root/.build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 build() { # build <output name> <package>
-  log "go build $2 (v$PULUMI_VERSION) -> $1; a cold build takes many minutes on 2 cores"
+  log "go build $2 (v$PULUMI_VERSION) -> $1 (the CLI takes ~9 min cold on 2 cores, a relink when Go caches are warm)"
   (cd "$module" && go build -trimpath -ldflags "$ldflags" -o "$work/$1" "$2") >&2 \
     || die "go build of $2 failed (see the go output above). Check that the Go module proxy is reachable" \
            "and that $module/go.mod and go.sum are intact (cd $module && go mod verify)."

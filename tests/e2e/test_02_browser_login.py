@@ -18,7 +18,8 @@ def test_browser_is_sent_to_keycloak_signs_in_and_lands_in_mlflow(
     temporary = deployment.outputs["userInitialPasswords"]["bella"]
     new_password = "Chosen-" + temporary[::-1]
     sign_in(page, deployment, "bella", temporary, new_password=new_password)
-    page.wait_for_load_state("networkidle")
+    # MLflow's UI keeps polling, so "network idle" never comes: wait for its page to render.
+    page.get_by_text("Experiments").first.wait_for(timeout=60_000)
     page.screenshot(path=str(artifacts / "mlflow-after-login.png"), full_page=True)
     assert current_user(context, deployment)["username"] == "bella@example.com"
     assert page.title() != ""

@@ -37,9 +37,10 @@ def test_client_with_the_plugins_personal_access_token(
         f"{deployment.mlflow_url}/api/2.0/mlflow/users/access-token", data={}
     )
     assert issued.status == 200, issued.text()
+    token = issued.json()["token"]
     context.close()
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "alice@example.com")
-    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", issued.json()["token"])
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", token)
     assert log_a_run(deployment) == "FINISHED"
 
 

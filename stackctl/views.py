@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from rich import box
 from rich.table import Table
 
 from components.durations import format_duration
@@ -33,11 +34,26 @@ def to_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=False)
 
 
+# An id is copied whole (for --session), so it never folds; other columns fold but never
+# shrink below a readable width.
+WHOLE = ("id",)
+MIN_WIDTH = 6
+
+
 def _table(title: str, columns: Sequence[str]) -> Table:
-    table = Table(title=title, title_justify="left", show_lines=False)
+    table = Table(
+        title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0)
+    )
     for column in columns:
-        table.add_column(column, overflow="fold")
+        table.add_column(
+            column, overflow="fold", no_wrap=column in WHOLE, min_width=min(MIN_WIDTH, len(column))
+        )
     return table
+
+
+def when(iso: str) -> str:
+    """A row's UTC time as a table shows it: "2026-11-28 14:54:19"."""
+    return iso.replace("T", " ").removesuffix("Z")
 
 
 # -- sessions -------------------------------------------------------------------------------
@@ -65,8 +81,8 @@ def sessions_table(rows: Sequence[Row], title: str) -> Table:
         table.add_row(
             row["user"],
             row["ip"],
-            row["started"],
-            row["lastAccess"],
+            when(row["started"]),
+            when(row["lastAccess"]),
             ", ".join(row["clients"]),
             row["id"],
         )
@@ -111,7 +127,7 @@ def events_table(rows: Sequence[Row], title: str) -> Table:
     table = _table(title, ["time (UTC)", "type", "user", "client", "IP", "error", "details"])
     for row in rows:
         table.add_row(
-            row["time"],
+            when(row["time"]),
             row["type"],
             row["user"],
             row["client"],
@@ -160,7 +176,7 @@ def admin_events_table(rows: Sequence[Row], title: str) -> Table:
     )
     for row in rows:
         table.add_row(
-            row["time"],
+            when(row["time"]),
             row["operation"],
             row["resourceType"],
             row["resourcePath"],

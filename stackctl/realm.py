@@ -155,7 +155,8 @@ class Revocation:
 
 def plan_user_revocation(admin: KeycloakAdmin, username: str) -> Revocation:
     found = user_id(admin, username)
-    return Revocation("user", admin.get_sessions(found), {username: found})
+    # Keycloak stores usernames in lower case, and sessions carry the stored name.
+    return Revocation("user", admin.get_sessions(found), {username.lower(): found})
 
 
 def plan_session_revocation(admin: KeycloakAdmin, session_id: str) -> Revocation:

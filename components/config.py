@@ -36,8 +36,11 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 MlflowPermission = Literal["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"]
 
 
-class ConfigError(Exception):
-    """One or more stack config values are wrong; the message says which and how to fix them."""
+class ConfigError(pulumi.RunError):
+    """One or more stack config values are wrong; the message says which and how to fix them.
+
+    A RunError, so `pulumi preview` prints the message without a Python traceback.
+    """
 
 
 def check_image_reference(value: str) -> str:
@@ -124,6 +127,11 @@ class StackConfig(_Model):
     default_mlflow_permission: MlflowPermission = "NO_PERMISSIONS"
     users: tuple[UserSpec, ...] = ()
     protect_data: bool = False
+
+    @field_validator("mlflow_image", "automation_client_id", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("bind_address")
     @classmethod

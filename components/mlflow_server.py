@@ -145,6 +145,9 @@ class MlflowServer(pulumi.ComponentResource):
                 f"MLFLOW_BACKEND_STORE_URI={v[0]}",
                 f"OIDC_USERS_DB_URI={v[1]}",
                 f"SECRET_KEY={v[2]}",
+                # No usage reports leave the machine (and none hang on a closed network).
+                "MLFLOW_DISABLE_TELEMETRY=true",
+                "DO_NOT_TRACK=true",
             ]
         )
         envs = pulumi.Output.all(secrets, oidc_environment(args["oidc"])).apply(

@@ -13,13 +13,16 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 # requirements file changes; pip's own cache lives outside the repo.
 ensure_venv() {
   local venv="$REPO_ROOT/.venv" stamp hash
-  hash="$(cat "$REPO_ROOT"/requirements*.txt | sha256sum | cut -c1-16)"
+  hash="$(cat "$REPO_ROOT"/requirements*.txt "$REPO_ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
   stamp="$venv/.requirements-$hash"
   if [ -f "$stamp" ]; then return 0; fi
   step "python venv: installing pinned requirements into .venv"
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv" || die "python3 -m venv failed: install python3-venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$REPO_ROOT/requirements-dev.txt" \
     || die "pip install -r requirements-dev.txt failed (see above)"
+  # The project itself, for the `stackctl` command (dependencies are pinned above).
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps -e "$REPO_ROOT" \
+    || die "pip install -e . failed (see above)"
   rm -f "$venv"/.requirements-* && touch "$stamp"
 }
 

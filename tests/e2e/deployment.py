@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -21,9 +20,8 @@ from pulumi import automation as auto
 from components.versions import pinned_versions
 from tests.e2e.applier import LiveApplier
 from tests.unit.harness import resolve, run_with
+from tests.workdir import copy_project
 
-REPO = Path(__file__).resolve().parents[2]
-PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "versions.env", "components", "images")
 STACK = "e2e"
 PREFIX = f"mlflow-{STACK}"
 CONTAINERS = tuple(
@@ -86,16 +84,6 @@ def container_logs(tail: int = 60) -> str:
             f"----- docker logs {name} (last {tail} lines) -----\n{done.stdout}{done.stderr}"
         )
     return "\n".join(out)
-
-
-def _copy_project(workdir: Path) -> None:
-    for name in PROJECT_FILES:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, workdir / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, workdir / name)
-    (workdir / ".venv").symlink_to(REPO / ".venv")
 
 
 @dataclass
@@ -178,7 +166,7 @@ class PulumiDeployment(Deployment):
 
     @classmethod
     def create(cls, workdir: Path, log: Callable[[str], None]) -> PulumiDeployment:
-        _copy_project(workdir)
+        copy_project(workdir)
         state = workdir / "state"
         state.mkdir()
         env = {

@@ -138,6 +138,7 @@ def test_mlflow_gets_every_oidc_setting_from_the_realm(stack: Deployment) -> Non
     assert env["OIDC_ADMIN_GROUP_NAME"] == "mlflow-admin"
     assert env["DEFAULT_MLFLOW_PERMISSION"] == "NO_PERMISSIONS"
     assert env["AUTOMATIC_LOGIN_REDIRECT"] == "true"
+    assert env["MLFLOW_DISABLE_TELEMETRY"] == "true"
     assert env["SECRET_KEY"] == "generated-mlflow-secret-key"
     assert env["OIDC_USERS_DB_URI"].endswith("@mlflow-db:5432/mlflow_auth")
     assert env["MLFLOW_BACKEND_STORE_URI"].startswith("postgresql+psycopg://mlflow:")

@@ -48,8 +48,15 @@ def test_pulumi_yaml_schema_matches_the_config_model() -> None:
     kinds = {"string": str, "integer": int, "boolean": bool}
     for key, spec in schema.items():
         assert spec.get("description"), key
-        if "default" in spec:
-            assert spec["default"] == fields[key].default, key
+        # Pulumi treats a key without a default as required: every key needs one.
+        assert "default" in spec, key
+        expected = fields[key].default
+        if expected is None:
+            assert spec["default"] == "", key  # "" stands for unset
+        elif spec["type"] == "array":
+            assert spec["default"] == list(expected), key
+        else:
+            assert spec["default"] == expected, key
             assert isinstance(spec["default"], kinds[spec["type"]]), key
 
 

@@ -39,8 +39,9 @@ def test_revoked_sessions_lose_refresh_at_once_and_mlflow_access_within_the_life
 
         bound = ACCESS_TOKEN_SECONDS + PLUGIN_LEEWAY_SECONDS + 15
         bearer_end = poll(lambda: bearer.get(SEARCH).status_code == 401, timeout=bound)
-        session_end = poll(lambda: not browser_allowed(), timeout=bound)
+        session_end = bearer_end + poll(lambda: not browser_allowed(), timeout=bound - bearer_end)
     context.close()
-    measurements["revocation -> bearer refused (s)"] = bearer_end
-    measurements["revocation -> browser session refused (s, after bearer)"] = session_end
-    print(f"bearer refused {bearer_end:.0f}s after revocation; session {session_end:.0f}s later")
+    # Both measured from the revocation; the bound is the token lifespan plus the leeway.
+    measurements["revocation -> MLflow refuses the bearer token (s)"] = bearer_end
+    measurements["revocation -> MLflow refuses the browser session (s)"] = session_end
+    print(f"after revocation: bearer refused at {bearer_end:.0f}s, session at {session_end:.0f}s")

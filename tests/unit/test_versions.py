@@ -71,3 +71,10 @@ def test_dev_stack_file_is_valid_config_without_secrets() -> None:
     for key in stack["config"]:
         assert not re.search("password|secret|passphrase", key, re.I), key
     assert "secure:" not in (ROOT / "Pulumi.dev.yaml").read_text()
+
+
+def test_readme_documents_every_config_key() -> None:
+    readme = (ROOT / "README.md").read_text()
+    schema = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    missing = [key for key in schema if f"| `{key}` |" not in readme]
+    assert missing == [], f"README's configuration reference lacks {missing}"

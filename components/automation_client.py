@@ -7,6 +7,8 @@ from typing import TypedDict
 import pulumi
 import pulumi_keycloak as keycloak
 
+from components.mlflow_claims import add_mlflow_claims
+
 
 class AutomationClientArgs(TypedDict):
     realm_id: pulumi.Input[str]
@@ -45,28 +47,7 @@ class AutomationClient(pulumi.ComponentResource):
             service_accounts_enabled=True,
             opts=child,
         )
-        keycloak.openid.GroupMembershipProtocolMapper(
-            f"{name}-groups",
-            realm_id=args["realm_id"],
-            client_id=self.client.id,
-            name="groups",
-            claim_name="groups",
-            full_path=False,
-            add_to_id_token=True,
-            add_to_access_token=True,
-            add_to_userinfo=True,
-            opts=child,
-        )
-        keycloak.openid.AudienceProtocolMapper(
-            f"{name}-audience",
-            realm_id=args["realm_id"],
-            client_id=self.client.id,
-            name="mlflow-audience",
-            included_client_audience=args["audience"],
-            add_to_id_token=False,
-            add_to_access_token=True,
-            opts=child,
-        )
+        add_mlflow_claims(name, args["realm_id"], self.client, args["audience"], self)
         keycloak.UserGroups(
             f"{name}-groups-membership",
             realm_id=args["realm_id"],

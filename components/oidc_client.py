@@ -7,6 +7,8 @@ from typing import TypedDict
 import pulumi
 import pulumi_keycloak as keycloak
 
+from components.mlflow_claims import add_mlflow_claims
+
 # mlflow-oidc-auth's landing page after Keycloak's end_session redirect.
 POST_LOGOUT_PATH = "/oidc/ui/auth"
 CALLBACK_PATH = "/callback"
@@ -20,12 +22,8 @@ class MlflowOidcClientArgs(TypedDict):
 
 
 class MlflowOidcClient(pulumi.ComponentResource):
-    """Client `mlflow`: exact redirect URIs, PKCE, a flat `groups` claim and an audience.
-
-    mlflow-oidc-auth matches group names exactly and reads them from the ID token, so the
-    mapper writes "mlflow", not "/mlflow" (full_path off). The audience mapper puts the client
-    id into access tokens' `aud`, which lets MLflow check bearer tokens (OIDC_AUDIENCE).
-    """
+    """Client `mlflow`: exact redirect URIs, PKCE, and the claims MLflow reads (groups in the
+    ID token, its own client id as the access tokens' audience)."""
 
     client: keycloak.openid.Client
     client_id: pulumi.Output[str]
@@ -58,28 +56,7 @@ class MlflowOidcClient(pulumi.ComponentResource):
             pkce_code_challenge_method="S256",
             opts=child,
         )
-        keycloak.openid.GroupMembershipProtocolMapper(
-            f"{name}-groups",
-            realm_id=args["realm_id"],
-            client_id=self.client.id,
-            name="groups",
-            claim_name="groups",
-            full_path=False,
-            add_to_id_token=True,
-            add_to_access_token=True,
-            add_to_userinfo=True,
-            opts=child,
-        )
-        keycloak.openid.AudienceProtocolMapper(
-            f"{name}-audience",
-            realm_id=args["realm_id"],
-            client_id=self.client.id,
-            name="audience",
-            included_client_audience=self.client.client_id,
-            add_to_id_token=False,
-            add_to_access_token=True,
-            opts=child,
-        )
+        add_mlflow_claims(name, args["realm_id"], self.client, self.client.client_id, self)
         self.client_id = self.client.client_id
         self.client_secret = pulumi.Output.secret(self.client.client_secret)
         self.register_outputs({"client_id": self.client_id})

@@ -32,12 +32,16 @@ def secret(value: Any) -> dict[str, Any]:
 
 
 def make_analyzer() -> Analyze:
-    """``analyze(type, props, config=None)`` -> [(policy, message)] from the SDK's own Analyze."""
+    """``analyze(type, props, config=None, name="test")`` -> [(policy, message)] from the SDK's
+    own Analyze; ``name`` is the resource's name (and URN) as the engine sends it."""
     secret_markers.install()
     servicer = _PolicyAnalyzerServicer(PACK_NAME, "0.1.0", policies(), EnforcementLevel.MANDATORY)
 
     def run(
-        resource_type: str, props: dict[str, Any], config: dict[str, dict[str, Any]] | None = None
+        resource_type: str,
+        props: dict[str, Any],
+        config: dict[str, dict[str, Any]] | None = None,
+        name: str = "test",
     ) -> list[tuple[str, str]]:
         if config:
             request = proto.ConfigureAnalyzerRequest()
@@ -50,8 +54,8 @@ def make_analyzer() -> Analyze:
         response = servicer.Analyze(
             proto.AnalyzeRequest(
                 type=resource_type,
-                urn=f"urn:pulumi:dev::mlflow-keycloak-stack::{resource_type}::test",
-                name="test",
+                urn=f"urn:pulumi:dev::mlflow-keycloak-stack::{resource_type}::{name}",
+                name=name,
                 properties=properties,
             ),
             None,

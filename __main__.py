@@ -40,7 +40,7 @@ def postgres(name: str, alias: str, port: int) -> tuple[PostgresServer, postgres
     )
     provider = postgresql.Provider(
         f"{name}-provider",
-        host=cfg.bind_address,
+        host=cfg.local_address,
         port=port,
         username=server.superuser,
         password=server.superuser_password,

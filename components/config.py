@@ -182,6 +182,12 @@ class StackConfig(_Model):
         return parse_duration(getattr(self, field))
 
     @property
+    def local_address(self) -> str:
+        """Where this host reaches the published ports (a wildcard bind is reached on loopback)."""
+        wildcard = {"0.0.0.0": "127.0.0.1", "::": "::1"}
+        return wildcard.get(self.bind_address, self.bind_address)
+
+    @property
     def keycloak_url(self) -> str:
         """The browser's Keycloak URL: tokens carry this issuer."""
         return f"http://{self.public_hostname}:{self.keycloak_port}"

@@ -32,8 +32,11 @@ ensure_pulumi_env() {
   local have=""
   if command -v pulumi >/dev/null 2>&1; then have="$(pulumi version 2>/dev/null | sed 's/^v//')"; fi
   if [ -z "$have" ] || [ "$(printf '%s\n%s\n' "$PULUMI_VERSION" "$have" | sort -V | head -n1)" != "$PULUMI_VERSION" ]; then
+    local env_file
+    env_file="$(bash "$REPO_ROOT/scripts/toolchain.sh")" \
+      || die "no usable Pulumi toolchain (see above). Install a Pulumi CLI >= $PULUMI_VERSION (it fetches its provider plugins itself where it can reach them) or build one here with scripts/toolchain.sh"
     # shellcheck disable=SC1090
-    source "$(bash "$REPO_ROOT/scripts/toolchain.sh")"
+    source "$env_file"
   fi
   export PULUMI_SKIP_UPDATE_CHECK=true
   local state="${MKS_STATE_DIR:-$HOME/.local/share/mlflow-keycloak-stack/state}"

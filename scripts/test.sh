@@ -37,8 +37,9 @@ fi
 [ "$fast" = 1 ] && exit 0
 
 step "toolchain: docker engine, pulumi CLI + python host, provider plugins, images, chromium"
+env_file="$(MKS_ALLOW_MISSING_PLUGINS=1 bash scripts/toolchain.sh)" || die "toolchain setup failed (see above)"
 # shellcheck disable=SC1090
-source "$(MKS_ALLOW_MISSING_PLUGINS=1 bash scripts/toolchain.sh)"
+source "$env_file"
 step "pulumi CLI: $(pulumi version); python language host tests"
 (cd toolchain/pulumi-cli && go test ./...)
 

@@ -346,3 +346,9 @@ def test_automation_client_gets_tokens_mlflow_admits() -> None:
     assert membership.inputs["groupIds"] == ["groups-mlflow-id"]
     assert resolve(pulumi.Output.from_input(stack.exports["automationClientSecret"]))[1] is True
     assert envs_of(stack, "mlflow")["OIDC_PROVISION_ON_BEARER_AUTH"] == "true"
+
+
+def test_postgres_providers_reach_a_wildcard_bind_on_loopback() -> None:
+    stack = run_program({"bindAddress": "0.0.0.0"})
+    hosts = {p.inputs["host"] for p in stack.of_type("pulumi:providers:postgresql")}
+    assert hosts == {"127.0.0.1"}

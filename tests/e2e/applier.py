@@ -13,6 +13,7 @@ which the engine suite (`-m engine`) covers wherever the plugins exist.
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import string
@@ -66,6 +67,7 @@ class Created:
     type: str
     name: str
     id: str
+    args: MockResourceArgs
 
 
 @dataclass
@@ -94,7 +96,7 @@ class LiveApplier(Mocks):
         resource_id, outputs = handler(self, args, inputs)
         self.log(f"applied {args.typ} {args.name} in {time.monotonic() - started:.1f}s")
         with self.lock:
-            self.created.append(Created(args.typ, args.name, resource_id))
+            self.created.append(Created(args.typ, args.name, resource_id, args))
         return resource_id, {**dict(args.inputs), **outputs}
 
     def call(self, args: MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
@@ -121,6 +123,18 @@ class LiveApplier(Mocks):
             dbname=config.get("database", "postgres"),
             autocommit=True,
         )
+
+    def replace_container(self, name: str) -> str:
+        """Delete a declared container and create it again from its declaration, as the
+        engine does when a change forces a replacement; returns the new container's id."""
+        item = next(
+            c
+            for c in self.created
+            if c.type == "docker:index/container:Container" and c.name == name
+        )
+        self.docker.api.remove_container(item.id, force=True, v=False)
+        item.id, _ = container(self, item.args, unwrap(dict(item.args.inputs)))
+        return item.id
 
     def destroy(self) -> None:
         """Remove what was created, newest first (only Docker objects hold anything)."""
@@ -187,7 +201,10 @@ def built_image(
         command += ["--build-arg", f"{key}={value}"]
     command.append(build["context"])
     a.log(f"docker build {i['imageName']} (first build installs MLflow: minutes)")
-    done = subprocess.run(command, capture_output=True, text=True)
+    # The legacy builder: Debian's docker.io 20.10 ships no buildx, which newer clients need
+    # for BuildKit.
+    env = {**os.environ, "DOCKER_BUILDKIT": "0"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"docker build failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     return i["imageName"], {"imageName": i["imageName"], "repoDigest": ""}

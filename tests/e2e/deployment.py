@@ -99,6 +99,10 @@ class Deployment:
     def destroy(self, log: Callable[[str], None]) -> None:
         raise NotImplementedError
 
+    def replace_mlflow_container(self, log: Callable[[str], None]) -> None:
+        """Make MLflow's container be replaced (the backend decides how)."""
+        raise NotImplementedError
+
     # -- service handles -------------------------------------------------------------------
     @property
     def mlflow_url(self) -> str:
@@ -198,6 +202,11 @@ class PulumiDeployment(Deployment):
         self.secret_outputs = {key for key, value in outputs.items() if value.secret}
         return result
 
+    def replace_mlflow_container(self, log: Callable[[str], None]) -> None:
+        """A config change that alters MLflow's environment forces a new container."""
+        self.automation.set_config("defaultMlflowPermission", auto.ConfigValue("READ"))
+        self.up(log)
+
     def destroy(self, log: Callable[[str], None]) -> None:
         started = time.monotonic()
         self.automation.destroy(on_output=log, color="never")
@@ -230,6 +239,11 @@ class AppliedDeployment(Deployment):
             raise
         deployment.timings["first apply (s)"] = time.monotonic() - started
         return deployment
+
+    def replace_mlflow_container(self, log: Callable[[str], None]) -> None:
+        """Delete the container and create it again from the program's declaration."""
+        assert self.applier is not None
+        self.applier.replace_container("mlflow")
 
     def destroy(self, log: Callable[[str], None]) -> None:
         assert self.applier is not None

@@ -8,6 +8,8 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
+from components.service_container import Placement, local_image, service_container
+
 HTTP_PORT = 8080
 MANAGEMENT_PORT = 9000
 
@@ -59,12 +61,6 @@ class KeycloakServer(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.admin_password = pulumi.Output.secret(generated.result)
-        image = docker.RemoteImage(
-            f"{name}-image",
-            name=args["image"],
-            keep_locally=True,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
         envs = pulumi.Output.all(
             args["db_name"], args["db_username"], args["db_password"], self.admin_password
         ).apply(
@@ -84,33 +80,23 @@ class KeycloakServer(pulumi.ComponentResource):
                 "KC_CACHE=local",
             ]
         )
-        self.container = docker.Container(
+        self.container = service_container(
             name,
-            name=args["container_name"],
-            image=image.image_id,
+            placement=Placement(
+                container_name=args["container_name"],
+                network_name=args["network_name"],
+                alias=args["alias"],
+                bind_address=args["bind_address"],
+                host_port=args["host_port"],
+                internal_port=HTTP_PORT,
+            ),
+            image=local_image(f"{name}-image", args["image"], self),
             command=["start"],
             envs=envs,  # secret: derived from secret passwords
-            networks_advanced=[
-                docker.ContainerNetworksAdvancedArgs(
-                    name=args["network_name"], aliases=[args["alias"]]
-                )
-            ],
-            ports=[
-                docker.ContainerPortArgs(
-                    internal=HTTP_PORT, external=args["host_port"], ip=args["bind_address"]
-                )
-            ],
-            healthcheck=docker.ContainerHealthcheckArgs(
-                tests=["CMD", "bash", "-c", READY_PROBE],
-                interval="5s",
-                timeout="5s",
-                start_period="30s",
-                retries=60,
-            ),
-            restart="unless-stopped",
-            wait=True,
+            health_test=["CMD", "bash", "-c", READY_PROBE],
+            health_start_period="30s",
             wait_timeout=600,
-            opts=pulumi.ResourceOptions(parent=self),
+            parent=self,
         )
         self.register_outputs({"container": self.container.name})
 

@@ -10,6 +10,8 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
+from components.service_container import Placement, local_image, service_container
+
 HTTP_PORT = 5000
 # The image's home of the non-root user (images/mlflow/Dockerfile): a fresh named volume mounted
 # there takes over its ownership, so the server can write artifacts.
@@ -109,10 +111,7 @@ class MlflowServer(pulumi.ComponentResource):
         super().__init__("mlflowstack:index:MlflowServer", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         if args["prebuilt_image"]:
-            remote = docker.RemoteImage(
-                f"{name}-image", name=args["prebuilt_image"], keep_locally=True, opts=child
-            )
-            self.image_ref = remote.image_id
+            self.image_ref = local_image(f"{name}-image", args["prebuilt_image"], self)
         else:
             tag = build_fingerprint(args["build_args"])
             built = docker.Image(
@@ -153,9 +152,16 @@ class MlflowServer(pulumi.ComponentResource):
         envs = pulumi.Output.all(secrets, oidc_environment(args["oidc"])).apply(
             lambda parts: parts[0] + parts[1]
         )
-        self.container = docker.Container(
+        self.container = service_container(
             name,
-            name=args["container_name"],
+            placement=Placement(
+                container_name=args["container_name"],
+                network_name=args["network_name"],
+                alias=args["alias"],
+                bind_address=args["bind_address"],
+                host_port=args["host_port"],
+                internal_port=HTTP_PORT,
+            ),
             image=self.image_ref,
             # The image's entrypoint is `mlflow`.
             command=[
@@ -176,26 +182,9 @@ class MlflowServer(pulumi.ComponentResource):
             volumes=[
                 docker.ContainerVolumeArgs(volume_name=self.artifacts.name, container_path=DATA_DIR)
             ],
-            networks_advanced=[
-                docker.ContainerNetworksAdvancedArgs(
-                    name=args["network_name"], aliases=[args["alias"]]
-                )
-            ],
-            ports=[
-                docker.ContainerPortArgs(
-                    internal=HTTP_PORT, external=args["host_port"], ip=args["bind_address"]
-                )
-            ],
-            healthcheck=docker.ContainerHealthcheckArgs(
-                tests=["CMD", "python3", "-c", HEALTH_PROBE],
-                interval="5s",
-                timeout="5s",
-                start_period="20s",
-                retries=60,
-            ),
-            restart="unless-stopped",
-            wait=True,
+            health_test=["CMD", "python3", "-c", HEALTH_PROBE],
+            health_start_period="20s",
             wait_timeout=600,
-            opts=child,
+            parent=self,
         )
         self.register_outputs({"container": self.container.name})

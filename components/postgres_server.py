@@ -8,6 +8,8 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
+from components.service_container import Placement, local_image, service_container
+
 DATA_DIR = "/var/lib/postgresql/data"
 SUPERUSER = "postgres"
 
@@ -51,12 +53,6 @@ class PostgresServer(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.superuser_password = pulumi.Output.secret(generated.result)
-        image = docker.RemoteImage(
-            f"{name}-image",
-            name=args["image"],
-            keep_locally=True,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
         self.volume = docker.Volume(
             f"{name}-data",
             name=pulumi.Output.concat(args["container_name"], "-data"),
@@ -70,34 +66,24 @@ class PostgresServer(pulumi.ComponentResource):
                 f"PGDATA={DATA_DIR}",
             ]
         )
-        self.container = docker.Container(
+        self.container = service_container(
             name,
-            name=args["container_name"],
-            image=image.image_id,
+            placement=Placement(
+                container_name=args["container_name"],
+                network_name=args["network_name"],
+                alias=args["alias"],
+                bind_address=args["bind_address"],
+                host_port=args["host_port"],
+                internal_port=5432,
+            ),
+            image=local_image(f"{name}-image", args["image"], self),
             envs=envs,  # secret: derived from the secret password
             volumes=[
                 docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=DATA_DIR)
             ],
-            networks_advanced=[
-                docker.ContainerNetworksAdvancedArgs(
-                    name=args["network_name"], aliases=[args["alias"]]
-                )
-            ],
-            ports=[
-                docker.ContainerPortArgs(
-                    internal=5432, external=args["host_port"], ip=args["bind_address"]
-                )
-            ],
-            healthcheck=docker.ContainerHealthcheckArgs(
-                tests=["CMD", "pg_isready", "-h", "127.0.0.1", "-U", SUPERUSER, "-d", SUPERUSER],
-                interval="3s",
-                timeout="3s",
-                start_period="5s",
-                retries=20,
-            ),
-            restart="unless-stopped",
-            wait=True,
-            wait_timeout=120,
-            opts=pulumi.ResourceOptions(parent=self),
+            health_test=["CMD", "pg_isready", "-h", "127.0.0.1", "-U", SUPERUSER, "-d", SUPERUSER],
+            health_start_period="5s",
+            wait_timeout=180,
+            parent=self,
         )
         self.register_outputs({"container": self.container.name, "volume": self.volume.name})

@@ -1,0 +1,78 @@
+"""What every service container of the stack shares: a pinned image, one network alias, one
+port published on the bind address, a health check the deployment waits for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a service runs and how it is reached."""
+
+    container_name: pulumi.Input[str]
+    network_name: pulumi.Input[str]
+    alias: str
+    bind_address: str
+    host_port: int
+    internal_port: int
+
+
+def local_image(name: str, image: pulumi.Input[str], parent: pulumi.Resource) -> pulumi.Output[str]:
+    """The id of `image`: a local image of that name is used as it is, else it is pulled;
+    it stays on the host after destroy (other stacks may use it)."""
+    remote = docker.RemoteImage(
+        name, name=image, keep_locally=True, opts=pulumi.ResourceOptions(parent=parent)
+    )
+    image_id: pulumi.Output[str] = remote.image_id
+    return image_id
+
+
+def service_container(
+    name: str,
+    *,
+    placement: Placement,
+    image: pulumi.Input[str],
+    envs: pulumi.Input[list[str]],
+    health_test: list[str],
+    health_start_period: str,
+    wait_timeout: int,
+    parent: pulumi.Resource,
+    command: list[str] | None = None,
+    volumes: list[docker.ContainerVolumeArgs] | None = None,
+) -> docker.Container:
+    """A long-running container that `pulumi up` waits for until its health check passes."""
+    return docker.Container(
+        name,
+        name=placement.container_name,
+        image=image,
+        command=command,
+        envs=envs,
+        volumes=volumes,
+        networks_advanced=[
+            docker.ContainerNetworksAdvancedArgs(
+                name=placement.network_name, aliases=[placement.alias]
+            )
+        ],
+        ports=[
+            docker.ContainerPortArgs(
+                internal=placement.internal_port,
+                external=placement.host_port,
+                ip=placement.bind_address,
+            )
+        ],
+        healthcheck=docker.ContainerHealthcheckArgs(
+            tests=health_test,
+            interval="5s",
+            timeout="5s",
+            start_period=health_start_period,
+            retries=60,
+        ),
+        restart="unless-stopped",
+        wait=True,
+        wait_timeout=wait_timeout,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )

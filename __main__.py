@@ -57,13 +57,19 @@ keycloak_pg, keycloak_pg_provider = postgres(
     "keycloak-postgres", "keycloak-db", cfg.keycloak_db_port
 )
 on_mlflow_pg = pulumi.ResourceOptions(providers={"postgresql": mlflow_pg_provider})
-tracking_db = AppDatabase("mlflow-tracking", {"database": "mlflow", "role": "mlflow"}, on_mlflow_pg)
+tracking_db = AppDatabase(
+    "mlflow-tracking",
+    {"database": "mlflow", "role": "mlflow", "protect": cfg.protect_data},
+    on_mlflow_pg,
+)
 auth_db = AppDatabase(
-    "mlflow-auth", {"database": "mlflow_auth", "role": "mlflow_auth"}, on_mlflow_pg
+    "mlflow-auth",
+    {"database": "mlflow_auth", "role": "mlflow_auth", "protect": cfg.protect_data},
+    on_mlflow_pg,
 )
 keycloak_db = AppDatabase(
     "keycloak-store",
-    {"database": "keycloak", "role": "keycloak"},
+    {"database": "keycloak", "role": "keycloak", "protect": cfg.protect_data},
     pulumi.ResourceOptions(providers={"postgresql": keycloak_pg_provider}),
 )
 
@@ -86,7 +92,7 @@ keycloak_server = KeycloakServer(
 )
 keycloak_provider = keycloak.Provider(
     "keycloak-provider",
-    url=cfg.keycloak_url,
+    url=cfg.local_keycloak_url,
     realm="master",
     client_id="admin-cli",
     username=cfg.keycloak_admin_username,
@@ -110,6 +116,7 @@ realm = SsoRealm(
         "brute_force_max_login_failures": cfg.brute_force_max_login_failures,
         "events_expiration_seconds": cfg.seconds("events_expiration"),
         "admin_events_expiration_seconds": cfg.seconds("admin_events_expiration"),
+        "protect": cfg.protect_data,
     },
     on_realm,
 )
@@ -181,7 +188,7 @@ mlflow = MlflowServer(
 
 pulumi.export("mlflowUrl", cfg.mlflow_url)
 pulumi.export("keycloakUrl", cfg.keycloak_url)
-pulumi.export("keycloakAdminConsoleUrl", f"{cfg.keycloak_url}/admin/master/console/")
+pulumi.export("keycloakAdminConsoleUrl", cfg.admin_console_url)
 pulumi.export("issuer", cfg.issuer)
 pulumi.export("realm", cfg.realm)
 pulumi.export("clientId", client.client_id)

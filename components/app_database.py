@@ -12,6 +12,7 @@ import pulumi_random as random
 class AppDatabaseArgs(TypedDict):
     database: str
     role: str
+    protect: bool
 
 
 class AppDatabase(pulumi.ComponentResource):
@@ -44,7 +45,10 @@ class AppDatabase(pulumi.ComponentResource):
             opts=child,
         )
         self.database = postgresql.Database(
-            f"{name}-db", name=args["database"], owner=self.role.name, opts=child
+            f"{name}-db",
+            name=args["database"],
+            owner=self.role.name,
+            opts=pulumi.ResourceOptions(parent=self, protect=args["protect"]),
         )
         # Nobody but the owner may connect: PUBLIC gets CONNECT by default.
         postgresql.Grant(

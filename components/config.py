@@ -24,7 +24,8 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
 # (min, max) seconds for each lifespan key: sane bounds, not Keycloak's hard limits.
 LIFESPAN_BOUNDS: dict[str, tuple[int, int]] = {
-    "access_token_lifespan": (10, 12 * 3600),
+    # The policy pack's default bound (policy/: maxAccessTokenLifespanSeconds) is the same.
+    "access_token_lifespan": (10, 15 * 60),
     "sso_session_idle_timeout": (60, 30 * 86400),
     "sso_session_max_lifespan": (60, 365 * 86400),
     "offline_session_idle_timeout": (3600, 365 * 86400),
@@ -186,6 +187,16 @@ class StackConfig(_Model):
         """Where this host reaches the published ports (a wildcard bind is reached on loopback)."""
         wildcard = {"0.0.0.0": "127.0.0.1", "::": "::1"}
         return wildcard.get(self.bind_address, self.bind_address)
+
+    @property
+    def local_keycloak_url(self) -> str:
+        """Keycloak as the Pulumi provider on this host reaches it."""
+        host = f"[{self.local_address}]" if ":" in self.local_address else self.local_address
+        return f"http://{host}:{self.keycloak_port}"
+
+    @property
+    def admin_console_url(self) -> str:
+        return f"{self.keycloak_url}/admin/master/console/"
 
     @property
     def keycloak_url(self) -> str:

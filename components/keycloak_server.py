@@ -18,7 +18,7 @@ READY_PROBE = (
     f"exec 3<>/dev/tcp/127.0.0.1/{MANAGEMENT_PORT} && "
     "printf 'GET /health/ready HTTP/1.1\\r\\nHost: localhost\\r\\n"
     "Connection: close\\r\\n\\r\\n' >&3"
-    " && grep -q '\"UP\"' <&3"
+    " && head -n 1 <&3 | grep -q ' 200 '"
 )
 
 

@@ -121,7 +121,6 @@ class MlflowServer(pulumi.ComponentResource):
                     context=str(BUILD_CONTEXT),
                     dockerfile=str(BUILD_CONTEXT / "Dockerfile"),
                     args=args["build_args"],
-                    platform="linux/amd64",
                 ),
                 skip_push=True,
                 opts=child,
@@ -135,7 +134,7 @@ class MlflowServer(pulumi.ComponentResource):
         self.artifacts = docker.Volume(
             f"{name}-artifacts",
             name=pulumi.Output.concat(args["container_name"], "-artifacts"),
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args["protect_data"]),
+            opts=pulumi.ResourceOptions(parent=self, protect=args["protect_data"]),
         )
         secrets = pulumi.Output.all(
             args["backend_store_uri"], args["users_db_uri"], secret_key

@@ -56,7 +56,7 @@ class PostgresServer(pulumi.ComponentResource):
         self.volume = docker.Volume(
             f"{name}-data",
             name=pulumi.Output.concat(args["container_name"], "-data"),
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args["protect_data"]),
+            opts=pulumi.ResourceOptions(parent=self, protect=args["protect_data"]),
         )
         envs = self.superuser_password.apply(
             lambda password: [

@@ -22,6 +22,7 @@ class SsoRealmArgs(TypedDict):
     brute_force_max_login_failures: int
     events_expiration_seconds: int
     admin_events_expiration_seconds: int
+    protect: bool
 
 
 class SsoRealm(pulumi.ComponentResource):
@@ -64,7 +65,7 @@ class SsoRealm(pulumi.ComponentResource):
                 ),
             ),
             attributes={"adminEventsExpiration": str(args["admin_events_expiration_seconds"])},
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, protect=args["protect"]),
         )
         self.realm_id = self.realm.id
         self.events = keycloak.RealmEvents(

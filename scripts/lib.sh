@@ -17,7 +17,10 @@ ensure_venv() {
   stamp="$venv/.requirements-$hash"
   if [ -f "$stamp" ]; then return 0; fi
   step "python venv: installing pinned requirements into .venv"
-  [ -x "$venv/bin/python" ] || python3 -m venv "$venv" || die "python3 -m venv failed: install python3-venv"
+  if [ ! -x "$venv/bin/pip" ]; then
+    rm -rf "$venv"
+    python3 -m venv "$venv" || { rm -rf "$venv"; die "python3 -m venv failed: install python3-venv"; }
+  fi
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$REPO_ROOT/requirements-dev.txt" \
     || die "pip install -r requirements-dev.txt failed (see above)"
   # The project itself, for the `stackctl` command (dependencies are pinned above).
@@ -33,8 +36,8 @@ ensure_pulumi_env() {
   if command -v pulumi >/dev/null 2>&1; then have="$(pulumi version 2>/dev/null | sed 's/^v//')"; fi
   if [ -z "$have" ] || [ "$(printf '%s\n%s\n' "$PULUMI_VERSION" "$have" | sort -V | head -n1)" != "$PULUMI_VERSION" ]; then
     local env_file
-    env_file="$(bash "$REPO_ROOT/scripts/toolchain.sh")" \
-      || die "no usable Pulumi toolchain (see above). Install a Pulumi CLI >= $PULUMI_VERSION (it fetches its provider plugins itself where it can reach them) or build one here with scripts/toolchain.sh"
+    env_file="$(MKS_ALLOW_MISSING_PLUGINS=1 bash "$REPO_ROOT/scripts/toolchain.sh" --cli)" \
+      || die "no usable Pulumi CLI (see above): install a Pulumi CLI >= $PULUMI_VERSION, or Go >= 1.25 to build one"
     # shellcheck disable=SC1090
     source "$env_file"
   fi

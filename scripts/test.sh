@@ -27,6 +27,7 @@ step "unit suites: stack under Pulumi mocks, stackctl, policy pack"
 "$PY/python" -m pytest tests/unit policy/tests -q
 
 step "workflows: actionlint"
+command -v go >/dev/null 2>&1 || die "Go is missing: actionlint and the Pulumi CLI are built from the Go module proxy (install Go >= 1.25)"
 actionlint_bin="$MKS_CACHE/bin/actionlint-$ACTIONLINT_VERSION"
 if [ ! -x "$actionlint_bin" ]; then
   GOBIN="$MKS_CACHE/gobin-actionlint" go install "github.com/rhysd/actionlint/cmd/actionlint@v$ACTIONLINT_VERSION"

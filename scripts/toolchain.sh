@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
-# Everything a real `pulumi up` needs on a machine that reaches only package registries:
-# Docker engine, Pulumi CLI + Python host, provider plugins, local images, Chromium.
+# Everything a real `pulumi up` and the test suites need on a machine that reaches only package
+# registries: Docker engine, Pulumi CLI + Python host, provider plugins, local images, Chromium.
 # Idempotent and cached under $MKS_CACHE. Prints the path of an env file to source:
-#   source "$(scripts/toolchain.sh)"
+#   source "$(scripts/toolchain.sh)"          everything (tests; needs root for apt and dockerd)
+#   source "$(scripts/toolchain.sh --cli)"    the Pulumi CLI and provider plugins only
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
+
+cli_only=0
+case "${1:-}" in
+  --cli) cli_only=1 ;;
+  "") ;;
+  *) die "usage: scripts/toolchain.sh [--cli]" ;;
+esac
+command -v go >/dev/null 2>&1 \
+  || die "Go is missing: the Pulumi CLI and plugins are built from the Go module proxy (install Go >= 1.25)"
 
 export PULUMI_HOME="${PULUMI_HOME:-$MKS_CACHE/pulumi-home}"
 started=$SECONDS
@@ -16,7 +26,7 @@ timed() { # name command...: run a step, report its duration
   return "$rc"
 }
 
-timed "docker engine" bash toolchain/docker-engine.sh >&2
+[ "$cli_only" = 1 ] || timed "docker engine" bash toolchain/docker-engine.sh >&2
 bin_dir="$(timed "pulumi cli" bash toolchain/pulumi-cli.sh | tail -n 1)"
 [ -x "$bin_dir/pulumi" ] || die "pulumi CLI missing in '$bin_dir' after toolchain/pulumi-cli.sh"
 
@@ -49,22 +59,29 @@ BANNER
   [ "${MKS_ALLOW_MISSING_PLUGINS:-0}" = 1 ] || die "provider plugins missing (set MKS_ALLOW_MISSING_PLUGINS=1 to go on without them)"
 fi
 
-if [ ! -x /usr/bin/chromium ]; then
-  step "chromium: installing Debian's package (browser tests)"
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >&2 \
-    || die "apt-get install chromium failed"
+if [ "$cli_only" = 0 ]; then
+  apt_packages=()
+  [ -x /usr/bin/chromium ] || apt_packages+=(chromium)      # browser tests
+  command -v mvn >/dev/null 2>&1 || apt_packages+=(maven)   # Keycloak from Maven Central
+  if [ "${#apt_packages[@]}" -gt 0 ]; then
+    [ "$(id -u)" = 0 ] || die "missing ${apt_packages[*]}: install them (apt-get install ${apt_packages[*]}) or run as root"
+    step "apt: installing ${apt_packages[*]}"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_packages[@]}"; } >&2 \
+      || die "apt-get install ${apt_packages[*]} failed"
+  fi
+  timed "images" bash toolchain/images.sh >&2
 fi
 
-timed "images" bash toolchain/images.sh >&2
-
-env_file="$MKS_CACHE/env.sh"
+env_file="$MKS_CACHE/env$([ "$cli_only" = 1 ] && echo -cli).sh"
 cat >"$env_file" <<ENV
 # Written by scripts/toolchain.sh: the registry-built Pulumi toolchain.
 export PATH="$bin_dir:\$PATH"
 export PULUMI_HOME="$PULUMI_HOME"
 export PULUMI_SKIP_UPDATE_CHECK=true
-export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export MKS_PROVIDER_PLUGINS=$plugins_state
 ENV
+# With our plugins installed nothing may be downloaded; without them, a CLI that can reach the
+# plugin sites fetches them itself.
+[ "$plugins_state" = missing ] || echo "export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true" >>"$env_file"
 step "toolchain ready in $((SECONDS - started))s: pulumi $("$bin_dir/pulumi" version) in $bin_dir; provider plugins: $plugins_state ($PULUMI_HOME/plugins); env in $env_file"
 echo "$env_file"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Bring the stack up (default: the dev stack) with no account and no hand-made secret.
 #   scripts/up.sh [STACK] [--local-images]
-# On a machine that cannot pull the official images (no registry), or with --local-images,
-# the stack is pointed at images built here from Debian packages (toolchain/images.sh).
+# --local-images: for a machine that reaches no container registry, build equivalent images from
+# Debian packages (toolchain/images.sh; needs root) and point the stack's config at them.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
@@ -23,16 +23,6 @@ docker info >/dev/null 2>&1 || bash toolchain/docker-engine.sh >&2
 step "stack: $stack on $PULUMI_BACKEND_URL"
 pulumi stack select --create --secrets-provider passphrase "$stack" >&2
 
-image_available() { docker image inspect "$1" >/dev/null 2>&1 || timeout 300 docker pull -q "$1" >/dev/null 2>&1; }
-if [ "$local_images" = 0 ]; then
-  for image in "$POSTGRES_IMAGE" "$KEYCLOAK_IMAGE" "$PYTHON_BASE_IMAGE"; do
-    if ! image_available "$image"; then
-      step "images: cannot pull $image; using images built from Debian packages instead"
-      local_images=1
-      break
-    fi
-  done
-fi
 if [ "$local_images" = 1 ]; then
   bash toolchain/images.sh >&2
   pulumi config set postgresImage "$LOCAL_POSTGRES_IMAGE" --stack "$stack"
@@ -40,7 +30,13 @@ if [ "$local_images" = 1 ]; then
   pulumi config set mlflowBaseImage "$LOCAL_PYTHON_IMAGE" --stack "$stack"
 fi
 
-pulumi up --yes --stack "$stack"
+if ! pulumi up --yes --stack "$stack"; then
+  cat >&2 <<MSG
+error: pulumi up failed (see above). If an image could not be pulled because this machine
+reaches no container registry, run: scripts/up.sh $stack --local-images
+MSG
+  exit 1
+fi
 pulumi stack output --stack "$stack"
 cat >&2 <<MSG
 

@@ -70,8 +70,8 @@ def parse_outputs(values: Mapping[str, Any], source: str, fix: str) -> StackOutp
 def load_outputs_file(path: Path, stack: str = "dev") -> StackOutputs:
     """Outputs from a JSON file, as `pulumi stack output --json --show-secrets` writes it."""
     write_it = (
-        f"write it with: scripts/pulumi.sh stack output --json --show-secrets --stack {stack}"
-        f" > {path}"
+        f"write it (readable by you alone: it holds secrets) with: (umask 077; "
+        f"scripts/pulumi.sh stack output --json --show-secrets --stack {stack} > {path})"
     )
     try:
         text = path.read_text()

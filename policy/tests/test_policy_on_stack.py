@@ -82,7 +82,12 @@ def test_a_stack_published_on_all_interfaces_is_refused_by_the_loopback_policy()
 
 
 def test_a_two_hour_access_token_is_refused_by_the_token_lifespan_policy() -> None:
-    found = violations_with({"accessTokenLifespan": "2h", "ssoSessionIdleTimeout": "4h"})
+    # The stack config refuses more than 15m itself (the same bound), so weaken the declared
+    # realm instead, as a stack with an edited program would.
+    resources = copy.deepcopy(run_program().resources)
+    realm = next(r for r in resources if r.type == "keycloak:index/realm:Realm")
+    realm.inputs["accessTokenLifespan"] = "2h0m0s"
+    found = violations(resources)
     assert [(name, policy) for name, policy, _ in found] == [
         ("realm", "keycloak-access-token-lifespan")
     ]
@@ -90,6 +95,14 @@ def test_a_two_hour_access_token_is_refused_by_the_token_lifespan_policy() -> No
     assert "live 7200 s, longer than the allowed 900 s" in message
     assert "Fix: lower it with `pulumi config set " in message
     assert "mlflow-keycloak-stack:accessTokenLifespan 5m`" in message
+
+
+def test_the_stack_config_and_the_policy_share_one_lifespan_bound() -> None:
+    from components.config import LIFESPAN_BOUNDS
+
+    resources = copy.deepcopy(run_program({"accessTokenLifespan": "15m"}).resources)
+    assert violations(resources) == []
+    assert LIFESPAN_BOUNDS["access_token_lifespan"][1] == 900
 
 
 def test_a_keycloak_image_on_the_latest_tag_is_refused_by_the_pinned_image_policy() -> None:

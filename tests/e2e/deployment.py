@@ -203,8 +203,11 @@ class PulumiDeployment(Deployment):
         return result
 
     def replace_mlflow_container(self, log: Callable[[str], None]) -> None:
-        """A config change that alters MLflow's environment forces a new container."""
+        """A config change that alters MLflow's environment forces a new container; the
+        stack then goes back to its declared config (another replacement)."""
         self.automation.set_config("defaultMlflowPermission", auto.ConfigValue("READ"))
+        self.up(log)
+        self.automation.remove_config("defaultMlflowPermission")
         self.up(log)
 
     def destroy(self, log: Callable[[str], None]) -> None:

@@ -35,6 +35,12 @@ def test_login_and_admin_events_are_stored(deployment: Deployment) -> None:
     admin = deployment.admin()
     logins = admin.get_events(query={"type": "LOGIN", "max": 50})
     assert any(e.get("details", {}).get("username") == "alice" for e in logins), logins[:3]
-    admin.update_user(deployment.user_id("otto"), {"firstName": "Otto"})
-    admin_events = admin.get_admin_events(query={"max": 50})
-    assert any(e["operationType"] == "UPDATE" for e in admin_events)
+    otto = deployment.user_id("otto")
+    admin.update_user(otto, {"firstName": "Otto"})
+    admin_events = admin.get_admin_events(query={"max": 100})
+    assert any(
+        e["operationType"] == "UPDATE"
+        and e["resourceType"] == "USER"
+        and e["resourcePath"] == f"users/{otto}"
+        for e in admin_events
+    ), admin_events[:3]

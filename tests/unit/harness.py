@@ -73,6 +73,7 @@ class Deployment:
     resources: list[Declared]
     namespace: dict[str, Any]
     exports: dict[str, Any]
+    protected: set[str] = field(default_factory=set)
 
     def of_type(self, type_token: str) -> list[Declared]:
         return [r for r in self.resources if r.type == type_token]
@@ -90,7 +91,10 @@ def stack_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
 
 
 def run_with(
-    mocks: Mocks, config: Mapping[str, Any], stack: str = STACK
+    mocks: Mocks,
+    config: Mapping[str, Any],
+    stack: str = STACK,
+    protected: set[str] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Run __main__.py under `mocks` with this stack config (camelCase keys, full).
 
@@ -104,8 +108,16 @@ def run_with(
     )
     namespace: dict[str, Any] = {}
 
+    def record_protection(
+        args: pulumi.ResourceTransformationArgs,
+    ) -> pulumi.ResourceTransformationResult | None:
+        if protected is not None and args.opts.protect:
+            protected.add(args.name)
+        return None
+
     @under_mocks
     def program() -> None:
+        pulumi.runtime.register_stack_transformation(record_protection)
         namespace.update(runpy.run_path(str(ROOT / "__main__.py")))
 
     program()
@@ -116,8 +128,9 @@ def run_with(
 def run_program(overrides: Mapping[str, Any] | None = None) -> Deployment:
     """Run __main__.py with the base unit-test config plus overrides, recording resources."""
     mocks = RecordingMocks()
-    namespace, exports = run_with(mocks, stack_config(overrides))
-    return Deployment(mocks.resources, namespace, exports)
+    protected: set[str] = set()
+    namespace, exports = run_with(mocks, stack_config(overrides), protected=protected)
+    return Deployment(mocks.resources, namespace, exports, protected)
 
 
 def resolve(output: pulumi.Output[Any]) -> tuple[Any, bool]:

@@ -78,8 +78,12 @@ def test_apps_get_least_privilege_roles_and_their_own_databases(stack: Deploymen
         assert role.inputs["createDatabase"] is False and role.inputs["createRole"] is False
         assert is_secret(role.inputs["password"]), name
     assert {d.inputs["owner"] for d in databases.values()} == set(roles)
-    revoked = {g.inputs["database"] for g in stack.of_type("postgresql:index/grant:Grant")}
-    assert revoked == set(databases)
+    grants = stack.of_type("postgresql:index/grant:Grant")
+    assert {g.inputs["database"] for g in grants} == set(databases)
+    for grant in grants:  # PUBLIC loses CONNECT: an empty privilege list revokes
+        assert grant.inputs["role"] == "public"
+        assert grant.inputs["objectType"] == "database"
+        assert grant.inputs["privileges"] == []
 
 
 def test_keycloaks_database_lives_on_keycloaks_postgres(stack: Deployment) -> None:
@@ -114,7 +118,7 @@ def test_keycloak_provider_logs_in_lazily_so_preview_works_before_keycloak_exist
 ) -> None:
     provider = stack.one("pulumi:providers:keycloak")
     assert provider.inputs["initialLogin"] in (False, "false")
-    assert provider.inputs["url"] == "http://localhost:8080"
+    assert provider.inputs["url"] == "http://127.0.0.1:8080"
 
 
 def test_mlflow_discovers_keycloak_internally_while_the_issuer_is_the_browsers(
@@ -298,12 +302,21 @@ def test_mlflow_image_is_built_from_the_repo_unless_a_prebuilt_one_is_named(
     )
 
 
-def test_protect_data_keeps_volumes_on_destroy() -> None:
+def test_nothing_is_protected_by_default(stack: Deployment) -> None:
+    assert stack.protected == set()
+
+
+def test_protect_data_makes_destroy_refuse_to_delete_the_data() -> None:
     stack = run_program({"protectData": "true"})
-    volumes = stack.of_type("docker:index/volume:Volume")
-    assert len(volumes) == 3
-    for volume in volumes:
-        assert volume.inputs["name"].startswith("mlflow-unit-")
+    assert stack.protected == {
+        "mlflow-postgres-data",
+        "keycloak-postgres-data",
+        "mlflow-artifacts",
+        "mlflow-tracking-db",
+        "mlflow-auth-db",
+        "keycloak-store-db",
+        "realm",
+    }
 
 
 def test_exports_name_every_url_and_hide_every_secret(stack: Deployment) -> None:

@@ -72,7 +72,8 @@ if [ "$cli_only" = 0 ]; then
   timed "images" bash toolchain/images.sh >&2
 fi
 
-env_file="$MKS_CACHE/env$([ "$cli_only" = 1 ] && echo -cli).sh"
+env_file="$MKS_CACHE/env.sh"
+[ "$cli_only" = 0 ] || env_file="$MKS_CACHE/env-cli.sh"
 cat >"$env_file" <<ENV
 # Written by scripts/toolchain.sh: the registry-built Pulumi toolchain.
 export PATH="$bin_dir:\$PATH"
@@ -80,8 +81,10 @@ export PULUMI_HOME="$PULUMI_HOME"
 export PULUMI_SKIP_UPDATE_CHECK=true
 export MKS_PROVIDER_PLUGINS=$plugins_state
 ENV
-# With our plugins installed nothing may be downloaded; without them, a CLI that can reach the
-# plugin sites fetches them itself.
-[ "$plugins_state" = missing ] || echo "export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true" >>"$env_file"
+# With our plugins installed, and always for the tests, nothing may be downloaded; a user's CLI
+# without them fetches them itself where it can reach the plugin sites.
+if [ "$plugins_state" = ready ] || [ "$cli_only" = 0 ]; then
+  echo "export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true" >>"$env_file"
+fi
 step "toolchain ready in $((SECONDS - started))s: pulumi $("$bin_dir/pulumi" version) in $bin_dir; provider plugins: $plugins_state ($PULUMI_HOME/plugins); env in $env_file"
 echo "$env_file"

@@ -31,11 +31,10 @@ if [ "$local_images" = 1 ]; then
 fi
 
 if ! pulumi up --yes --stack "$stack"; then
-  cat >&2 <<MSG
-error: pulumi up failed (see above). If an image could not be pulled because this machine
-reaches no container registry, run: scripts/up.sh $stack --local-images
-MSG
-  exit 1
+  if [ "${MKS_PROVIDER_PLUGINS:-ready}" = missing ]; then
+    die "pulumi up failed: the provider plugins could neither be built here nor downloaded (toolchain/providers/README.md says why)"
+  fi
+  die "pulumi up failed (see above). If an image could not be pulled because this machine reaches no container registry, run: scripts/up.sh $stack --local-images"
 fi
 pulumi stack output --stack "$stack"
 cat >&2 <<MSG

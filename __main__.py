@@ -15,7 +15,6 @@ from components.oidc_client import MlflowOidcClient
 from components.postgres_server import PostgresServer
 from components.realm_users import RealmUsers
 from components.sso_realm import SsoRealm
-from components.versions import pin
 
 cfg = load_config()
 prefix = f"mlflow-{pulumi.get_stack()}"
@@ -157,12 +156,7 @@ mlflow = MlflowServer(
         "container_name": f"{prefix}-mlflow",
         "image_name": "mlflow-keycloak-stack/mlflow",
         "prebuilt_image": cfg.mlflow_image,
-        "build_args": {
-            "BASE_IMAGE": cfg.mlflow_base_image,
-            "MLFLOW_VERSION": pin("MLFLOW_VERSION"),
-            "MLFLOW_OIDC_AUTH_VERSION": pin("MLFLOW_OIDC_AUTH_VERSION"),
-            "PSYCOPG_VERSION": pin("PSYCOPG_VERSION"),
-        },
+        "build_args": cfg.mlflow_build_args,
         "network_name": network.name,
         "alias": "mlflow",
         "bind_address": cfg.bind_address,

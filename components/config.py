@@ -183,6 +183,16 @@ class StackConfig(_Model):
         return parse_duration(getattr(self, field))
 
     @property
+    def mlflow_build_args(self) -> dict[str, str]:
+        """Build arguments of images/mlflow: the base from config, the versions pinned."""
+        return {
+            "BASE_IMAGE": self.mlflow_base_image,
+            "MLFLOW_VERSION": pin("MLFLOW_VERSION"),
+            "MLFLOW_OIDC_AUTH_VERSION": pin("MLFLOW_OIDC_AUTH_VERSION"),
+            "PSYCOPG_VERSION": pin("PSYCOPG_VERSION"),
+        }
+
+    @property
     def local_address(self) -> str:
         """Where this host reaches the published ports (a wildcard bind is reached on loopback)."""
         wildcard = {"0.0.0.0": "127.0.0.1", "::": "::1"}

@@ -26,7 +26,7 @@ mkdir -p "$MKS_CACHE"
 if ! command -v dockerd >/dev/null 2>&1; then
   log "installing Debian's docker.io (dockerd is missing)"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
-    || die "apt-get update failed; check that http://deb.debian.org is reachable"
+    || die "apt-get update failed; check that the host's apt mirror is reachable"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     docker.io iptables >&2 \
     || die "apt-get install docker.io failed; see the apt output above"

@@ -21,8 +21,6 @@ source "$REPO_ROOT/versions.env"
 
 MKS_CACHE="${MKS_CACHE:-$HOME/.cache/mlflow-keycloak-stack}"
 IMAGES_CACHE="$MKS_CACHE/images"
-DEBIAN_MIRROR="http://deb.debian.org/debian"
-DEBIAN_SECURITY_MIRROR="http://deb.debian.org/debian-security"
 HOST_CA_BUNDLE="${HOST_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
 HASH_LABEL="org.mlflow-stack.inputs-hash"
 # docker.io 20.10 from Debian ships no buildx plugin, and the 28.x client refuses BuildKit
@@ -31,6 +29,17 @@ export DOCKER_BUILDKIT=0
 
 log() { echo "==> images: $*" >&2; }
 die() { echo "ERROR: images: $*" >&2; exit 1; }
+
+# The Debian mirrors are the ones this host's apt uses (override with DEBIAN_MIRROR and
+# DEBIAN_SECURITY_MIRROR): containers get the same plain-http mirror the host reaches.
+host_apt_uris() {
+  cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/ {print $2}'
+  cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | awk '$1=="deb" {print $2}'
+}
+DEBIAN_MIRROR="${DEBIAN_MIRROR:-$(host_apt_uris | grep -v -- '-security' | head -n 1 || true)}"
+DEBIAN_SECURITY_MIRROR="${DEBIAN_SECURITY_MIRROR:-$(host_apt_uris | grep -- '-security' | head -n 1 || true)}"
+[ -n "$DEBIAN_MIRROR" ] || die "no Debian mirror found in this host's apt sources; set DEBIAN_MIRROR"
+[ -n "$DEBIAN_SECURITY_MIRROR" ] || DEBIAN_SECURITY_MIRROR="${DEBIAN_MIRROR%/debian}/debian-security"
 
 sha256_of_text() { sha256sum | cut -d' ' -f1; }
 

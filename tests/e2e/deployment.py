@@ -3,11 +3,10 @@ backend in a temporary directory, the local Docker engine and the locally built 
 
 from __future__ import annotations
 
-import json
 import secrets
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +55,21 @@ def stack_config() -> dict[str, Any]:
             for user in USERS
         ],
     }
+
+
+def config_paths(key: str, value: Any) -> Iterator[tuple[str, str]]:
+    """A config value as `pulumi config set --path` entries: the CLI stores a whole JSON
+    string as a string, which the schema's array<object> for `users` refuses."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            yield from config_paths(f"{key}.{name}", item)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from config_paths(f"{key}[{index}]", item)
+    elif isinstance(value, bool):
+        yield key, "true" if value else "false"
+    else:
+        yield key, str(value)
 
 
 def docker(*args: str, check: bool = True) -> str:
@@ -182,8 +196,8 @@ class PulumiDeployment(Deployment):
         workspace = auto.LocalWorkspaceOptions(work_dir=str(workdir), env_vars=env)
         stack = auto.create_stack(STACK, work_dir=str(workdir), opts=workspace)
         for key, value in stack_config().items():
-            text = value if isinstance(value, str) else json.dumps(value)
-            stack.set_config(key, auto.ConfigValue(text))
+            for path, text in config_paths(key, value):
+                stack.set_config(path, auto.ConfigValue(text), path=path != key)
         deployment = cls(stack=stack)
         deployment.up(log)
         return deployment

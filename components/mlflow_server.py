@@ -125,7 +125,9 @@ class MlflowServer(pulumi.ComponentResource):
                 skip_push=True,
                 opts=child,
             )
-            self.image_ref = built.image_name
+            # Run it by image id, like the pulled images: the container changes exactly when
+            # the built content does.
+            self.image_ref = local_image(f"{name}-built-image", built.image_name, self)
 
         # Signs the plugin's session cookies: fixed, so sessions survive a restart.
         secret_key = random.RandomPassword(

@@ -294,6 +294,10 @@ def test_mlflow_image_is_built_from_the_repo_unless_a_prebuilt_one_is_named(
     assert image["build"]["args"]["BASE_IMAGE"] == "python:3.13-slim-trixie"
     assert image["build"]["args"]["MLFLOW_OIDC_AUTH_VERSION"] == "11.0.2"
     assert image["skipPush"] is True
+    # The container runs the built image by id (changes exactly when the content does).
+    built = stack.one("docker:index/remoteImage:RemoteImage", "mlflow-built-image").inputs
+    assert built["name"] == image["imageName"]
+    assert stack.one(CONTAINER, "mlflow").inputs["image"] == "sha256:mlflow-built-image"
     prebuilt = run_program({"mlflowImage": "registry.example.com/mlflow:3.17.2"})
     assert prebuilt.of_type("docker:index/image:Image") == []
     assert (

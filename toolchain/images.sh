@@ -167,9 +167,10 @@ build_base() {
 
 # inputs_hash NAME EXTRA [docker build args...]: what an image of images/NAME is made of.
 inputs_hash() {
-  local name="$1" extra="$2"
+  local name="$1" extra="$2" base
   shift 2
-  { sha256_of_dir "$REPO_ROOT/images/$name"; echo "$extra"; echo "base=$(base_hash)"; printf '%s\n' "$@"; } \
+  base="$(base_hash)" || die "could not hash the base image's inputs"
+  { sha256_of_dir "$REPO_ROOT/images/$name"; echo "$extra"; echo "base=$base"; printf '%s\n' "$@"; } \
     | sha256_of_text
 }
 

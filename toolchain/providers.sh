@@ -132,6 +132,8 @@ build_provider() {
 
   log "step 2/6 $name: local replaces of the provider's go.mod"
   local old rel
+  local replaces
+  replaces="$(local_replaces "$modjson")" || die "could not read the local replaces of $name's go.mod"
   while IFS=$'\t' read -r old rel; do
     [ -n "$old" ] || continue
     case "$rel" in
@@ -163,7 +165,7 @@ build_provider() {
         ;;
       *) die "$name's go.mod replaces $old with $rel, which this script does not know how to provide" ;;
     esac
-  done < <(local_replaces "$modjson")
+  done <<<"$replaces"
 
   # pulumi-docker imports a shim package that upstream Pulumi patches into ../upstream.
   if grep -rqs --include='*.go' '"github.com/terraform-providers/terraform-provider-docker/shim"' "$work/provider"; then

@@ -14,6 +14,7 @@ from components.mlflow_server import MlflowServer
 from components.oidc_client import MlflowOidcClient
 from components.postgres_server import PostgresServer
 from components.realm_users import RealmUsers
+from components.service_container import Placement
 from components.sso_realm import SsoRealm
 
 cfg = load_config()
@@ -23,17 +24,24 @@ prefix = f"mlflow-{pulumi.get_stack()}"
 network = docker.Network("network", name=f"{prefix}-net", driver="bridge")
 
 
+def placed(alias: str, host_port: int) -> Placement:
+    """A service on the stack's network, known by its alias, published on the bind address."""
+    return Placement(
+        container_name=f"{prefix}-{alias}",
+        network_name=network.name,
+        alias=alias,
+        bind_address=cfg.bind_address,
+        host_port=host_port,
+    )
+
+
 def postgres(name: str, alias: str, port: int) -> tuple[PostgresServer, postgresql.Provider]:
     """A Postgres container and the provider that manages what lives inside it."""
     server = PostgresServer(
         name,
         {
-            "container_name": f"{prefix}-{alias}",
+            "placement": placed(alias, port),
             "image": cfg.postgres_image,
-            "network_name": network.name,
-            "alias": alias,
-            "bind_address": cfg.bind_address,
-            "host_port": port,
             "protect_data": cfg.protect_data,
         },
     )
@@ -75,12 +83,8 @@ keycloak_db = AppDatabase(
 keycloak_server = KeycloakServer(
     "keycloak",
     {
-        "container_name": f"{prefix}-keycloak",
+        "placement": placed("keycloak", cfg.keycloak_port),
         "image": cfg.keycloak_image,
-        "network_name": network.name,
-        "alias": "keycloak",
-        "bind_address": cfg.bind_address,
-        "host_port": cfg.keycloak_port,
         "public_url": cfg.keycloak_url,
         "db_host": keycloak_pg.alias,
         "db_name": keycloak_db.database.name,
@@ -153,14 +157,10 @@ automation = (
 mlflow = MlflowServer(
     "mlflow",
     {
-        "container_name": f"{prefix}-mlflow",
+        "placement": placed("mlflow", cfg.mlflow_port),
         "image_name": "mlflow-keycloak-stack/mlflow",
         "prebuilt_image": cfg.mlflow_image,
         "build_args": cfg.mlflow_build_args,
-        "network_name": network.name,
-        "alias": "mlflow",
-        "bind_address": cfg.bind_address,
-        "host_port": cfg.mlflow_port,
         "backend_store_uri": tracking_db.uri(mlflow_pg.alias),
         "users_db_uri": auth_db.uri(mlflow_pg.alias),
         "oidc": {

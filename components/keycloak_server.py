@@ -23,12 +23,8 @@ READY_PROBE = (
 
 
 class KeycloakServerArgs(TypedDict):
-    container_name: pulumi.Input[str]
+    placement: Placement
     image: pulumi.Input[str]
-    network_name: pulumi.Input[str]
-    alias: str
-    bind_address: str
-    host_port: int
     public_url: str
     db_host: str
     db_name: pulumi.Input[str]
@@ -53,7 +49,7 @@ class KeycloakServer(pulumi.ComponentResource):
         self, name: str, args: KeycloakServerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mlflowstack:index:KeycloakServer", name, None, opts)
-        self.internal_url = f"http://{args['alias']}:{HTTP_PORT}"
+        self.internal_url = f"http://{args['placement'].alias}:{HTTP_PORT}"
         generated = random.RandomPassword(
             f"{name}-admin-password",
             length=32,
@@ -82,14 +78,8 @@ class KeycloakServer(pulumi.ComponentResource):
         )
         self.container = service_container(
             name,
-            placement=Placement(
-                container_name=args["container_name"],
-                network_name=args["network_name"],
-                alias=args["alias"],
-                bind_address=args["bind_address"],
-                host_port=args["host_port"],
-                internal_port=HTTP_PORT,
-            ),
+            placement=args["placement"],
+            internal_port=HTTP_PORT,
             image=local_image(f"{name}-image", args["image"], self),
             command=["start"],
             envs=envs,  # secret: derived from secret passwords

@@ -41,14 +41,10 @@ class OidcSettings(TypedDict):
 
 
 class MlflowServerArgs(TypedDict):
-    container_name: pulumi.Input[str]
+    placement: Placement
     image_name: str
     prebuilt_image: str | None
     build_args: dict[str, str]
-    network_name: pulumi.Input[str]
-    alias: str
-    bind_address: str
-    host_port: int
     backend_store_uri: pulumi.Input[str]
     users_db_uri: pulumi.Input[str]
     oidc: OidcSettings
@@ -135,7 +131,7 @@ class MlflowServer(pulumi.ComponentResource):
         ).result
         self.artifacts = docker.Volume(
             f"{name}-artifacts",
-            name=pulumi.Output.concat(args["container_name"], "-artifacts"),
+            name=pulumi.Output.concat(args["placement"].container_name, "-artifacts"),
             opts=pulumi.ResourceOptions(parent=self, protect=args["protect_data"]),
         )
         secrets = pulumi.Output.all(
@@ -155,14 +151,8 @@ class MlflowServer(pulumi.ComponentResource):
         )
         self.container = service_container(
             name,
-            placement=Placement(
-                container_name=args["container_name"],
-                network_name=args["network_name"],
-                alias=args["alias"],
-                bind_address=args["bind_address"],
-                host_port=args["host_port"],
-                internal_port=HTTP_PORT,
-            ),
+            placement=args["placement"],
+            internal_port=HTTP_PORT,
             image=self.image_ref,
             # The image's entrypoint is `mlflow`.
             command=[

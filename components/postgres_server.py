@@ -15,12 +15,8 @@ SUPERUSER = "postgres"
 
 
 class PostgresServerArgs(TypedDict):
-    container_name: pulumi.Input[str]
+    placement: Placement
     image: pulumi.Input[str]
-    network_name: pulumi.Input[str]
-    alias: str
-    bind_address: str
-    host_port: int
     protect_data: bool
 
 
@@ -42,8 +38,8 @@ class PostgresServer(pulumi.ComponentResource):
         self, name: str, args: PostgresServerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mlflowstack:index:PostgresServer", name, None, opts)
-        self.alias = args["alias"]
-        self.host_port = args["host_port"]
+        self.alias = args["placement"].alias
+        self.host_port = args["placement"].host_port
         self.superuser = SUPERUSER
 
         generated = random.RandomPassword(
@@ -55,7 +51,7 @@ class PostgresServer(pulumi.ComponentResource):
         self.superuser_password = pulumi.Output.secret(generated.result)
         self.volume = docker.Volume(
             f"{name}-data",
-            name=pulumi.Output.concat(args["container_name"], "-data"),
+            name=pulumi.Output.concat(args["placement"].container_name, "-data"),
             opts=pulumi.ResourceOptions(parent=self, protect=args["protect_data"]),
         )
         envs = self.superuser_password.apply(
@@ -68,14 +64,8 @@ class PostgresServer(pulumi.ComponentResource):
         )
         self.container = service_container(
             name,
-            placement=Placement(
-                container_name=args["container_name"],
-                network_name=args["network_name"],
-                alias=args["alias"],
-                bind_address=args["bind_address"],
-                host_port=args["host_port"],
-                internal_port=5432,
-            ),
+            placement=args["placement"],
+            internal_port=5432,
             image=local_image(f"{name}-image", args["image"], self),
             envs=envs,  # secret: derived from the secret password
             volumes=[

@@ -18,7 +18,6 @@ class Placement:
     alias: str
     bind_address: str
     host_port: int
-    internal_port: int
 
 
 def local_image(name: str, image: pulumi.Input[str], parent: pulumi.Resource) -> pulumi.Output[str]:
@@ -35,6 +34,7 @@ def service_container(
     name: str,
     *,
     placement: Placement,
+    internal_port: int,
     image: pulumi.Input[str],
     envs: pulumi.Input[list[str]],
     health_test: list[str],
@@ -59,7 +59,7 @@ def service_container(
         ],
         ports=[
             docker.ContainerPortArgs(
-                internal=placement.internal_port,
+                internal=internal_port,
                 external=placement.host_port,
                 ip=placement.bind_address,
             )

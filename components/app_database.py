@@ -6,7 +6,8 @@ from typing import TypedDict
 
 import pulumi
 import pulumi_postgresql as postgresql
-import pulumi_random as random
+
+from components.generated import generated_secret
 
 
 class AppDatabaseArgs(TypedDict):
@@ -31,8 +32,7 @@ class AppDatabase(pulumi.ComponentResource):
         super().__init__("mlflowstack:index:AppDatabase", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         # Alphanumeric only: the password is embedded in connection URIs.
-        generated = random.RandomPassword(f"{name}-password", length=32, special=False, opts=child)
-        self.password = pulumi.Output.secret(generated.result)
+        self.password = generated_secret(f"{name}-password", self)
         self.role = postgresql.Role(
             f"{name}-role",
             name=args["role"],

@@ -6,8 +6,8 @@ from typing import TypedDict
 
 import pulumi
 import pulumi_docker as docker
-import pulumi_random as random
 
+from components.generated import generated_secret
 from components.service_container import Placement, local_image, service_container
 
 HTTP_PORT = 8080
@@ -50,13 +50,7 @@ class KeycloakServer(pulumi.ComponentResource):
     ) -> None:
         super().__init__("mlflowstack:index:KeycloakServer", name, None, opts)
         self.internal_url = f"http://{args['placement'].alias}:{HTTP_PORT}"
-        generated = random.RandomPassword(
-            f"{name}-admin-password",
-            length=32,
-            special=False,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self.admin_password = pulumi.Output.secret(generated.result)
+        self.admin_password = generated_secret(f"{name}-admin-password", self)
         envs = pulumi.Output.all(
             args["db_name"], args["db_username"], args["db_password"], self.admin_password
         ).apply(

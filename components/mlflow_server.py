@@ -8,8 +8,8 @@ from typing import TypedDict
 
 import pulumi
 import pulumi_docker as docker
-import pulumi_random as random
 
+from components.generated import generated_secret
 from components.service_container import Placement, local_image, service_container
 
 HTTP_PORT = 5000
@@ -126,9 +126,7 @@ class MlflowServer(pulumi.ComponentResource):
             self.image_ref = local_image(f"{name}-built-image", built.image_name, self)
 
         # Signs the plugin's session cookies: fixed, so sessions survive a restart.
-        secret_key = random.RandomPassword(
-            f"{name}-secret-key", length=48, special=False, opts=child
-        ).result
+        secret_key = generated_secret(f"{name}-secret-key", self, length=48)
         self.artifacts = docker.Volume(
             f"{name}-artifacts",
             name=pulumi.Output.concat(args["placement"].container_name, "-artifacts"),

@@ -6,8 +6,8 @@ from typing import TypedDict
 
 import pulumi
 import pulumi_docker as docker
-import pulumi_random as random
 
+from components.generated import generated_secret
 from components.service_container import Placement, local_image, service_container
 
 DATA_DIR = "/var/lib/postgresql/data"
@@ -42,13 +42,7 @@ class PostgresServer(pulumi.ComponentResource):
         self.host_port = args["placement"].host_port
         self.superuser = SUPERUSER
 
-        generated = random.RandomPassword(
-            f"{name}-superuser-password",
-            length=32,
-            special=False,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self.superuser_password = pulumi.Output.secret(generated.result)
+        self.superuser_password = generated_secret(f"{name}-superuser-password", self)
         self.volume = docker.Volume(
             f"{name}-data",
             name=pulumi.Output.concat(args["placement"].container_name, "-data"),

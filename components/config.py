@@ -44,6 +44,10 @@ class ConfigError(pulumi.RunError):
     """
 
 
+# pulumi-language-python-exec's code for "exited after showing the user an actionable message".
+MESSAGE_SHOWN_EXIT_CODE = 32
+
+
 def check_image_reference(value: str) -> str:
     """An image must be pinned: a tag other than `latest`, or a digest."""
     if "@sha256:" in value:
@@ -361,4 +365,10 @@ def load_config() -> StackConfig:
             continue
         key = full_key[len(prefix) :]
         raw[key] = config.get_object(key) if key == "users" else config.get(key)
-    return parse_config(raw, namespace)
+    try:
+        return parse_config(raw, namespace)
+    except ConfigError as error:
+        # Shown once, as the only error: the Python language host treats this exit code as
+        # "the program already told the user why", and adds no "exited with code 1" of its own.
+        pulumi.log.error(str(error))
+        raise SystemExit(MESSAGE_SHOWN_EXIT_CODE) from error

@@ -49,7 +49,10 @@ class RealmUsers(pulumi.ComponentResource):
                 initial_password=keycloak.UserInitialPasswordArgs(
                     value=pulumi.Output.secret(password.result), temporary=True
                 ),
-                opts=child,
+                # Keycloak owns requiredActions: it adds UPDATE_PASSWORD for the temporary
+                # password and drops it once the person has chosen theirs. Declaring it would
+                # make every `up` either diff or force a second password change.
+                opts=child.merge(pulumi.ResourceOptions(ignore_changes=["requiredActions"])),
             )
             if spec.groups:
                 keycloak.UserGroups(

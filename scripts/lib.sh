@@ -29,19 +29,28 @@ ensure_venv() {
   rm -f "$venv"/.requirements-* && touch "$stamp"
 }
 
-# The Pulumi environment of every script: a CLI (the user's own if it is recent enough, else
-# the registry-built one), a local file:// backend and a generated passphrase, no account.
+# The policy pack's own virtualenv (policy/venv, as PulumiPolicy.yaml names it): without it the
+# CLI's `--policy-pack` hangs silently, so it is made before any preview or up.
+ensure_policy_venv() {
+  local venv="$REPO_ROOT/policy/venv" stamp
+  stamp="$venv/.requirements-$(sha256sum <"$REPO_ROOT/policy/requirements.txt" | cut -c1-16)"
+  if [ -f "$stamp" ]; then return 0; fi
+  step "policy pack: installing policy/requirements.txt into policy/venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv" || { rm -rf "$venv"; die "python3 -m venv failed: install python3-venv"; }
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$REPO_ROOT/policy/requirements.txt" \
+    || { rm -rf "$venv"; die "pip install -r policy/requirements.txt failed (see above)"; }
+  touch "$stamp"
+}
+
+# The Pulumi environment of every script: the CLI and plugins (toolchain/pulumi.sh), a local
+# file:// backend and a generated passphrase, no account.
 ensure_pulumi_env() {
-  local have=""
-  if command -v pulumi >/dev/null 2>&1; then have="$(pulumi version 2>/dev/null | sed 's/^v//')"; fi
-  if [ -z "$have" ] || [ "$(printf '%s\n%s\n' "$PULUMI_VERSION" "$have" | sort -V | head -n1)" != "$PULUMI_VERSION" ]; then
-    local env_file
-    env_file="$(MKS_ALLOW_MISSING_PLUGINS=1 bash "$REPO_ROOT/scripts/toolchain.sh" --cli)" \
-      || die "no usable Pulumi CLI (see above): install a Pulumi CLI >= $PULUMI_VERSION, or Go >= 1.25 to build one"
-    # shellcheck disable=SC1090
-    source "$env_file"
-  fi
-  export PULUMI_SKIP_UPDATE_CHECK=true
+  local env_file
+  env_file="$(bash "$REPO_ROOT/toolchain/pulumi.sh" | tail -n 1)" || die "no usable Pulumi toolchain (see above)"
+  # shellcheck disable=SC1090
+  source "$env_file"
+  ensure_policy_venv
   local state="${MKS_STATE_DIR:-$HOME/.local/share/mlflow-keycloak-stack/state}"
   if [ -z "${PULUMI_BACKEND_URL:-}" ]; then
     mkdir -p "$state"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Bring the stack up (default: the dev stack) with no account and no hand-made secret.
+# Bring the stack up (default: the dev stack) with no account and no hand-made secret, the
+# policy pack on the update.
 #   scripts/up.sh [STACK] [--local-images]
 # --local-images: for a machine that reaches no container registry, build equivalent images from
 # Debian packages (toolchain/images.sh; needs root) and point the stack's config at them.
@@ -30,10 +31,9 @@ if [ "$local_images" = 1 ]; then
   pulumi config set mlflowBaseImage "$LOCAL_PYTHON_IMAGE" --stack "$stack"
 fi
 
-if ! pulumi up --yes --stack "$stack"; then
-  if [ "${MKS_PROVIDER_PLUGINS:-ready}" = missing ]; then
-    die "pulumi up failed: the provider plugins could neither be built here nor downloaded (toolchain/providers/README.md says why)"
-  fi
+# --refresh: Keycloak and Docker are read first, so a change made by hand is undone, not
+# trusted from the state. The policy pack guards every update.
+if ! pulumi up --yes --refresh --policy-pack "$REPO_ROOT/policy" --stack "$stack"; then
   die "pulumi up failed (see above). If an image could not be pulled because this machine reaches no container registry, run: scripts/up.sh $stack --local-images"
 fi
 pulumi stack output --stack "$stack"

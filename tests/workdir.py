@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "versions.env", "components", "images")
@@ -18,3 +20,18 @@ def copy_project(workdir: Path) -> None:
         else:
             shutil.copy2(source, workdir / name)
     (workdir / ".venv").symlink_to(REPO / ".venv")
+
+
+def config_paths(key: str, value: Any) -> Iterator[tuple[str, str]]:
+    """A config value as `pulumi config set --path` entries: the CLI stores a whole JSON
+    string as a string, which the schema's array<object> for `users` refuses."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            yield from config_paths(f"{key}.{name}", item)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from config_paths(f"{key}[{index}]", item)
+    elif isinstance(value, bool):
+        yield key, "true" if value else "false"
+    else:
+        yield key, str(value)

@@ -80,7 +80,6 @@ def test_preview_refuses_a_user_in_an_unknown_group(project: Project) -> None:
     assert "users[0].groups: unknown group 'admins'" in out, out
 
 
-@pytest.mark.engine
 def test_preview_of_a_valid_stack_creates_every_resource(project: Project) -> None:
     preview = project.run("preview", "--diff")
     assert preview.returncode == 0, preview.stdout + preview.stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -14,13 +13,7 @@ import pytest
 from playwright.sync_api import Browser, sync_playwright
 
 from components.versions import pinned_versions
-from tests.e2e.deployment import (
-    AppliedDeployment,
-    Deployment,
-    PulumiDeployment,
-    container_logs,
-    docker_inventory,
-)
+from tests.e2e.deployment import Deployment, container_logs, docker_inventory, remove_leftovers
 
 CHROMIUM = "/usr/bin/chromium"
 # Flags that keep Chromium from reaching for the internet on a closed network.
@@ -35,9 +28,6 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "e2e"
 MEASUREMENTS: dict[str, float] = {}
-# "pulumi": the real engine and provider plugins. "applier": the declared resources applied by
-# tests/e2e/applier.py, where the plugins cannot be built; engine-only tests are then deselected.
-BACKEND = os.environ.get("MKS_E2E_BACKEND", "pulumi")
 
 
 def _log(line: str) -> None:
@@ -48,12 +38,8 @@ def _log(line: str) -> None:
 def _require_toolchain() -> None:
     """A missing prerequisite is a loud failure, never a skip."""
     problems = []
-    if BACKEND not in ("pulumi", "applier"):
-        problems.append(f"MKS_E2E_BACKEND={BACKEND!r} is neither 'pulumi' nor 'applier'")
     pulumi = shutil.which("pulumi")
-    if BACKEND != "pulumi":
-        pass
-    elif pulumi is None:
+    if pulumi is None:
         problems.append("no `pulumi` on PATH (run scripts/toolchain.sh and source its env)")
     else:
         version = subprocess.run([pulumi, "version"], capture_output=True, text=True).stdout
@@ -61,6 +47,8 @@ def _require_toolchain() -> None:
             problems.append(f"pulumi version {version.strip()!r} is not the pinned one")
     if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
         problems.append("the Docker engine does not answer `docker info`")
+    if not (Path(__file__).resolve().parents[2] / "policy" / "venv").is_dir():
+        problems.append("policy/venv is missing (scripts/toolchain.sh makes it)")
     if not Path(CHROMIUM).exists():
         problems.append(f"{CHROMIUM} is missing (apt-get install chromium)")
     if problems:
@@ -70,6 +58,7 @@ def _require_toolchain() -> None:
 @pytest.fixture(scope="session")
 def docker_before() -> dict[str, set[str]]:
     _require_toolchain()
+    remove_leftovers(_log)
     return docker_inventory()
 
 
@@ -80,8 +69,7 @@ def deployment(
     workdir = tmp_path_factory.mktemp("stack")
     deployed: Deployment | None = None
     try:
-        backend = PulumiDeployment if BACKEND == "pulumi" else AppliedDeployment
-        deployed = backend.create(workdir, _log)
+        deployed = Deployment.create(workdir, _log)
         yield deployed
     finally:
         if deployed is None:
@@ -90,14 +78,6 @@ def deployment(
             deployed.destroy(_log)
         if deployed is not None:
             MEASUREMENTS.update(deployed.timings)
-
-
-@pytest.fixture(scope="session")
-def engine(deployment: Deployment) -> PulumiDeployment:
-    """The deployment, for tests of what only the Pulumi engine does (marked `engine`)."""
-    if not isinstance(deployment, PulumiDeployment):
-        pytest.fail("engine tests need MKS_E2E_BACKEND=pulumi; deselect them with -m 'not engine'")
-    return deployment
 
 
 @pytest.fixture(scope="session")

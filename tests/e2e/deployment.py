@@ -1,28 +1,27 @@
-"""A real deployment of the stack for the end-to-end suite: Pulumi Automation API, a file://
-backend in a temporary directory, the local Docker engine and the locally built images."""
+"""A real deployment of the stack for the end-to-end suite: the real Pulumi engine through its
+Automation API, a file:// backend in a temporary directory, the policy pack on every preview and
+update, the local Docker engine and the locally built images."""
 
 from __future__ import annotations
 
 import secrets
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 from keycloak import KeycloakAdmin, KeycloakOpenID
-from pulumi import Output
 from pulumi import automation as auto
 
 from components.versions import pinned_versions
-from tests.e2e.applier import LiveApplier
-from tests.unit.harness import resolve, run_with
-from tests.workdir import copy_project
+from tests.workdir import REPO, config_paths, copy_project
 
 STACK = "e2e"
 PREFIX = f"mlflow-{STACK}"
+POLICY_PACK = str(REPO / "policy")
 CONTAINERS = tuple(
     f"{PREFIX}-{name}" for name in ("mlflow-db", "keycloak-db", "keycloak", "mlflow")
 )
@@ -57,21 +56,6 @@ def stack_config() -> dict[str, Any]:
     }
 
 
-def config_paths(key: str, value: Any) -> Iterator[tuple[str, str]]:
-    """A config value as `pulumi config set --path` entries: the CLI stores a whole JSON
-    string as a string, which the schema's array<object> for `users` refuses."""
-    if isinstance(value, dict):
-        for name, item in value.items():
-            yield from config_paths(f"{key}.{name}", item)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from config_paths(f"{key}[{index}]", item)
-    elif isinstance(value, bool):
-        yield key, "true" if value else "false"
-    else:
-        yield key, str(value)
-
-
 def docker(*args: str, check: bool = True) -> str:
     done = subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
     if check and done.returncode != 0:
@@ -102,20 +86,65 @@ def container_logs(tail: int = 60) -> str:
 
 @dataclass
 class Deployment:
-    """A deployed e2e stack and handles on its services (the backend is a subclass)."""
+    """The e2e stack deployed by the real Pulumi engine, and handles on its services."""
 
+    stack: auto.Stack
     outputs: dict[str, Any] = field(default_factory=dict)
     secret_outputs: set[str] = field(default_factory=set)
     timings: dict[str, float] = field(default_factory=dict)
     test_passwords: dict[str, str] = field(default_factory=dict)
     destroyed: bool = False
 
-    def destroy(self, log: Callable[[str], None]) -> None:
-        raise NotImplementedError
+    @classmethod
+    def create(cls, workdir: Path, log: Callable[[str], None]) -> Deployment:
+        copy_project(workdir)
+        state = workdir / "state"
+        state.mkdir()
+        env = {
+            "PULUMI_BACKEND_URL": f"file://{state}",
+            "PULUMI_CONFIG_PASSPHRASE": secrets.token_urlsafe(24),
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        }
+        workspace = auto.LocalWorkspaceOptions(work_dir=str(workdir), env_vars=env)
+        stack = auto.create_stack(STACK, work_dir=str(workdir), opts=workspace)
+        for key, value in stack_config().items():
+            for path, text in config_paths(key, value):
+                stack.set_config(path, auto.ConfigValue(text), path=path != key)
+        deployment = cls(stack=stack)
+        deployment.up(log)
+        return deployment
+
+    def up(self, log: Callable[[str], None], refresh: bool = False) -> auto.UpResult:
+        """`pulumi up`; with refresh, as `up --refresh` (what undoes changes made by hand)."""
+        started = time.monotonic()
+        result = self.stack.up(
+            on_output=log, color="never", policy_packs=[POLICY_PACK], refresh=refresh
+        )
+        self.timings.setdefault("first up (s)", time.monotonic() - started)
+        outputs = self.stack.outputs()
+        self.outputs = {key: value.value for key, value in outputs.items()}
+        self.secret_outputs = {key for key, value in outputs.items() if value.secret}
+        return result
+
+    def preview(self, log: Callable[[str], None], **options: Any) -> auto.PreviewResult:
+        return self.stack.preview(
+            on_output=log, color="never", policy_packs=[POLICY_PACK], **options
+        )
 
     def replace_mlflow_container(self, log: Callable[[str], None]) -> None:
-        """Make MLflow's container be replaced (the backend decides how)."""
-        raise NotImplementedError
+        """A config change that alters MLflow's environment forces a new container; the
+        stack then goes back to its declared config (another replacement)."""
+        self.stack.set_config("defaultMlflowPermission", auto.ConfigValue("READ"))
+        self.up(log)
+        self.stack.remove_config("defaultMlflowPermission")
+        self.up(log)
+
+    def destroy(self, log: Callable[[str], None]) -> None:
+        started = time.monotonic()
+        self.stack.destroy(on_output=log, color="never")
+        self.timings["destroy (s)"] = time.monotonic() - started
+        self.destroyed = True
 
     # -- service handles -------------------------------------------------------------------
     @property
@@ -176,98 +205,20 @@ class Deployment:
         )
 
 
-@dataclass
-class PulumiDeployment(Deployment):
-    """The stack deployed by the real Pulumi engine (Automation API, file:// backend)."""
-
-    stack: auto.Stack | None = None
-
-    @classmethod
-    def create(cls, workdir: Path, log: Callable[[str], None]) -> PulumiDeployment:
-        copy_project(workdir)
-        state = workdir / "state"
-        state.mkdir()
-        env = {
-            "PULUMI_BACKEND_URL": f"file://{state}",
-            "PULUMI_CONFIG_PASSPHRASE": secrets.token_urlsafe(24),
-            "PULUMI_SKIP_UPDATE_CHECK": "true",
-            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        }
-        workspace = auto.LocalWorkspaceOptions(work_dir=str(workdir), env_vars=env)
-        stack = auto.create_stack(STACK, work_dir=str(workdir), opts=workspace)
-        for key, value in stack_config().items():
-            for path, text in config_paths(key, value):
-                stack.set_config(path, auto.ConfigValue(text), path=path != key)
-        deployment = cls(stack=stack)
-        deployment.up(log)
-        return deployment
-
-    @property
-    def automation(self) -> auto.Stack:
-        assert self.stack is not None
-        return self.stack
-
-    def up(self, log: Callable[[str], None]) -> auto.UpResult:
-        started = time.monotonic()
-        result = self.automation.up(on_output=log, color="never")
-        self.timings.setdefault("first up (s)", time.monotonic() - started)
-        outputs = self.automation.outputs()
-        self.outputs = {key: value.value for key, value in outputs.items()}
-        self.secret_outputs = {key for key, value in outputs.items() if value.secret}
-        return result
-
-    def replace_mlflow_container(self, log: Callable[[str], None]) -> None:
-        """A config change that alters MLflow's environment forces a new container; the
-        stack then goes back to its declared config (another replacement)."""
-        self.automation.set_config("defaultMlflowPermission", auto.ConfigValue("READ"))
-        self.up(log)
-        self.automation.remove_config("defaultMlflowPermission")
-        self.up(log)
-
-    def destroy(self, log: Callable[[str], None]) -> None:
-        started = time.monotonic()
-        self.automation.destroy(on_output=log, color="never")
-        self.timings["destroy (s)"] = time.monotonic() - started
-        self.destroyed = True
-
-
-@dataclass
-class AppliedDeployment(Deployment):
-    """The program's declared resources applied for real by tests/e2e/applier.py, for machines
-    where the official provider plugins cannot be built (see that module's docstring)."""
-
-    applier: LiveApplier | None = None
-
-    @classmethod
-    def create(cls, workdir: Path, log: Callable[[str], None]) -> AppliedDeployment:
-        applier = LiveApplier(log)
-        deployment = cls(applier=applier)
-        started = time.monotonic()
-        try:
-            _, exports = run_with(applier, stack_config(), stack=STACK)
-            for key, output in exports.items():
-                value, is_secret = resolve(Output.from_input(output))
-                deployment.outputs[key] = value
-                if is_secret:
-                    deployment.secret_outputs.add(key)
-        except BaseException:
-            log(container_logs())
-            applier.destroy()
-            raise
-        deployment.timings["first apply (s)"] = time.monotonic() - started
-        return deployment
-
-    def replace_mlflow_container(self, log: Callable[[str], None]) -> None:
-        """Delete the container and create it again from the program's declaration."""
-        assert self.applier is not None
-        self.applier.replace_container("mlflow")
-
-    def destroy(self, log: Callable[[str], None]) -> None:
-        assert self.applier is not None
-        started = time.monotonic()
-        self.applier.destroy()
-        self.timings["destroy (s)"] = time.monotonic() - started
-        self.destroyed = True
+def remove_leftovers(log: Callable[[str], None]) -> None:
+    """Remove what a killed earlier run of the suite left of its own test stack (a fresh state
+    backend knows nothing of it, and the next `up` would collide with the names)."""
+    found = {
+        "container": docker("ps", "-aq", "--filter", f"name=^{PREFIX}-").split(),
+        "volume": docker("volume", "ls", "-q", "--filter", f"name=^{PREFIX}-").split(),
+        "network": docker("network", "ls", "-q", "--filter", f"name=^{PREFIX}-").split(),
+    }
+    for kind, ids in found.items():
+        if not ids:
+            continue
+        names = docker(kind, "inspect", "--format", "{{.Name}}", *ids).split()
+        log(f"removing {len(ids)} {kind}(s) left by an earlier run: {', '.join(names)}")
+        docker(kind, "rm", *(["-f"] if kind == "container" else []), *ids)
 
 
 def poll(condition: Callable[[], bool], timeout: float, interval: float = 2.0) -> float:

@@ -1,29 +1,47 @@
-"""A second `up` changes nothing; a change made by hand in Keycloak is seen and undone."""
+"""A second `up` changes nothing; changes made by hand in Keycloak are seen and undone."""
 
 from __future__ import annotations
 
-import pytest
 from pulumi import automation as auto
 
 from tests.e2e.conftest import _log
-from tests.e2e.deployment import ACCESS_TOKEN_SECONDS, PulumiDeployment
-
-pytestmark = pytest.mark.engine
+from tests.e2e.deployment import ACCESS_TOKEN_SECONDS, Deployment
 
 
-def test_a_second_up_has_nothing_to_change(engine: PulumiDeployment) -> None:
-    engine.automation.preview(expect_no_changes=True, on_output=_log, color="never")
-    result = engine.up(_log)
-    changes = {k: v for k, v in (result.summary.resource_changes or {}).items() if k != "same"}
-    assert changes == {}
+def changes_of(summary: dict[str, int] | None) -> dict[str, int]:
+    return {op: count for op, count in (summary or {}).items() if op != "same" and count}
 
 
-def test_a_hand_made_change_in_keycloak_is_detected_and_undone(engine: PulumiDeployment) -> None:
-    admin = engine.admin()
-    admin.update_realm(engine.realm, {"accessTokenLifespan": 3600})
-    engine.automation.refresh(on_output=_log, color="never")
-    preview = engine.automation.preview(on_output=_log, color="never")
-    updates = preview.change_summary.get(auto.OpType.UPDATE, 0)
-    assert updates >= 1, preview.change_summary
-    engine.up(_log)
-    assert admin.get_realm(engine.realm)["accessTokenLifespan"] == ACCESS_TOKEN_SECONDS
+def test_a_second_up_has_nothing_to_change(deployment: Deployment) -> None:
+    result = deployment.up(_log)
+    assert changes_of(result.summary.resource_changes) == {}
+    # The CLI's own verdict too: `pulumi preview --expect-no-changes` exits non-zero on any diff.
+    deployment.preview(_log, expect_no_changes=True)
+
+
+def test_a_hand_changed_token_lifespan_is_shown_by_refresh_and_undone(
+    deployment: Deployment,
+) -> None:
+    admin = deployment.admin()
+    admin.update_realm(deployment.realm, {"accessTokenLifespan": 3600})
+    preview = deployment.preview(_log, refresh=True, diff=True)
+    assert preview.change_summary.get(auto.OpType.UPDATE, 0) >= 1, preview.change_summary
+    assert "accessTokenLifespan" in preview.stdout
+    # A plain `up` trusts the state (still 60 s); `up --refresh` reads Keycloak first.
+    deployment.up(_log, refresh=True)
+    assert admin.get_realm(deployment.realm)["accessTokenLifespan"] == ACCESS_TOKEN_SECONDS
+
+
+def test_a_user_removed_from_a_group_by_hand_is_shown_by_refresh_and_put_back(
+    deployment: Deployment,
+) -> None:
+    admin = deployment.admin()
+    user_id = deployment.user_id("alice")
+    (group,) = [g for g in admin.get_user_groups(user_id) if g["name"] == "mlflow"]
+    admin.group_user_remove(user_id, group["id"])
+    preview = deployment.preview(_log, refresh=True, diff=True)
+    assert preview.change_summary.get(auto.OpType.UPDATE, 0) >= 1, preview.change_summary
+    assert "users-alice-groups" in preview.stdout
+    deployment.up(_log, refresh=True)
+    assert [g["name"] for g in admin.get_user_groups(user_id)] == ["mlflow"]
+    deployment.preview(_log, expect_no_changes=True, refresh=True)

@@ -1,20 +1,38 @@
-"""`pulumi destroy` removes everything the stack made and leaves the rest of Docker as found."""
+"""`pulumi destroy` removes everything the stack made and leaves the rest of Docker as found;
+the stack comes up again after it."""
 
 from __future__ import annotations
 
-import pytest
+import httpx
 
 from tests.e2e.conftest import _log
-from tests.e2e.deployment import PREFIX, PulumiDeployment, docker_inventory
+from tests.e2e.deployment import PREFIX, Deployment, docker, docker_inventory
 
-pytestmark = pytest.mark.engine
+
+def stack_objects() -> dict[str, list[str]]:
+    """Every container, volume and network whose name marks it as the e2e stack's."""
+    return {
+        kind: docker(*command, "--filter", f"name=^{PREFIX}-", "--format", "{{.Name}}").split()
+        for kind, command in {
+            "containers": ("ps", "-a"),
+            "volumes": ("volume", "ls"),
+            "networks": ("network", "ls"),
+        }.items()
+    }
 
 
 def test_destroy_removes_every_container_network_and_volume(
-    engine: PulumiDeployment, docker_before: dict[str, set[str]]
+    deployment: Deployment, docker_before: dict[str, set[str]]
 ) -> None:
-    engine.destroy(_log)
-    after = docker_inventory()
-    for kind, names in after.items():
-        assert not [n for n in names if n.startswith(PREFIX)], f"{kind} left: {names}"
-        assert names == docker_before[kind], f"{kind} differ from before the suite"
+    assert all(stack_objects().values()), "the stack should exist before destroy"
+    deployment.destroy(_log)
+    assert stack_objects() == {"containers": [], "volumes": [], "networks": []}
+    assert docker_inventory() == docker_before
+
+
+def test_up_after_destroy_brings_the_stack_back(deployment: Deployment) -> None:
+    assert deployment.destroyed, "runs after the destroy test"
+    deployment.up(_log)
+    deployment.destroyed = False
+    assert httpx.get(f"{deployment.mlflow_url}/health", timeout=10).status_code == 200
+    assert len(stack_objects()["containers"]) == 4

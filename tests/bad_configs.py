@@ -1,0 +1,184 @@
+"""Bad stack configs, each with what its refusal must say: one list for the unit suite (the
+config model) and the real-CLI suite (`pulumi preview` and `pulumi up`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+ALAN = {
+    "username": "alan",
+    "email": "alan@example.com",
+    "firstName": "Alan",
+    "lastName": "Turing",
+    "groups": ["mlflow"],
+}
+
+
+def user(**changes: Any) -> dict[str, Any]:
+    return {**ALAN, **changes}
+
+
+@dataclass(frozen=True)
+class BadConfig:
+    id: str
+    raw: dict[str, Any]
+    expected: list[str]
+
+    @property
+    def fails_schema_type(self) -> bool:
+        """A value of the wrong type for Pulumi.yaml's schema, which the CLI itself refuses
+        before the program runs (naming the key and the type, not our message)."""
+        return self.id in SCHEMA_TYPE_ERRORS
+
+
+SCHEMA_TYPE_ERRORS = {"port-not-a-number", "boolean-not-boolean"}
+
+
+BAD_CONFIGS = [
+    BadConfig(
+        "unknown-group-on-user",
+        {"users": [user(groups=["admins"])]},
+        ["users[0].groups", "unknown group 'admins'", "'mlflow' and 'mlflow-admin'"],
+    ),
+    BadConfig(
+        "duplicate-username",
+        {"users": [user(), user(email="other@example.com")]},
+        ["users[1].username = 'alan'", "duplicate username"],
+    ),
+    BadConfig(
+        "duplicate-email",
+        {"users": [user(), user(username="alan2")]},
+        ["users[1].email", "duplicate email"],
+    ),
+    BadConfig(
+        "malformed-email",
+        {"users": [user(email="alan-at-example.com")]},
+        ["users[0].email = 'alan-at-example.com'", "not an email address"],
+    ),
+    BadConfig(
+        "username-with-space-and-capitals",
+        {"users": [user(username="Alan Turing")]},
+        ["users[0].username = 'Alan Turing'", "lower-case"],
+    ),
+    BadConfig(
+        "user-without-names",
+        {"users": [{"username": "x", "email": "x@example.com"}]},
+        ["users[0].firstName: required", "users[0].lastName: required"],
+    ),
+    BadConfig(
+        "unknown-user-field",
+        {"users": [user(role="admin")]},
+        ["users[0].role: unknown key"],
+    ),
+    BadConfig(
+        "lifespan-not-parseable",
+        {"accessTokenLifespan": "five minutes"},
+        ["accessTokenLifespan = 'five minutes'", "not a duration", "'5m'"],
+    ),
+    BadConfig(
+        "lifespan-too-short",
+        {"accessTokenLifespan": "2s"},
+        ["accessTokenLifespan = '2s'", "between 10s and 15m"],
+    ),
+    BadConfig(
+        "token-outlives-session",
+        {"accessTokenLifespan": "15m", "ssoSessionIdleTimeout": "10m"},
+        ["accessTokenLifespan = '15m'", "longer than ssoSessionIdleTimeout = '10m'"],
+    ),
+    BadConfig(
+        "idle-beyond-max",
+        {"ssoSessionIdleTimeout": "12h", "ssoSessionMaxLifespan": "10h"},
+        ["ssoSessionIdleTimeout = '12h'", "longer than ssoSessionMaxLifespan"],
+    ),
+    BadConfig(
+        "events-kept-too-briefly",
+        {"eventsExpiration": "10m"},
+        ["eventsExpiration = '10m'", "between 1h and"],
+    ),
+    BadConfig(
+        "port-out-of-range",
+        {"mlflowPort": "70000"},
+        ["mlflowPort = '70000'", "less than or equal to 65535"],
+    ),
+    BadConfig(
+        "port-not-a-number",
+        {"mlflowPort": "http"},
+        ["mlflowPort = 'http'", "valid integer"],
+    ),
+    BadConfig(
+        "ports-clash",
+        {"mlflowPort": "8080"},
+        ["mlflowPort = 8080: clashes with keycloakPort = 8080"],
+    ),
+    BadConfig(
+        "image-without-tag",
+        {"keycloakImage": "quay.io/keycloak/keycloak"},
+        ["keycloakImage = 'quay.io/keycloak/keycloak'", "has no tag"],
+    ),
+    BadConfig(
+        "image-latest",
+        {"postgresImage": "postgres:latest"},
+        ["postgresImage = 'postgres:latest'", "'latest'"],
+    ),
+    BadConfig(
+        "bind-address-not-ip",
+        {"bindAddress": "everywhere"},
+        ["bindAddress = 'everywhere'", "not an IP address"],
+    ),
+    BadConfig(
+        "unknown-mlflow-permission",
+        {"defaultMlflowPermission": "WRITE"},
+        ["defaultMlflowPermission = 'WRITE'", "'READ'", "'NO_PERMISSIONS'"],
+    ),
+    BadConfig(
+        "admin-group-equals-user-group",
+        {"adminGroup": "mlflow"},
+        ["adminGroup = 'mlflow': same as userGroup"],
+    ),
+    BadConfig(
+        "misspelt-key",
+        {"accesTokenLifespan": "5m"},
+        ["accesTokenLifespan: unknown config key", "did you mean 'accessTokenLifespan'"],
+    ),
+    BadConfig(
+        "hostname-with-scheme",
+        {"publicHostname": "http://localhost"},
+        ["publicHostname = 'http://localhost'", "bare host name"],
+    ),
+    BadConfig(
+        "boolean-not-boolean",
+        {"revokeRefreshToken": "maybe"},
+        ["revokeRefreshToken = 'maybe'", "valid boolean"],
+    ),
+    BadConfig(
+        "refresh-token-reuse-negative",
+        {"refreshTokenMaxReuse": "-1"},
+        ["refreshTokenMaxReuse = '-1'"],
+    ),
+    BadConfig(
+        "brute-force-threshold-zero",
+        {"bruteForceMaxLoginFailures": "0"},
+        ["bruteForceMaxLoginFailures = '0'"],
+    ),
+    BadConfig(
+        "realm-name-with-space",
+        {"realm": "ml flow"},
+        ["realm = 'ml flow'", "letters, digits"],
+    ),
+    BadConfig(
+        "automation-client-is-the-mlflow-client",
+        {"automationClientId": "mlflow"},
+        ["automationClientId = 'mlflow': same as clientId"],
+    ),
+    BadConfig(
+        "prebuilt-mlflow-image-latest",
+        {"mlflowImage": "mlflow:latest"},
+        ["mlflowImage = 'mlflow:latest'", "'latest'"],
+    ),
+    BadConfig(
+        "db-port-clashes-with-mlflow",
+        {"mlflowDbPort": "5000"},
+        ["clashes with"],
+    ),
+]

@@ -1,0 +1,3 @@
+from tests.cli.project import project
+
+__all__ = ["project"]

@@ -1,0 +1,71 @@
+"""A throwaway copy of the project driven by the real `pulumi` CLI, one stack per case."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.versions import pinned_versions
+from tests.workdir import REPO, config_paths, copy_project
+
+POLICY_PACK = str(REPO / "policy")
+
+
+class CliProject:
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        copy_project(workdir)
+        (workdir / "state").mkdir()
+        self.env = {
+            **os.environ,
+            "PULUMI_BACKEND_URL": f"file://{workdir / 'state'}",
+            "PULUMI_CONFIG_PASSPHRASE": secrets.token_urlsafe(16),
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        }
+
+    def new_stack(self, name: str, config: dict[str, Any]) -> str:
+        self.must("stack", "init", name)
+        for key, value in config.items():
+            for path, text in config_paths(key, value):
+                flags = ["--path"] if path != key else []
+                self.must("config", "set", "--stack", name, *flags, "--", path, text)
+        return name
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["pulumi", "--non-interactive", *args],
+            cwd=self.workdir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+
+    def must(self, *args: str) -> subprocess.CompletedProcess[str]:
+        done = self.run(*args)
+        assert done.returncode == 0, f"pulumi {' '.join(args)}:\n{done.stdout}{done.stderr}"
+        return done
+
+    def resources(self, stack: str) -> list[str]:
+        """Types of the resources the stack's state holds, its own root left out."""
+        exported = json.loads(self.must("stack", "export", "--stack", stack).stdout)
+        held = exported.get("deployment", {}).get("resources") or []
+        return [r["type"] for r in held if r["type"] != "pulumi:pulumi:Stack"]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> CliProject:
+    pulumi = shutil.which("pulumi")
+    if pulumi is None:
+        pytest.fail("no `pulumi` on PATH: source the env file scripts/toolchain.sh prints")
+    version = subprocess.run([pulumi, "version"], capture_output=True, text=True).stdout.strip()
+    assert version == f"v{pinned_versions()['PULUMI_VERSION']}"
+    return CliProject(tmp_path_factory.mktemp("cli"))

@@ -1,0 +1,52 @@
+"""Bad config through the real CLI: `pulumi preview` and `pulumi up` each refuse it with one
+message naming the key, the value and the fix, and nothing is created."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.bad_configs import BAD_CONFIGS, BadConfig
+from tests.cli.project import CliProject
+from tests.e2e.deployment import docker
+
+OURS = [case for case in BAD_CONFIGS if not case.fails_schema_type]
+SCHEMA = [case for case in BAD_CONFIGS if case.fails_schema_type]
+
+
+def test_at_least_25_distinct_bad_configs_reach_the_program() -> None:
+    assert len({case.id for case in OURS}) >= 25
+
+
+@pytest.mark.parametrize("case", OURS, ids=lambda case: case.id)
+def test_preview_and_up_refuse_bad_config_and_create_nothing(
+    project: CliProject, case: BadConfig
+) -> None:
+    stack = project.new_stack(f"bad-{case.id}", case.raw)
+    for command in (("preview",), ("up", "--yes", "--skip-preview")):
+        done = project.run(*command, "--stack", stack)
+        out = done.stdout + done.stderr
+        assert done.returncode != 0, f"pulumi {command[0]} accepted {case.raw}:\n{out}"
+        assert "Traceback" not in out, out
+        # One error in the CLI's diagnostics: ours, with no engine "exited with code 1" after it.
+        diagnostics = out.split("Diagnostics:", 1)[-1]
+        assert diagnostics.count("error: ") == 1, out
+        assert "error: invalid stack configuration (" in diagnostics, out
+        assert "mlflow-keycloak-stack:" in diagnostics
+        for fragment in case.expected:
+            assert fragment in diagnostics, f"{fragment!r} missing from:\n{out}"
+    assert project.resources(stack) == []
+    assert docker("ps", "-a", "--filter", f"name=^mlflow-{stack}-", "--format", "{{.Names}}") == ""
+
+
+@pytest.mark.parametrize("case", SCHEMA, ids=lambda case: case.id)
+def test_the_cli_refuses_a_value_of_the_wrong_type_naming_the_key(
+    project: CliProject, case: BadConfig
+) -> None:
+    stack = project.new_stack(f"bad-{case.id}", case.raw)
+    (key,) = case.raw
+    for command in (("preview",), ("up", "--yes", "--skip-preview")):
+        done = project.run(*command, "--stack", stack)
+        out = done.stdout + done.stderr
+        assert done.returncode != 0, out
+        assert f"configuration key '{key}' must be of type" in out, out
+    assert project.resources(stack) == []

@@ -18,8 +18,12 @@ def test_browser_is_sent_to_keycloak_signs_in_and_lands_in_mlflow(
     temporary = deployment.outputs["userInitialPasswords"]["bella"]
     new_password = "Chosen-" + temporary[::-1]
     sign_in(page, deployment, "bella", temporary, new_password=new_password)
-    # MLflow's UI keeps polling, so "network idle" never comes: wait for its page to render.
-    page.get_by_text("Experiments").first.wait_for(timeout=60_000)
+    # MLflow's UI keeps polling, so "network idle" never comes: open the experiment list and
+    # wait until it has loaded (its rows, or its empty-state text), not just the page frame.
+    page.goto(f"{deployment.mlflow_url}/#/experiments")
+    page.get_by_role("button", name="Create experiment").first.wait_for(timeout=60_000)
+    listed = page.get_by_role("row").nth(1).or_(page.get_by_text("No experiments found"))
+    listed.first.wait_for(timeout=60_000)
     page.screenshot(path=str(artifacts / "mlflow-after-login.png"), full_page=True)
     assert current_user(context, deployment)["username"] == "bella@example.com"
     assert page.title() != ""

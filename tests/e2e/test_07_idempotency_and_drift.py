@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pulumi import automation as auto
 
 from tests.e2e.conftest import _log
 from tests.e2e.deployment import ACCESS_TOKEN_SECONDS, Deployment
 
 
-def changes_of(summary: dict[str, int] | None) -> dict[str, int]:
-    return {op: count for op, count in (summary or {}).items() if op != "same" and count}
+def changes_of(summary: Mapping[auto.OpType, int] | None) -> dict[str, int]:
+    return {str(op): n for op, n in (summary or {}).items() if op != auto.OpType.SAME and n}
 
 
 def test_a_second_up_has_nothing_to_change(deployment: Deployment) -> None:

@@ -205,20 +205,30 @@ class Deployment:
         )
 
 
+def stack_objects() -> dict[str, list[str]]:
+    """Every container, volume and network whose name marks it as the e2e stack's."""
+    return {
+        kind: docker(*command, "--filter", f"name=^{PREFIX}-").split()
+        for kind, command in {
+            "containers": ("ps", "-a", "--format", "{{.Names}}"),
+            "volumes": ("volume", "ls", "--format", "{{.Name}}"),
+            "networks": ("network", "ls", "--format", "{{.Name}}"),
+        }.items()
+    }
+
+
 def remove_leftovers(log: Callable[[str], None]) -> None:
     """Remove what a killed earlier run of the suite left of its own test stack (a fresh state
     backend knows nothing of it, and the next `up` would collide with the names)."""
-    found = {
-        "container": docker("ps", "-aq", "--filter", f"name=^{PREFIX}-").split(),
-        "volume": docker("volume", "ls", "-q", "--filter", f"name=^{PREFIX}-").split(),
-        "network": docker("network", "ls", "-q", "--filter", f"name=^{PREFIX}-").split(),
+    removal = {
+        "containers": ("rm", "-f"),
+        "volumes": ("volume", "rm"),
+        "networks": ("network", "rm"),
     }
-    for kind, ids in found.items():
-        if not ids:
-            continue
-        names = docker(kind, "inspect", "--format", "{{.Name}}", *ids).split()
-        log(f"removing {len(ids)} {kind}(s) left by an earlier run: {', '.join(names)}")
-        docker(kind, "rm", *(["-f"] if kind == "container" else []), *ids)
+    for kind, names in stack_objects().items():  # containers first: they hold the others
+        if names:
+            log(f"removing {kind} left by an earlier run of the suite: {', '.join(names)}")
+            docker(*removal[kind], *names)
 
 
 def poll(condition: Callable[[], bool], timeout: float, interval: float = 2.0) -> float:

@@ -6,19 +6,7 @@ from __future__ import annotations
 import httpx
 
 from tests.e2e.conftest import _log
-from tests.e2e.deployment import PREFIX, Deployment, docker, docker_inventory
-
-
-def stack_objects() -> dict[str, list[str]]:
-    """Every container, volume and network whose name marks it as the e2e stack's."""
-    return {
-        kind: docker(*command, "--filter", f"name=^{PREFIX}-", "--format", "{{.Name}}").split()
-        for kind, command in {
-            "containers": ("ps", "-a"),
-            "volumes": ("volume", "ls"),
-            "networks": ("network", "ls"),
-        }.items()
-    }
+from tests.e2e.deployment import Deployment, docker_inventory, stack_objects
 
 
 def test_destroy_removes_every_container_network_and_volume(

@@ -105,24 +105,7 @@ keycloak_provider = keycloak.Provider(
 )
 on_realm = pulumi.ResourceOptions(providers={"keycloak": keycloak_provider})
 
-realm = SsoRealm(
-    "realm",
-    {
-        "realm": cfg.realm,
-        "access_token_lifespan_seconds": cfg.seconds("access_token_lifespan"),
-        "sso_session_idle_timeout_seconds": cfg.seconds("sso_session_idle_timeout"),
-        "sso_session_max_lifespan_seconds": cfg.seconds("sso_session_max_lifespan"),
-        "offline_session_idle_timeout_seconds": cfg.seconds("offline_session_idle_timeout"),
-        "revoke_refresh_token": cfg.revoke_refresh_token,
-        "refresh_token_max_reuse": cfg.refresh_token_max_reuse,
-        "password_policy": cfg.password_policy,
-        "brute_force_max_login_failures": cfg.brute_force_max_login_failures,
-        "events_expiration_seconds": cfg.seconds("events_expiration"),
-        "admin_events_expiration_seconds": cfg.seconds("admin_events_expiration"),
-        "protect": cfg.protect_data,
-    },
-    on_realm,
-)
+realm = SsoRealm("realm", {"settings": cfg.realm_settings}, on_realm)
 client = MlflowOidcClient(
     "mlflow-client",
     {

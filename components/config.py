@@ -15,8 +15,10 @@ import pulumi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
-from components.durations import format_duration, parse_duration
 from components.versions import pin
+from stackrules.durations import format_duration, parse_duration
+from stackrules.images import pinning_problem
+from stackrules.names import NAMESPACE
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,254}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
@@ -50,13 +52,9 @@ MESSAGE_SHOWN_EXIT_CODE = 32
 
 def check_image_reference(value: str) -> str:
     """An image must be pinned: a tag other than `latest`, or a digest."""
-    if "@sha256:" in value:
-        return value
-    last_part = value.rsplit("/", 1)[-1]
-    if ":" not in last_part:
-        raise ValueError("has no tag; pin one, e.g. 'postgres:17.7-trixie'")
-    if last_part.rsplit(":", 1)[1] in ("", "latest"):
-        raise ValueError("uses the moving tag 'latest'; pin a version tag")
+    problem = pinning_problem(value)
+    if problem is not None:
+        raise ValueError(f"{problem}; pin a version tag such as 'postgres:17.7-trixie'")
     return value
 
 
@@ -94,44 +92,177 @@ class UserSpec(_Model):
         return value
 
 
+class RealmSettings(_Model):
+    """Everything the realm component reads, as one value: StackConfig's fields of the same
+    names, durations in seconds. A new realm setting is a field here and in StackConfig."""
+
+    realm: str
+    access_token_lifespan: int
+    sso_session_idle_timeout: int
+    sso_session_max_lifespan: int
+    offline_session_idle_timeout: int
+    revoke_refresh_token: bool
+    refresh_token_max_reuse: int
+    password_policy: str
+    brute_force_max_login_failures: int
+    events_expiration: int
+    admin_events_expiration: int
+    protect_data: bool
+
+
 class StackConfig(_Model):
     """Everything a stack may set, with the defaults of the dev stack."""
 
-    bind_address: str = "127.0.0.1"
-    public_hostname: str = "localhost"
-    keycloak_port: Port = 8080
-    mlflow_port: Port = 5000
-    mlflow_db_port: Port = 15432
-    keycloak_db_port: Port = 15433
+    bind_address: str = Field(
+        "127.0.0.1",
+        description=(
+            "Host address every published port binds to. Keep loopback unless you know why."
+        ),
+    )
+    public_hostname: str = Field(
+        "localhost",
+        description="Host name the browser uses for Keycloak and MLflow (the token issuer's host).",
+    )
+    keycloak_port: Port = Field(
+        8080,
+        description="Host port of Keycloak (browser and the Pulumi keycloak provider).",
+    )
+    mlflow_port: Port = Field(
+        5000,
+        description="Host port of MLflow.",
+    )
+    mlflow_db_port: Port = Field(
+        15432,
+        description=(
+            "Host port of MLflow's Postgres (loopback; used by the Pulumi postgresql provider)."
+        ),
+    )
+    keycloak_db_port: Port = Field(
+        15433,
+        description=(
+            "Host port of Keycloak's Postgres (loopback; used by the Pulumi postgresql provider)."
+        ),
+    )
 
-    postgres_image: str = pin("POSTGRES_IMAGE")
-    keycloak_image: str = pin("KEYCLOAK_IMAGE")
-    mlflow_base_image: str = pin("PYTHON_BASE_IMAGE")
-    mlflow_image: str | None = None
+    postgres_image: str = Field(
+        pin("POSTGRES_IMAGE"),
+        description="Postgres image with a pinned tag (POSTGRES_IMAGE in versions.env).",
+    )
+    keycloak_image: str = Field(
+        pin("KEYCLOAK_IMAGE"),
+        description="Keycloak image with a pinned tag (KEYCLOAK_IMAGE in versions.env).",
+    )
+    mlflow_base_image: str = Field(
+        pin("PYTHON_BASE_IMAGE"),
+        description=(
+            "Python >= 3.12 base the MLflow image is built on (PYTHON_BASE_IMAGE in versions.env)."
+        ),
+    )
+    mlflow_image: str | None = Field(
+        None,
+        description="A prebuilt MLflow image to run instead of building images/mlflow.",
+    )
 
-    realm: str = "mlflow"
-    client_id: str = "mlflow"
-    user_group: str = "mlflow"
-    admin_group: str = "mlflow-admin"
-    keycloak_admin_username: str = "admin"
+    realm: str = Field(
+        "mlflow",
+        description="Keycloak realm MLflow's users sign in to.",
+    )
+    client_id: str = Field(
+        "mlflow",
+        description="OIDC client id of MLflow (also the access tokens' audience).",
+    )
+    user_group: str = Field(
+        "mlflow",
+        description="Group whose members may use MLflow.",
+    )
+    admin_group: str = Field(
+        "mlflow-admin",
+        description="Group whose members are MLflow admins.",
+    )
+    keycloak_admin_username: str = Field(
+        "admin",
+        description="Bootstrap admin of Keycloak's master realm (password generated).",
+    )
 
-    access_token_lifespan: str = "5m"
-    sso_session_idle_timeout: str = "30m"
-    sso_session_max_lifespan: str = "10h"
-    offline_session_idle_timeout: str = "30d"
-    revoke_refresh_token: bool = True
-    refresh_token_max_reuse: Annotated[int, Field(ge=0, le=10)] = 0
-    password_policy: str = "length(12) and notUsername and notEmail"
-    brute_force_max_login_failures: Annotated[int, Field(ge=1, le=100)] = 5
-    events_expiration: str = "7d"
-    admin_events_expiration: str = "30d"
+    access_token_lifespan: str = Field(
+        "5m",
+        description=(
+            "Access token lifespan (10s..15m, the policy pack's bound too). "
+            "MLflow access ends at most this long (+30 s) after revocation."
+        ),
+    )
+    sso_session_idle_timeout: str = Field(
+        "30m",
+        description="SSO session idle timeout (>= access token lifespan).",
+    )
+    sso_session_max_lifespan: str = Field(
+        "10h",
+        description="SSO session max lifespan (>= idle timeout).",
+    )
+    offline_session_idle_timeout: str = Field(
+        "30d",
+        description="Offline session idle timeout.",
+    )
+    revoke_refresh_token: bool = Field(
+        True,
+        description="Refresh tokens are single use (rotation).",
+    )
+    refresh_token_max_reuse: Annotated[int, Field(ge=0, le=10)] = Field(
+        0,
+        description="How often a refresh token may be reused when revokeRefreshToken is on.",
+    )
+    password_policy: str = Field(
+        "length(12) and notUsername and notEmail",
+        description="Keycloak password policy of the realm.",
+    )
+    brute_force_max_login_failures: Annotated[int, Field(ge=1, le=100)] = Field(
+        5,
+        description=(
+            "Failed logins before a temporary lockout (brute-force detection is always on)."
+        ),
+    )
+    events_expiration: str = Field(
+        "7d",
+        description="How long login events are kept.",
+    )
+    admin_events_expiration: str = Field(
+        "30d",
+        description="How long admin events are kept.",
+    )
 
-    direct_access_grants: bool = False
-    automation_client_id: str | None = None
-    provision_on_bearer_auth: bool = True
-    default_mlflow_permission: MlflowPermission = "NO_PERMISSIONS"
-    users: tuple[UserSpec, ...] = ()
-    protect_data: bool = False
+    direct_access_grants: bool = Field(
+        False,
+        description="Allow the password grant on the MLflow client (off; scripts use tokens).",
+    )
+    automation_client_id: str | None = Field(
+        None,
+        description="Id of an optional service-account client for scripts and CI (unset = none).",
+    )
+    provision_on_bearer_auth: bool = Field(
+        True,
+        description=(
+            "Create an MLflow user on a valid bearer token's first use (issuer "
+            "and audience are checked)."
+        ),
+    )
+    default_mlflow_permission: MlflowPermission = Field(
+        "NO_PERMISSIONS",
+        description=(
+            "MLflow permission of a signed-in user on resources nobody granted "
+            "(READ, EDIT, MANAGE, NO_PERMISSIONS)."
+        ),
+    )
+    users: tuple[UserSpec, ...] = Field(
+        (),
+        description="People who may sign in; each {username, email, firstName, lastName, groups}.",
+    )
+    protect_data: bool = Field(
+        False,
+        description=(
+            "Pulumi-protect the data volumes, the databases and the realm: "
+            "destroy refuses to delete them."
+        ),
+    )
 
     @field_validator("mlflow_image", "automation_client_id", mode="before")
     @classmethod
@@ -185,6 +316,15 @@ class StackConfig(_Model):
     def seconds(self, field: str) -> int:
         """A lifespan field in seconds."""
         return parse_duration(getattr(self, field))
+
+    @property
+    def realm_settings(self) -> RealmSettings:
+        return RealmSettings.model_validate(
+            {
+                name: self.seconds(name) if name in LIFESPAN_BOUNDS else getattr(self, name)
+                for name in RealmSettings.model_fields
+            }
+        )
 
     @property
     def mlflow_build_args(self) -> dict[str, str]:
@@ -324,7 +464,7 @@ def _describe(error: Any) -> str:
     return f"{path} = {error.get('input')!r}: {message}. Fix: {fix}"
 
 
-def parse_config(raw: dict[str, Any], namespace: str = "mlflow-keycloak-stack") -> StackConfig:
+def parse_config(raw: dict[str, Any], namespace: str = NAMESPACE) -> StackConfig:
     """Validate raw config values (camelCase keys, as in the stack file) into a StackConfig."""
     errors: list[str] = []
     known = {field.alias or name for name, field in StackConfig.model_fields.items()}
@@ -358,9 +498,9 @@ def load_config() -> StackConfig:
     prefix = f"{namespace}:"
     config = pulumi.Config(namespace)
     raw: dict[str, Any] = {}
-    # The language host hands config over in-process (CONFIG); older hosts use PULUMI_CONFIG.
-    present = set(pulumi.runtime.config.CONFIG.get()) | set(pulumi.runtime.get_config_env())
-    for full_key in sorted(present):
+    # Which keys the stack sets, misspelt ones included (pulumi.Config can only be asked for
+    # known names): the language host hands the whole map to the program as PULUMI_CONFIG.
+    for full_key in sorted(pulumi.runtime.get_config_env()):
         if not full_key.startswith(prefix):
             continue
         key = full_key[len(prefix) :]

@@ -7,22 +7,12 @@ from typing import TypedDict
 import pulumi
 import pulumi_keycloak as keycloak
 
-from components.durations import keycloak_duration
+from components.config import RealmSettings
+from stackrules.durations import keycloak_duration
 
 
 class SsoRealmArgs(TypedDict):
-    realm: str
-    access_token_lifespan_seconds: int
-    sso_session_idle_timeout_seconds: int
-    sso_session_max_lifespan_seconds: int
-    offline_session_idle_timeout_seconds: int
-    revoke_refresh_token: bool
-    refresh_token_max_reuse: int
-    password_policy: str
-    brute_force_max_login_failures: int
-    events_expiration_seconds: int
-    admin_events_expiration_seconds: int
-    protect: bool
+    settings: RealmSettings
 
 
 class SsoRealm(pulumi.ComponentResource):
@@ -41,38 +31,37 @@ class SsoRealm(pulumi.ComponentResource):
     ) -> None:
         super().__init__("mlflowstack:index:SsoRealm", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        settings = args["settings"]
         self.realm = keycloak.Realm(
             name,
-            realm=args["realm"],
+            realm=settings.realm,
             enabled=True,
             display_name="MLflow",
-            access_token_lifespan=keycloak_duration(args["access_token_lifespan_seconds"]),
-            sso_session_idle_timeout=keycloak_duration(args["sso_session_idle_timeout_seconds"]),
-            sso_session_max_lifespan=keycloak_duration(args["sso_session_max_lifespan_seconds"]),
-            offline_session_idle_timeout=keycloak_duration(
-                args["offline_session_idle_timeout_seconds"]
-            ),
-            revoke_refresh_token=args["revoke_refresh_token"],
-            refresh_token_max_reuse=args["refresh_token_max_reuse"],
-            password_policy=args["password_policy"],
+            access_token_lifespan=keycloak_duration(settings.access_token_lifespan),
+            sso_session_idle_timeout=keycloak_duration(settings.sso_session_idle_timeout),
+            sso_session_max_lifespan=keycloak_duration(settings.sso_session_max_lifespan),
+            offline_session_idle_timeout=keycloak_duration(settings.offline_session_idle_timeout),
+            revoke_refresh_token=settings.revoke_refresh_token,
+            refresh_token_max_reuse=settings.refresh_token_max_reuse,
+            password_policy=settings.password_policy,
             security_defenses=keycloak.RealmSecurityDefensesArgs(
                 brute_force_detection=keycloak.RealmSecurityDefensesBruteForceDetectionArgs(
-                    max_login_failures=args["brute_force_max_login_failures"],
+                    max_login_failures=settings.brute_force_max_login_failures,
                     permanent_lockout=False,
                     wait_increment_seconds=60,
                     max_failure_wait_seconds=900,
                     failure_reset_time_seconds=43200,
                 ),
             ),
-            attributes={"adminEventsExpiration": str(args["admin_events_expiration_seconds"])},
-            opts=pulumi.ResourceOptions(parent=self, protect=args["protect"]),
+            attributes={"adminEventsExpiration": str(settings.admin_events_expiration)},
+            opts=pulumi.ResourceOptions(parent=self, protect=settings.protect_data),
         )
         self.realm_id = self.realm.id
         self.events = keycloak.RealmEvents(
             f"{name}-events",
             realm_id=self.realm.id,
             events_enabled=True,
-            events_expiration=args["events_expiration_seconds"],
+            events_expiration=settings.events_expiration,
             admin_events_enabled=True,
             admin_events_details_enabled=True,
             events_listeners=["jboss-logging"],

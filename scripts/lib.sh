@@ -2,7 +2,10 @@
 # shellcheck shell=bash
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export MKS_CACHE="${MKS_CACHE:-$HOME/.cache/mlflow-keycloak-stack}"
+# The defaults stackctl uses too (stackrules/local_state.py): cache, state dir, passphrase file.
+eval "$(PYTHONPATH="$REPO_ROOT" python3 -m stackrules.local_state)" \
+  || { printf 'error: python3 could not read stackrules/local_state.py\n' >&2; exit 1; }
+export MKS_CACHE MKS_STATE_DIR MKS_PASSPHRASE_FILE
 # shellcheck source=../versions.env
 set -a; source "$REPO_ROOT/versions.env"; set +a
 
@@ -33,13 +36,16 @@ ensure_venv() {
 # CLI's `--policy-pack` hangs silently, so it is made before any preview or up.
 ensure_policy_venv() {
   local venv="$REPO_ROOT/policy/venv" stamp
-  stamp="$venv/.requirements-$(sha256sum <"$REPO_ROOT/policy/requirements.txt" | cut -c1-16)"
+  stamp="$venv/.requirements-$(cat "$REPO_ROOT/policy/requirements.txt" "$REPO_ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
   if [ -f "$stamp" ]; then return 0; fi
   step "policy pack: installing policy/requirements.txt into policy/venv"
   rm -rf "$venv"
   python3 -m venv "$venv" || { rm -rf "$venv"; die "python3 -m venv failed: install python3-venv"; }
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$REPO_ROOT/policy/requirements.txt" \
     || { rm -rf "$venv"; die "pip install -r policy/requirements.txt failed (see above)"; }
+  # The shared rules (stackrules/), without the stack's own dependencies.
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps -e "$REPO_ROOT" \
+    || { rm -rf "$venv"; die "pip install -e . into policy/venv failed (see above)"; }
   touch "$stamp"
 }
 
@@ -51,13 +57,12 @@ ensure_pulumi_env() {
   # shellcheck disable=SC1090
   source "$env_file"
   ensure_policy_venv
-  local state="${MKS_STATE_DIR:-$HOME/.local/share/mlflow-keycloak-stack/state}"
   if [ -z "${PULUMI_BACKEND_URL:-}" ]; then
-    mkdir -p "$state"
-    export PULUMI_BACKEND_URL="file://$state"
+    mkdir -p "$MKS_STATE_DIR"
+    export PULUMI_BACKEND_URL="file://$MKS_STATE_DIR"
   fi
   if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
-    local file="${MKS_PASSPHRASE_FILE:-$HOME/.config/mlflow-keycloak-stack/passphrase}"
+    local file="$MKS_PASSPHRASE_FILE"
     if [ ! -s "$file" ]; then
       step "secrets: generating the stack passphrase in $file (keep it: it decrypts the stack's secrets)"
       mkdir -p "$(dirname "$file")"

@@ -16,12 +16,12 @@ import typer
 from keycloak import KeycloakAdmin
 from rich.console import Console
 
-from components.durations import format_duration, parse_duration
 from stackctl import realm, views
 from stackctl.automation import automation_token
 from stackctl.errors import StackctlError
 from stackctl.health import keycloak_health, mlflow_health
 from stackctl.outputs import StackOutputs, load_outputs_file, load_stack_outputs
+from stackrules.durations import format_duration, parse_duration
 
 # Tracebacks with locals would print the admin password; a bug gets a plain traceback.
 app = typer.Typer(

@@ -20,6 +20,7 @@ from pydantic.alias_generators import to_camel
 
 from components.versions import pin
 from stackctl.errors import StackctlError
+from stackrules.local_state import backend_env, cache_dir
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # Pulumi prints this in place of a secret unless asked for --show-secrets.
@@ -98,33 +99,18 @@ def pulumi_environment(environ: Mapping[str, str]) -> dict[str, str]:
     stackctl reads the same state as `scripts/up.sh` run in the same shell. Unlike the script,
     it never generates a passphrase: a missing one means the stack was never deployed here.
     """
-    home = Path(environ.get("HOME") or Path.home())
-    added = {"PULUMI_SKIP_UPDATE_CHECK": "true"}
-    if not environ.get("PULUMI_BACKEND_URL"):
-        state = environ.get("MKS_STATE_DIR") or str(
-            home / ".local/share/mlflow-keycloak-stack/state"
-        )
-        added["PULUMI_BACKEND_URL"] = f"file://{state}"
-    if not environ.get("PULUMI_CONFIG_PASSPHRASE") and not environ.get(
-        "PULUMI_CONFIG_PASSPHRASE_FILE"
-    ):
-        added["PULUMI_CONFIG_PASSPHRASE_FILE"] = environ.get("MKS_PASSPHRASE_FILE") or str(
-            home / ".config/mlflow-keycloak-stack/passphrase"
-        )
-    return added
+    return backend_env(environ)
 
 
 def pulumi_cli_root(environ: Mapping[str, str]) -> str | None:
-    """None for the `pulumi` on PATH, else the root of the CLI scripts/toolchain.sh built."""
+    """None for the `pulumi` on PATH, else the root of the CLI scripts/toolchain.sh set up."""
     if shutil.which("pulumi", path=environ.get("PATH")):
         return None
-    home = Path(environ.get("HOME") or Path.home())
-    cache = Path(environ.get("MKS_CACHE") or home / ".cache/mlflow-keycloak-stack")
-    root = cache / "pulumi" / pin("PULUMI_VERSION")
+    root = cache_dir(environ) / "pulumi" / pin("PULUMI_VERSION")
     if (root / "bin" / "pulumi").exists():
         return str(root)
     raise StackctlError(
-        "no pulumi CLI on PATH nor in the toolchain cache: run scripts/up.sh (it builds one), "
+        "no pulumi CLI on PATH nor in the toolchain cache: run scripts/up.sh (it sets one up), "
         "or pass --outputs-file"
     )
 

@@ -14,7 +14,7 @@ from typing import Any
 from rich import box
 from rich.table import Table
 
-from components.durations import format_duration
+from stackrules.durations import format_duration
 
 Row = dict[str, Any]
 Names = Mapping[str, str]

@@ -78,7 +78,7 @@ done
   || die "an archive in $mirror does not match SHA256SUMS (see above). Fix: replace it with the release file"
 
 root="$MKS_CACHE/pulumi/$PULUMI_VERSION"
-bin="$root/pulumi"
+bin="$root/bin"  # the layout of an installed CLI (~/.pulumi/bin), which the Automation API expects
 cli_sha=$(grep "  $cli_archive\$" "$mirror/SHA256SUMS" | cut -d' ' -f1)
 mkdir -p "$root"
 exec 9>"$root/.lock"

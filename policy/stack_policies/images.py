@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .image_refs import pinning_problem
+from stackrules.images import pinning_problem
+
 from .props import is_unknown
 from .resource_types import BUILT_IMAGE, CONTAINER, REMOTE_IMAGE
 from .rule import Resource, Rule, stack_config
@@ -22,9 +23,13 @@ def check_images_pinned(resource: Resource, config: Mapping[str, Any]) -> Iterat
     reference = resource.props.get(prop)
     if is_unknown(reference):
         return  # A container often runs the ID of an image pulled in the same update.
-    problem = f"`{prop}` is empty" if not reference else pinning_problem(str(reference))
-    if problem is None:
-        return
+    if not reference:
+        problem = f"`{prop}` is empty"
+    else:
+        reason = pinning_problem(str(reference))
+        if reason is None:
+            return
+        problem = f"image '{reference}' {reason}"
     if resource.type == BUILT_IMAGE:
         fix = "tag the built image with a version or build fingerprint, as images/ builds do"
     else:

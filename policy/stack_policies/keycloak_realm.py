@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .durations import duration_seconds
+from stackrules.durations import duration_seconds
+
 from .props import is_unknown
 from .resource_types import REALM, REALM_EVENTS
 from .rule import Resource, Rule, stack_config

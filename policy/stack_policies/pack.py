@@ -11,6 +11,8 @@ from pulumi_policy import (
     ResourceValidationPolicy,
 )
 
+from stackrules.names import NAMESPACE
+
 from .containers import (
     KEYCLOAK_PRODUCTION_MODE,
     OIDC_TOKEN_CHECKS,
@@ -28,7 +30,7 @@ from .keycloak_realm import (
 from .props import plain
 from .rule import Resource, Rule
 
-PACK_NAME = "mlflow-keycloak-stack"
+PACK_NAME = NAMESPACE
 
 RULES: tuple[Rule, ...] = (
     PORTS_ON_LOOPBACK,

@@ -6,12 +6,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-STACK_CONFIG = "mlflow-keycloak-stack"
+from stackrules.names import config_key as stack_config
 
-
-def stack_config(key: str) -> str:
-    """The full name of a stack config key, as `pulumi config set` takes it."""
-    return f"{STACK_CONFIG}:{key}"
+__all__ = ["Check", "Resource", "Rule", "stack_config"]
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from stack_policies.image_refs import image_tag, pinning_problem
 from stack_policies.images import IMAGES_PINNED
 from stack_policies.props import UNKNOWN
 from stack_policies.resource_types import BUILT_IMAGE, CONTAINER, REMOTE_IMAGE
 from stack_policies.rule import Resource
+
+from stackrules.images import image_tag, pinning_problem
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from stack_policies.durations import duration_seconds
 from stack_policies.keycloak_client import CONFIDENTIAL_CLIENT, FLAT_GROUPS_CLAIM
 from stack_policies.keycloak_realm import (
     ACCESS_TOKEN_LIFESPAN,
@@ -16,6 +15,8 @@ from stack_policies.keycloak_realm import (
 from stack_policies.props import UNKNOWN
 from stack_policies.resource_types import GROUP_MAPPER, OIDC_CLIENT, REALM, REALM_EVENTS
 from stack_policies.rule import Resource
+
+from stackrules.durations import duration_seconds
 
 
 def realm(**props: Any) -> Resource:

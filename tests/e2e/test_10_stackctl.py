@@ -17,8 +17,8 @@ import pytest
 from keycloak.exceptions import KeycloakError
 from typer.testing import CliRunner, Result
 
-from components.durations import format_duration
 from stackctl.cli import app
+from stackrules.durations import format_duration
 from tests.e2e.deployment import ACCESS_TOKEN_SECONDS, Deployment
 
 SEARCH = "/api/2.0/mlflow/experiments/search?max_results=1"

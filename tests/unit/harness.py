@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import runpy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -12,8 +13,10 @@ from typing import Any
 import pulumi
 from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
 
+from stackrules.names import NAMESPACE
+
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT = "mlflow-keycloak-stack"
+PROJECT = NAMESPACE
 STACK = "unit"
 
 # pulumi.runtime.test runs a function under the mock engine and waits for every registration.
@@ -100,12 +103,13 @@ def run_with(
 
     Returns the program's namespace and its stack exports (as Outputs)."""
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False)
-    pulumi.runtime.set_all_config(
-        {
-            f"{PROJECT}:{key}": value if isinstance(value, str) else json.dumps(value)
-            for key, value in config.items()
-        }
-    )
+    # As the language host does: the whole map in PULUMI_CONFIG, then set in the runtime.
+    values = {
+        f"{PROJECT}:{key}": value if isinstance(value, str) else json.dumps(value)
+        for key, value in config.items()
+    }
+    os.environ["PULUMI_CONFIG"] = json.dumps(values)
+    pulumi.runtime.set_all_config(values)
     namespace: dict[str, Any] = {}
 
     def record_protection(

@@ -2,7 +2,7 @@
 
 import pytest
 
-from components.durations import format_duration, keycloak_duration, parse_duration
+from stackrules.durations import format_duration, keycloak_duration, parse_duration
 
 
 @pytest.mark.parametrize(

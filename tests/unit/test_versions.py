@@ -7,6 +7,7 @@ import re
 import yaml
 
 from components.config import StackConfig
+from components.config_docs import render_pulumi_yaml, render_readme
 from components.versions import pinned_versions
 from tests.unit.harness import ROOT
 
@@ -73,8 +74,15 @@ def test_dev_stack_file_is_valid_config_without_secrets() -> None:
     assert "secure:" not in (ROOT / "Pulumi.dev.yaml").read_text()
 
 
-def test_readme_documents_every_config_key() -> None:
-    readme = (ROOT / "README.md").read_text()
-    schema = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
-    missing = [key for key in schema if f"| `{key}` |" not in readme]
-    assert missing == [], f"README's configuration reference lacks {missing}"
+def test_pulumi_yaml_and_readme_config_docs_are_generated_from_the_model() -> None:
+    assert (ROOT / "Pulumi.yaml").read_text() == render_pulumi_yaml(
+        (ROOT / "Pulumi.yaml").read_text()
+    ), "Pulumi.yaml's config block is stale: run .venv/bin/python -m components.config_docs"
+    assert (ROOT / "README.md").read_text() == render_readme((ROOT / "README.md").read_text()), (
+        "README's configuration table is stale: run .venv/bin/python -m components.config_docs"
+    )
+
+
+def test_every_config_field_has_a_description() -> None:
+    missing = [name for name, field in StackConfig.model_fields.items() if not field.description]
+    assert missing == []

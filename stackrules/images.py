@@ -1,4 +1,4 @@
-"""Is an image reference pinned: a tag other than ``latest``, a digest, or an image ID?"""
+"""When an image reference is pinned: a tag other than `latest`, a digest, or an image ID."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ _IMAGE_ID = re.compile(r"^(sha256:)?[0-9a-f]{64}$")
 
 
 def image_tag(reference: str) -> str | None:
-    """The tag of ``reference`` ("postgres:17" -> "17"), None when it has none.
+    """The tag of `reference` ("postgres:17" -> "17"), None when it has none.
 
     A colon before the last slash belongs to a registry's port ("localhost:5000/app").
     """
@@ -21,14 +21,14 @@ def image_tag(reference: str) -> str | None:
 
 
 def pinning_problem(reference: str) -> str | None:
-    """Why ``reference`` is not pinned, or None if it is."""
+    """Why `reference` is not pinned ("has no tag, ..."), or None if it is."""
     if _IMAGE_ID.match(reference) or _DIGEST.search(reference):
         return None
     tag = image_tag(reference)
     if tag is None:
-        return f"image '{reference}' has no tag, which means 'latest'"
+        return "has no tag, which means 'latest'"
     if tag == "":
-        return f"image '{reference}' has an empty tag"
+        return "has an empty tag"
     if tag == "latest":
-        return f"image '{reference}' uses the moving tag 'latest'"
+        return "uses the moving tag 'latest'"
     return None

@@ -21,9 +21,8 @@ def test_browser_is_sent_to_keycloak_signs_in_and_lands_in_mlflow(
     # MLflow's UI keeps polling, so "network idle" never comes: open the experiment list and
     # wait until it has loaded (its rows, or its empty-state text), not just the page frame.
     page.goto(f"{deployment.mlflow_url}/#/experiments")
-    page.get_by_role("button", name="Create experiment").first.wait_for(timeout=60_000)
-    listed = page.get_by_role("row").nth(1).or_(page.get_by_text("No experiments found"))
-    listed.first.wait_for(timeout=60_000)
+    empty = page.get_by_text("Create your first experiment", exact=True)
+    page.get_by_role("row").nth(1).or_(empty).first.wait_for(timeout=60_000)
     page.screenshot(path=str(artifacts / "mlflow-after-login.png"), full_page=True)
     assert current_user(context, deployment)["username"] == "bella@example.com"
     assert page.title() != ""

@@ -114,150 +114,150 @@ class StackConfig(_Model):
     """Everything a stack may set, with the defaults of the dev stack."""
 
     bind_address: str = Field(
-        "127.0.0.1",
+        default="127.0.0.1",
         description=(
             "Host address every published port binds to. Keep loopback unless you know why."
         ),
     )
     public_hostname: str = Field(
-        "localhost",
+        default="localhost",
         description="Host name the browser uses for Keycloak and MLflow (the token issuer's host).",
     )
     keycloak_port: Port = Field(
-        8080,
+        default=8080,
         description="Host port of Keycloak (browser and the Pulumi keycloak provider).",
     )
     mlflow_port: Port = Field(
-        5000,
+        default=5000,
         description="Host port of MLflow.",
     )
     mlflow_db_port: Port = Field(
-        15432,
+        default=15432,
         description=(
             "Host port of MLflow's Postgres (loopback; used by the Pulumi postgresql provider)."
         ),
     )
     keycloak_db_port: Port = Field(
-        15433,
+        default=15433,
         description=(
             "Host port of Keycloak's Postgres (loopback; used by the Pulumi postgresql provider)."
         ),
     )
 
     postgres_image: str = Field(
-        pin("POSTGRES_IMAGE"),
+        default=pin("POSTGRES_IMAGE"),
         description="Postgres image with a pinned tag (POSTGRES_IMAGE in versions.env).",
     )
     keycloak_image: str = Field(
-        pin("KEYCLOAK_IMAGE"),
+        default=pin("KEYCLOAK_IMAGE"),
         description="Keycloak image with a pinned tag (KEYCLOAK_IMAGE in versions.env).",
     )
     mlflow_base_image: str = Field(
-        pin("PYTHON_BASE_IMAGE"),
+        default=pin("PYTHON_BASE_IMAGE"),
         description=(
             "Python >= 3.12 base the MLflow image is built on (PYTHON_BASE_IMAGE in versions.env)."
         ),
     )
     mlflow_image: str | None = Field(
-        None,
+        default=None,
         description="A prebuilt MLflow image to run instead of building images/mlflow.",
     )
 
     realm: str = Field(
-        "mlflow",
+        default="mlflow",
         description="Keycloak realm MLflow's users sign in to.",
     )
     client_id: str = Field(
-        "mlflow",
+        default="mlflow",
         description="OIDC client id of MLflow (also the access tokens' audience).",
     )
     user_group: str = Field(
-        "mlflow",
+        default="mlflow",
         description="Group whose members may use MLflow.",
     )
     admin_group: str = Field(
-        "mlflow-admin",
+        default="mlflow-admin",
         description="Group whose members are MLflow admins.",
     )
     keycloak_admin_username: str = Field(
-        "admin",
+        default="admin",
         description="Bootstrap admin of Keycloak's master realm (password generated).",
     )
 
     access_token_lifespan: str = Field(
-        "5m",
+        default="5m",
         description=(
             "Access token lifespan (10s..15m, the policy pack's bound too). "
             "MLflow access ends at most this long (+30 s) after revocation."
         ),
     )
     sso_session_idle_timeout: str = Field(
-        "30m",
+        default="30m",
         description="SSO session idle timeout (>= access token lifespan).",
     )
     sso_session_max_lifespan: str = Field(
-        "10h",
+        default="10h",
         description="SSO session max lifespan (>= idle timeout).",
     )
     offline_session_idle_timeout: str = Field(
-        "30d",
+        default="30d",
         description="Offline session idle timeout.",
     )
     revoke_refresh_token: bool = Field(
-        True,
+        default=True,
         description="Refresh tokens are single use (rotation).",
     )
     refresh_token_max_reuse: Annotated[int, Field(ge=0, le=10)] = Field(
-        0,
+        default=0,
         description="How often a refresh token may be reused when revokeRefreshToken is on.",
     )
     password_policy: str = Field(
-        "length(12) and notUsername and notEmail",
+        default="length(12) and notUsername and notEmail",
         description="Keycloak password policy of the realm.",
     )
     brute_force_max_login_failures: Annotated[int, Field(ge=1, le=100)] = Field(
-        5,
+        default=5,
         description=(
             "Failed logins before a temporary lockout (brute-force detection is always on)."
         ),
     )
     events_expiration: str = Field(
-        "7d",
+        default="7d",
         description="How long login events are kept.",
     )
     admin_events_expiration: str = Field(
-        "30d",
+        default="30d",
         description="How long admin events are kept.",
     )
 
     direct_access_grants: bool = Field(
-        False,
+        default=False,
         description="Allow the password grant on the MLflow client (off; scripts use tokens).",
     )
     automation_client_id: str | None = Field(
-        None,
+        default=None,
         description="Id of an optional service-account client for scripts and CI (unset = none).",
     )
     provision_on_bearer_auth: bool = Field(
-        True,
+        default=True,
         description=(
             "Create an MLflow user on a valid bearer token's first use (issuer "
             "and audience are checked)."
         ),
     )
     default_mlflow_permission: MlflowPermission = Field(
-        "NO_PERMISSIONS",
+        default="NO_PERMISSIONS",
         description=(
             "MLflow permission of a signed-in user on resources nobody granted "
             "(READ, EDIT, MANAGE, NO_PERMISSIONS)."
         ),
     )
     users: tuple[UserSpec, ...] = Field(
-        (),
+        default=(),
         description="People who may sign in; each {username, email, firstName, lastName, groups}.",
     )
     protect_data: bool = Field(
-        False,
+        default=False,
         description=(
             "Pulumi-protect the data volumes, the databases and the realm: "
             "destroy refuses to delete them."

@@ -2,23 +2,21 @@
 
 import pulumi
 import pulumi_docker as docker
-import pulumi_keycloak as keycloak
-import pulumi_postgresql as postgresql
 
 from components.access_groups import AccessGroups
 from components.app_database import AppDatabase
-from components.automation_client import AutomationClient
 from components.config import load_config
 from components.keycloak_server import KeycloakServer
 from components.mlflow_server import MlflowServer
-from components.oidc_client import MlflowOidcClient
+from components.oidc_client import OidcClient
 from components.postgres_server import PostgresServer
 from components.realm_users import RealmUsers
 from components.service_container import Placement
 from components.sso_realm import SsoRealm
+from stackrules.names import resource_prefix
 
 cfg = load_config()
-prefix = f"mlflow-{pulumi.get_stack()}"
+prefix = resource_prefix(pulumi.get_stack())
 
 
 network = docker.Network("network", name=f"{prefix}-net", driver="bridge")
@@ -35,50 +33,30 @@ def placed(alias: str, host_port: int) -> Placement:
     )
 
 
-def postgres(name: str, alias: str, port: int) -> tuple[PostgresServer, postgresql.Provider]:
-    """A Postgres container and the provider that manages what lives inside it."""
-    server = PostgresServer(
+def postgres(name: str, alias: str, port: int) -> PostgresServer:
+    return PostgresServer(
         name,
         {
             "placement": placed(alias, port),
             "image": cfg.postgres_image,
             "protect_data": cfg.protect_data,
+            "host_address": cfg.local_address,
         },
     )
-    provider = postgresql.Provider(
-        f"{name}-provider",
-        host=cfg.local_address,
-        port=port,
-        username=server.superuser,
-        password=server.superuser_password,
-        database="postgres",
-        sslmode="disable",
-        superuser=True,
-        opts=pulumi.ResourceOptions(depends_on=[server.container]),
+
+
+def database(name: str, server: PostgresServer, db_name: str) -> AppDatabase:
+    """An application's own database and login role (both named db_name) on server."""
+    return AppDatabase(
+        name, {"server": server, "database": db_name, "role": db_name, "protect": cfg.protect_data}
     )
-    return server, provider
 
 
-mlflow_pg, mlflow_pg_provider = postgres("mlflow-postgres", "mlflow-db", cfg.mlflow_db_port)
-keycloak_pg, keycloak_pg_provider = postgres(
-    "keycloak-postgres", "keycloak-db", cfg.keycloak_db_port
-)
-on_mlflow_pg = pulumi.ResourceOptions(providers={"postgresql": mlflow_pg_provider})
-tracking_db = AppDatabase(
-    "mlflow-tracking",
-    {"database": "mlflow", "role": "mlflow", "protect": cfg.protect_data},
-    on_mlflow_pg,
-)
-auth_db = AppDatabase(
-    "mlflow-auth",
-    {"database": "mlflow_auth", "role": "mlflow_auth", "protect": cfg.protect_data},
-    on_mlflow_pg,
-)
-keycloak_db = AppDatabase(
-    "keycloak-store",
-    {"database": "keycloak", "role": "keycloak", "protect": cfg.protect_data},
-    pulumi.ResourceOptions(providers={"postgresql": keycloak_pg_provider}),
-)
+mlflow_pg = postgres("mlflow-postgres", "mlflow-db", cfg.mlflow_db_port)
+keycloak_pg = postgres("keycloak-postgres", "keycloak-db", cfg.keycloak_db_port)
+tracking_db = database("mlflow-tracking", mlflow_pg, "mlflow")
+auth_db = database("mlflow-auth", mlflow_pg, "mlflow_auth")
+keycloak_db = database("keycloak-store", keycloak_pg, "keycloak")
 
 keycloak_server = KeycloakServer(
     "keycloak",
@@ -86,33 +64,24 @@ keycloak_server = KeycloakServer(
         "placement": placed("keycloak", cfg.keycloak_port),
         "image": cfg.keycloak_image,
         "public_url": cfg.keycloak_url,
-        "db_host": keycloak_pg.alias,
-        "db_name": keycloak_db.database.name,
-        "db_username": keycloak_db.role.name,
-        "db_password": keycloak_db.password,
+        "database": keycloak_db,
         "admin_username": cfg.keycloak_admin_username,
+        "host_url": cfg.local_keycloak_url,
     },
 )
-keycloak_provider = keycloak.Provider(
-    "keycloak-provider",
-    url=cfg.local_keycloak_url,
-    realm="master",
-    client_id="admin-cli",
-    username=cfg.keycloak_admin_username,
-    password=keycloak_server.admin_password,
-    initial_login=False,
-    opts=pulumi.ResourceOptions(depends_on=[keycloak_server.container]),
-)
-on_realm = pulumi.ResourceOptions(providers={"keycloak": keycloak_provider})
+on_realm = pulumi.ResourceOptions(providers={"keycloak": keycloak_server.provider})
 
 realm = SsoRealm("realm", {"settings": cfg.realm_settings}, on_realm)
-client = MlflowOidcClient(
+client = OidcClient(
     "mlflow-client",
     {
         "realm_id": realm.realm_id,
         "client_id": cfg.client_id,
-        "mlflow_url": cfg.mlflow_url,
-        "direct_access_grants": cfg.direct_access_grants,
+        "display_name": "MLflow",
+        "browser_sign_in": {
+            "mlflow_url": cfg.mlflow_url,
+            "direct_access_grants": cfg.direct_access_grants,
+        },
     },
     on_realm,
 )
@@ -123,13 +92,14 @@ users = RealmUsers(
     on_realm,
 )
 automation = (
-    AutomationClient(
+    OidcClient(
         "automation-client",
         {
             "realm_id": realm.realm_id,
             "client_id": cfg.automation_client_id,
+            "display_name": "MLflow automation",
             "audience": client.client_id,
-            "group_ids": [groups.group_ids[cfg.user_group]],
+            "service_account_group_ids": [groups.group_ids[cfg.user_group]],
         },
         on_realm,
     )
@@ -144,8 +114,8 @@ mlflow = MlflowServer(
         "image_name": "mlflow-keycloak-stack/mlflow",
         "prebuilt_image": cfg.mlflow_image,
         "build_args": cfg.mlflow_build_args,
-        "backend_store_uri": tracking_db.uri(mlflow_pg.alias),
-        "users_db_uri": auth_db.uri(mlflow_pg.alias),
+        "backend_store_uri": tracking_db.uri(),
+        "users_db_uri": auth_db.uri(),
         "oidc": {
             "discovery_url": keycloak_server.discovery_url(cfg.realm),
             "client_id": client.client_id,

@@ -8,9 +8,11 @@ import pulumi
 import pulumi_postgresql as postgresql
 
 from components.generated import generated_secret
+from components.postgres_server import PostgresServer
 
 
 class AppDatabaseArgs(TypedDict):
+    server: PostgresServer
     database: str
     role: str
     protect: bool
@@ -19,9 +21,10 @@ class AppDatabaseArgs(TypedDict):
 class AppDatabase(pulumi.ComponentResource):
     """A non-superuser login role that owns one database, with a generated password.
 
-    Built under a `postgresql.Provider` handed in through `opts.providers`.
+    Built with its server's own postgresql provider.
     """
 
+    server: PostgresServer
     password: pulumi.Output[str]
     role: postgresql.Role
     database: postgresql.Database
@@ -29,7 +32,14 @@ class AppDatabase(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: AppDatabaseArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("mlflowstack:index:AppDatabase", name, None, opts)
+        self.server = args["server"]
+        on_server = pulumi.ResourceOptions(providers={"postgresql": self.server.provider})
+        super().__init__(
+            "mlflowstack:index:AppDatabase",
+            name,
+            None,
+            pulumi.ResourceOptions.merge(opts, on_server),
+        )
         child = pulumi.ResourceOptions(parent=self)
         # Alphanumeric only: the password is embedded in connection URIs.
         self.password = generated_secret(f"{name}-password", self)
@@ -61,15 +71,15 @@ class AppDatabase(pulumi.ComponentResource):
         )
         self.register_outputs({"role": self.role.name, "database": self.database.name})
 
-    def uri(self, host: str, port: int = 5432) -> pulumi.Output[str]:
+    def uri(self) -> pulumi.Output[str]:
         """SQLAlchemy URI for containers on the stack's network (psycopg 3 driver), secret."""
         return pulumi.Output.secret(
             pulumi.Output.format(
                 "postgresql+psycopg://{0}:{1}@{2}:{3}/{4}",
                 self.role.name,
                 self.password,
-                host,
-                port,
+                self.server.alias,
+                5432,
                 self.database.name,
             )
         )

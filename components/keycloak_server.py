@@ -6,9 +6,11 @@ from typing import TypedDict
 
 import pulumi
 import pulumi_docker as docker
+import pulumi_keycloak as keycloak
 
+from components.app_database import AppDatabase
 from components.generated import generated_secret
-from components.service_container import Placement, local_image, service_container
+from components.service_container import Placement, env_lines, local_image, service_container
 
 HTTP_PORT = 8080
 MANAGEMENT_PORT = 9000
@@ -26,11 +28,10 @@ class KeycloakServerArgs(TypedDict):
     placement: Placement
     image: pulumi.Input[str]
     public_url: str
-    db_host: str
-    db_name: pulumi.Input[str]
-    db_username: pulumi.Input[str]
-    db_password: pulumi.Input[str]
+    database: AppDatabase
     admin_username: str
+    # Keycloak as Pulumi, on this host, reaches it (loopback for a wildcard bind).
+    host_url: str
 
 
 class KeycloakServer(pulumi.ComponentResource):
@@ -42,6 +43,7 @@ class KeycloakServer(pulumi.ComponentResource):
     """
 
     container: docker.Container
+    provider: keycloak.Provider
     internal_url: str
     admin_password: pulumi.Output[str]
 
@@ -51,24 +53,23 @@ class KeycloakServer(pulumi.ComponentResource):
         super().__init__("mlflowstack:index:KeycloakServer", name, None, opts)
         self.internal_url = f"http://{args['placement'].alias}:{HTTP_PORT}"
         self.admin_password = generated_secret(f"{name}-admin-password", self)
-        envs = pulumi.Output.all(
-            args["db_name"], args["db_username"], args["db_password"], self.admin_password
-        ).apply(
-            lambda v: [
-                "KC_DB=postgres",
-                f"KC_DB_URL=jdbc:postgresql://{args['db_host']}:5432/{v[0]}",
-                f"KC_DB_USERNAME={v[1]}",
-                f"KC_DB_PASSWORD={v[2]}",
-                f"KC_BOOTSTRAP_ADMIN_USERNAME={args['admin_username']}",
-                f"KC_BOOTSTRAP_ADMIN_PASSWORD={v[3]}",
-                f"KC_HOSTNAME={args['public_url']}",
-                "KC_HOSTNAME_BACKCHANNEL_DYNAMIC=true",
-                "KC_HTTP_ENABLED=true",
-                f"KC_HTTP_PORT={HTTP_PORT}",
-                "KC_HEALTH_ENABLED=true",
-                "KC_METRICS_ENABLED=false",
-                "KC_CACHE=local",
-            ]
+        db = args["database"]
+        envs = env_lines(
+            KC_DB="postgres",
+            KC_DB_URL=pulumi.Output.format(
+                "jdbc:postgresql://{0}:5432/{1}", db.server.alias, db.database.name
+            ),
+            KC_DB_USERNAME=db.role.name,
+            KC_DB_PASSWORD=db.password,
+            KC_BOOTSTRAP_ADMIN_USERNAME=args["admin_username"],
+            KC_BOOTSTRAP_ADMIN_PASSWORD=self.admin_password,
+            KC_HOSTNAME=args["public_url"],
+            KC_HOSTNAME_BACKCHANNEL_DYNAMIC="true",
+            KC_HTTP_ENABLED="true",
+            KC_HTTP_PORT=str(HTTP_PORT),
+            KC_HEALTH_ENABLED="true",
+            KC_METRICS_ENABLED="false",
+            KC_CACHE="local",
         )
         self.container = service_container(
             name,
@@ -81,6 +82,23 @@ class KeycloakServer(pulumi.ComponentResource):
             health_start_period="30s",
             wait_timeout=600,
             parent=self,
+        )
+        # Manages the realm and everything in it; usable once Keycloak is ready. No login at
+        # construction, so a preview works before Keycloak exists.
+        self.provider = keycloak.Provider(
+            f"{name}-provider",
+            url=args["host_url"],
+            realm="master",
+            client_id="admin-cli",
+            username=args["admin_username"],
+            password=self.admin_password,
+            initial_login=False,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[self.container],
+                # Released with the provider at the stack's root.
+                aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)],
+            ),
         )
         self.register_outputs({"container": self.container.name})
 

@@ -10,7 +10,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.generated import generated_secret
-from components.service_container import Placement, local_image, service_container
+from components.service_container import Placement, env_lines, local_image, service_container
 
 HTTP_PORT = 5000
 # The image's home of the non-root user (images/mlflow/Dockerfile): a fresh named volume mounted
@@ -63,32 +63,6 @@ def build_fingerprint(build_args: dict[str, str], context: Path = BUILD_CONTEXT)
     return digest.hexdigest()[:12]
 
 
-def oidc_environment(oidc: OidcSettings) -> pulumi.Output[list[str]]:
-    """mlflow-oidc-auth's settings as container env lines; the client secret keeps the
-    whole list secret."""
-    return pulumi.Output.all(oidc["client_id"], oidc["client_secret"], oidc["audience"]).apply(
-        lambda v: [
-            f"OIDC_DISCOVERY_URL={oidc['discovery_url']}",
-            f"OIDC_CLIENT_ID={v[0]}",
-            f"OIDC_CLIENT_SECRET={v[1]}",
-            f"OIDC_REDIRECT_URI={oidc['redirect_uri']}",
-            f"OIDC_ISSUER={oidc['issuer']}",
-            f"OIDC_AUDIENCE={v[2]}",
-            "OIDC_SCOPE=openid email profile",
-            "OIDC_GROUPS_ATTRIBUTE=groups",
-            f"OIDC_GROUP_NAME={oidc['user_group']}",
-            f"OIDC_ADMIN_GROUP_NAME={oidc['admin_group']}",
-            f"DEFAULT_MLFLOW_PERMISSION={oidc['default_permission']}",
-            # Bearer tokens of people who never used the browser (and of the automation
-            # client) get an MLflow user on first use; safe because iss and aud are checked.
-            f"OIDC_PROVISION_ON_BEARER_AUTH={str(oidc['provision_on_bearer_auth']).lower()}",
-            "OIDC_PROVIDER_DISPLAY_NAME=Keycloak",
-            # A browser opening MLflow is sent to Keycloak instead of getting a bare 401.
-            "AUTOMATIC_LOGIN_REDIRECT=true",
-        ]
-    )
-
-
 class MlflowServer(pulumi.ComponentResource):
     """`mlflow server --app-name oidc-auth` on Postgres, artifacts on a named volume.
 
@@ -132,20 +106,31 @@ class MlflowServer(pulumi.ComponentResource):
             name=pulumi.Output.concat(args["placement"].container_name, "-artifacts"),
             opts=pulumi.ResourceOptions(parent=self, protect=args["protect_data"]),
         )
-        secrets = pulumi.Output.all(
-            args["backend_store_uri"], args["users_db_uri"], secret_key
-        ).apply(
-            lambda v: [
-                f"MLFLOW_BACKEND_STORE_URI={v[0]}",
-                f"OIDC_USERS_DB_URI={v[1]}",
-                f"SECRET_KEY={v[2]}",
-                # No usage reports leave the machine (and none hang on a closed network).
-                "MLFLOW_DISABLE_TELEMETRY=true",
-                "DO_NOT_TRACK=true",
-            ]
-        )
-        envs = pulumi.Output.all(secrets, oidc_environment(args["oidc"])).apply(
-            lambda parts: parts[0] + parts[1]
+        oidc = args["oidc"]
+        envs = env_lines(
+            MLFLOW_BACKEND_STORE_URI=args["backend_store_uri"],
+            OIDC_USERS_DB_URI=args["users_db_uri"],
+            SECRET_KEY=secret_key,
+            # No usage reports leave the machine (and none hang on a closed network).
+            MLFLOW_DISABLE_TELEMETRY="true",
+            DO_NOT_TRACK="true",
+            OIDC_DISCOVERY_URL=oidc["discovery_url"],
+            OIDC_CLIENT_ID=oidc["client_id"],
+            OIDC_CLIENT_SECRET=oidc["client_secret"],
+            OIDC_REDIRECT_URI=oidc["redirect_uri"],
+            OIDC_ISSUER=oidc["issuer"],
+            OIDC_AUDIENCE=oidc["audience"],
+            OIDC_SCOPE="openid email profile",
+            OIDC_GROUPS_ATTRIBUTE="groups",
+            OIDC_GROUP_NAME=oidc["user_group"],
+            OIDC_ADMIN_GROUP_NAME=oidc["admin_group"],
+            DEFAULT_MLFLOW_PERMISSION=oidc["default_permission"],
+            # Bearer tokens of people who never used the browser (and of the automation
+            # client) get an MLflow user on first use; safe because iss and aud are checked.
+            OIDC_PROVISION_ON_BEARER_AUTH=str(oidc["provision_on_bearer_auth"]).lower(),
+            OIDC_PROVIDER_DISPLAY_NAME="Keycloak",
+            # A browser opening MLflow is sent to Keycloak instead of getting a bare 401.
+            AUTOMATIC_LOGIN_REDIRECT="true",
         )
         self.container = service_container(
             name,
@@ -167,7 +152,7 @@ class MlflowServer(pulumi.ComponentResource):
                 "--artifacts-destination",
                 ARTIFACTS_DIR,
             ],
-            envs=pulumi.Output.secret(envs),
+            envs=envs,  # secret: the URIs, the key and the client secret are
             volumes=[
                 docker.ContainerVolumeArgs(volume_name=self.artifacts.name, container_path=DATA_DIR)
             ],

@@ -6,9 +6,10 @@ from typing import TypedDict
 
 import pulumi
 import pulumi_docker as docker
+import pulumi_postgresql as postgresql
 
 from components.generated import generated_secret
-from components.service_container import Placement, local_image, service_container
+from components.service_container import Placement, env_lines, local_image, service_container
 
 DATA_DIR = "/var/lib/postgresql/data"
 SUPERUSER = "postgres"
@@ -18,6 +19,8 @@ class PostgresServerArgs(TypedDict):
     placement: Placement
     image: pulumi.Input[str]
     protect_data: bool
+    # Where Pulumi, on this host, reaches the published port (loopback for a wildcard bind).
+    host_address: str
 
 
 class PostgresServer(pulumi.ComponentResource):
@@ -29,6 +32,7 @@ class PostgresServer(pulumi.ComponentResource):
 
     container: docker.Container
     volume: docker.Volume
+    provider: postgresql.Provider
     alias: str
     host_port: int
     superuser: str
@@ -48,13 +52,11 @@ class PostgresServer(pulumi.ComponentResource):
             name=pulumi.Output.concat(args["placement"].container_name, "-data"),
             opts=pulumi.ResourceOptions(parent=self, protect=args["protect_data"]),
         )
-        envs = self.superuser_password.apply(
-            lambda password: [
-                f"POSTGRES_USER={SUPERUSER}",
-                f"POSTGRES_PASSWORD={password}",
-                f"POSTGRES_DB={SUPERUSER}",
-                f"PGDATA={DATA_DIR}",
-            ]
+        envs = env_lines(
+            POSTGRES_USER=SUPERUSER,
+            POSTGRES_PASSWORD=self.superuser_password,
+            POSTGRES_DB=SUPERUSER,
+            PGDATA=DATA_DIR,
         )
         self.container = service_container(
             name,
@@ -69,5 +71,22 @@ class PostgresServer(pulumi.ComponentResource):
             health_start_period="5s",
             wait_timeout=180,
             parent=self,
+        )
+        # Manages what lives inside this server (roles, databases); usable once it is healthy.
+        self.provider = postgresql.Provider(
+            f"{name}-provider",
+            host=args["host_address"],
+            port=self.host_port,
+            username=SUPERUSER,
+            password=self.superuser_password,
+            database=SUPERUSER,
+            sslmode="disable",
+            superuser=True,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[self.container],
+                # Released with the provider at the stack's root.
+                aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)],
+            ),
         )
         self.register_outputs({"container": self.container.name, "volume": self.volume.name})

@@ -20,6 +20,14 @@ class Placement:
     host_port: int
 
 
+def env_lines(**values: pulumi.Input[str]) -> pulumi.Output[list[str]]:
+    """A container's environment as `KEY=value` lines, each written once; secret as soon as
+    one value is (a secret stays a secret all the way into the container's envs)."""
+    return pulumi.Output.all(
+        *(pulumi.Output.concat(key, "=", value) for key, value in values.items())
+    )
+
+
 def local_image(name: str, image: pulumi.Input[str], parent: pulumi.Resource) -> pulumi.Output[str]:
     """The id of `image`: a local image of that name is used as it is, else it is pulled;
     it stays on the host after destroy (other stacks may use it)."""

@@ -9,7 +9,7 @@ from typing import Any
 
 from .props import env_entries, env_value, is_unknown, secret_paths, string_list
 from .resource_types import CONTAINER
-from .rule import Resource, Rule, stack_config
+from .rule import Resource, Rule, config_key
 
 WILDCARD = "0.0.0.0"
 
@@ -49,7 +49,7 @@ def check_ports_on_loopback(resource: Resource, config: Mapping[str, Any]) -> It
         yield (
             f"Port {published} is published on {address}{everywhere}, so other machines can reach "
             f"it. Fix: publish on loopback with `pulumi config set "
-            f"{stack_config('bindAddress')} 127.0.0.1` (the default); if this exposure is "
+            f"{config_key('bindAddress')} 127.0.0.1` (the default); if this exposure is "
             f"intended, add '{address}' to this policy's `allowedBindAddresses` in the policy "
             f"pack config."
         )
@@ -106,8 +106,8 @@ def check_keycloak_production_mode(resource: Resource, config: Mapping[str, Any]
             yield (
                 f"Env {entry.name}={entry.value} is a Keycloak development-mode setting. Fix: "
                 f"remove it; run Keycloak on Postgres (KC_DB=postgres) with KC_HOSTNAME set to "
-                f"the browser URL (stack config {stack_config('publicHostname')} and "
-                f"{stack_config('keycloakPort')})."
+                f"the browser URL (stack config {config_key('publicHostname')} and "
+                f"{config_key('keycloakPort')})."
             )
 
 
@@ -136,15 +136,15 @@ def check_oidc_token_checks(resource: Resource, config: Mapping[str, Any]) -> It
             "The container sets OIDC_DISCOVERY_URL but no OIDC_ISSUER, so MLflow accepts bearer "
             "tokens without checking who issued them. Fix: set OIDC_ISSUER to the realm's issuer "
             "as the browser sees it, http://<publicHostname>:<keycloakPort>/realms/<realm> "
-            f"(stack config {stack_config('publicHostname')}, {stack_config('keycloakPort')}, "
-            f"{stack_config('realm')})."
+            f"(stack config {config_key('publicHostname')}, {config_key('keycloakPort')}, "
+            f"{config_key('realm')})."
         )
     audience = env_value(entries, "OIDC_AUDIENCE")
     if not is_unknown(audience) and not (audience or "").strip():
         yield (
             "The container sets OIDC_DISCOVERY_URL but no OIDC_AUDIENCE, so MLflow accepts "
             "bearer tokens issued to any client of the realm. Fix: set OIDC_AUDIENCE to MLflow's "
-            f"client id (stack config {stack_config('clientId')}) and keep the audience mapper "
+            f"client id (stack config {config_key('clientId')}) and keep the audience mapper "
             "that puts it into access tokens."
         )
 

@@ -9,12 +9,11 @@ from stackrules.images import pinning_problem
 
 from .props import is_unknown
 from .resource_types import BUILT_IMAGE, CONTAINER, REMOTE_IMAGE
-from .rule import Resource, Rule, stack_config
+from .rule import Resource, Rule, config_key
 
 _REFERENCE_PROPERTY = {REMOTE_IMAGE: "name", BUILT_IMAGE: "imageName", CONTAINER: "image"}
 _IMAGE_CONFIG = ", ".join(
-    stack_config(key)
-    for key in ("postgresImage", "keycloakImage", "mlflowBaseImage", "mlflowImage")
+    config_key(key) for key in ("postgresImage", "keycloakImage", "mlflowBaseImage", "mlflowImage")
 )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from .props import is_unknown, string_list
 from .resource_types import GROUP_MAPPER, OIDC_CLIENT
-from .rule import Resource, Rule, stack_config
+from .rule import Resource, Rule, config_key
 
 
 def check_flat_groups_claim(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
@@ -43,7 +43,7 @@ FLAT_GROUPS_CLAIM = Rule(
 
 _REDIRECT_FIX = (
     "Fix: list exact URIs, e.g. MLflow's callback http://<publicHostname>:<mlflowPort>/callback "
-    f"(stack config {stack_config('publicHostname')} and {stack_config('mlflowPort')})."
+    f"(stack config {config_key('publicHostname')} and {config_key('mlflowPort')})."
 )
 
 

@@ -9,7 +9,7 @@ from stackrules.durations import duration_seconds
 
 from .props import is_unknown
 from .resource_types import REALM, REALM_EVENTS
-from .rule import Resource, Rule, stack_config
+from .rule import Resource, Rule, config_key
 
 # Keycloak's own default when a realm sets no access token lifespan.
 KEYCLOAK_DEFAULT_ACCESS_TOKEN_SECONDS = 300
@@ -39,7 +39,7 @@ def check_brute_force_detection(resource: Resource, config: Mapping[str, Any]) -
         f"Brute-force detection is off in realm {_realm_name(resource, 'realm')}: passwords can "
         "be guessed without lockout. Fix: set security_defenses.brute_force_detection on the "
         "keycloak.Realm (the stack's SsoRealm does; tune it with "
-        f"{stack_config('bruteForceMaxLoginFailures')})."
+        f"{config_key('bruteForceMaxLoginFailures')})."
     )
 
 
@@ -69,7 +69,7 @@ def check_admin_events_expire(resource: Resource, config: Mapping[str, Any]) -> 
         f"adminEventsExpiration is {_shown(expiration)}), so the audit table grows forever. "
         "Fix: set "
         "attributes={'adminEventsExpiration': '<seconds>'} on the keycloak.Realm, from stack "
-        f"config {stack_config('adminEventsExpiration')} (e.g. 30d)."
+        f"config {config_key('adminEventsExpiration')} (e.g. 30d)."
     )
 
 
@@ -88,7 +88,7 @@ def check_access_token_lifespan(resource: Resource, config: Mapping[str, Any]) -
         return
     realm = _realm_name(resource, "realm")
     fix = (
-        f"Fix: lower it with `pulumi config set {stack_config('accessTokenLifespan')} 5m`, or "
+        f"Fix: lower it with `pulumi config set {config_key('accessTokenLifespan')} 5m`, or "
         "raise this policy's `maxAccessTokenLifespanSeconds`."
     )
     if lifespan in (None, ""):
@@ -141,7 +141,7 @@ def check_events_stored(resource: Resource, config: Mapping[str, Any]) -> Iterat
             f"Login events of realm {realm} never expire "
             f"(eventsExpiration is {_shown(expiration)}). "
             "Fix: set events_expiration (seconds) on the keycloak.RealmEvents, from stack config "
-            f"{stack_config('eventsExpiration')} (e.g. 7d)."
+            f"{config_key('eventsExpiration')} (e.g. 7d)."
         )
     if (
         not is_unknown(props.get("adminEventsEnabled"))

@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from stackrules.names import config_key as stack_config
+from stackrules.names import config_key
 
-__all__ = ["Check", "Resource", "Rule", "stack_config"]
+__all__ = ["Check", "Resource", "Rule", "config_key"]
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.unit.harness import Declared, Deployment, run_program  # noqa: E402
+from tests.unit.harness import Declared, DeclaredStack, run_program  # noqa: E402
 
 CONTAINERS = ["keycloak", "keycloak-postgres", "mlflow", "mlflow-postgres"]
 
@@ -44,21 +44,21 @@ def violations_with(overrides: Mapping[str, Any]) -> list[Violation]:
 
 
 @pytest.fixture(scope="module")
-def stack() -> Deployment:
+def stack() -> DeclaredStack:
     return run_program()
 
 
-def test_the_stack_as_declared_passes_every_policy(stack: Deployment) -> None:
+def test_the_stack_as_declared_passes_every_policy(stack: DeclaredStack) -> None:
     assert violations(stack.resources) == []
 
 
-def test_the_stack_declares_every_resource_type_the_pack_reads(stack: Deployment) -> None:
+def test_the_stack_declares_every_resource_type_the_pack_reads(stack: DeclaredStack) -> None:
     read = {resource_type for rule in RULES for resource_type in rule.resource_types}
     assert read <= {resource.type for resource in stack.resources}
 
 
 def test_the_pack_passes_the_stack_because_its_container_secrets_arrive_marked(
-    stack: Deployment,
+    stack: DeclaredStack,
 ) -> None:
     resources = copy.deepcopy(stack.resources)
     mlflow = next(r for r in resources if r.type == CONTAINER and r.name == "mlflow")

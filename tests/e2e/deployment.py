@@ -39,7 +39,7 @@ USERS: list[dict[str, Any]] = [
 ]
 
 
-def stack_config() -> dict[str, Any]:
+def e2e_config() -> dict[str, Any]:
     pins = pinned_versions()
     return {
         **PORTS,
@@ -96,8 +96,16 @@ class Deployment:
     destroyed: bool = False
 
     @classmethod
-    def create(cls, workdir: Path, log: Callable[[str], None]) -> Deployment:
-        copy_project(workdir)
+    def create(
+        cls,
+        workdir: Path,
+        log: Callable[[str], None],
+        stack_name: str = STACK,
+        config: dict[str, Any] | None = None,
+        project: Callable[[Path], None] = copy_project,
+    ) -> Deployment:
+        """A new stack of `project` (by default this checkout's) in workdir, brought up."""
+        project(workdir)
         state = workdir / "state"
         state.mkdir()
         env = {
@@ -107,8 +115,8 @@ class Deployment:
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
         }
         workspace = auto.LocalWorkspaceOptions(work_dir=str(workdir), env_vars=env)
-        stack = auto.create_stack(STACK, work_dir=str(workdir), opts=workspace)
-        for key, value in stack_config().items():
+        stack = auto.create_stack(stack_name, work_dir=str(workdir), opts=workspace)
+        for key, value in (config or e2e_config()).items():
             for path, text in config_paths(key, value):
                 stack.set_config(path, auto.ConfigValue(text), path=path != key)
         deployment = cls(stack=stack)
@@ -205,10 +213,10 @@ class Deployment:
         )
 
 
-def stack_objects() -> dict[str, list[str]]:
-    """Every container, volume and network whose name marks it as the e2e stack's."""
+def stack_objects(prefix: str = PREFIX) -> dict[str, list[str]]:
+    """Every container, volume and network whose name marks it as a stack's (the e2e one)."""
     return {
-        kind: docker(*command, "--filter", f"name=^{PREFIX}-").split()
+        kind: docker(*command, "--filter", f"name=^{prefix}-").split()
         for kind, command in {
             "containers": ("ps", "-a", "--format", "{{.Names}}"),
             "volumes": ("volume", "ls", "--format", "{{.Name}}"),
@@ -217,7 +225,7 @@ def stack_objects() -> dict[str, list[str]]:
     }
 
 
-def remove_leftovers(log: Callable[[str], None]) -> None:
+def remove_leftovers(log: Callable[[str], None], prefix: str = PREFIX) -> None:
     """Remove what a killed earlier run of the suite left of its own test stack (a fresh state
     backend knows nothing of it, and the next `up` would collide with the names)."""
     removal = {
@@ -225,7 +233,7 @@ def remove_leftovers(log: Callable[[str], None]) -> None:
         "volumes": ("volume", "rm"),
         "networks": ("network", "rm"),
     }
-    for kind, names in stack_objects().items():  # containers first: they hold the others
+    for kind, names in stack_objects(prefix).items():  # containers first: they hold the others
         if names:
             log(f"removing {kind} left by an earlier run of the suite: {', '.join(names)}")
             docker(*removal[kind], *names)

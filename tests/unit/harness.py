@@ -70,7 +70,7 @@ class RecordingMocks(Mocks):
 
 
 @dataclass
-class Deployment:
+class DeclaredStack:
     """What one run of the program declared: resources, and the program's own objects."""
 
     resources: list[Declared]
@@ -87,10 +87,38 @@ class Deployment:
         return found[0]
 
 
-def stack_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def unit_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     config: dict[str, Any] = {"users": BASE_USERS}
     config.update(overrides or {})
     return config
+
+
+@dataclass(frozen=True)
+class Identity:
+    """How the engine knows a resource: its type qualified by its ancestors' types, its name."""
+
+    qualified_type: str
+    name: str
+    parent: str | None
+    aliases: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return f"{self.qualified_type}::{self.name}"
+
+
+def describe_alias(alias: object) -> str:
+    """An alias as text: what it says the resource used to be."""
+    if not isinstance(alias, pulumi.Alias):
+        return f"urn={alias}"
+    parts = []
+    if alias.parent is pulumi.ROOT_STACK_RESOURCE:
+        parts.append("parent=<stack>")
+    for attribute in ("name", "type_"):
+        value = getattr(alias, attribute, None)
+        if isinstance(value, str):
+            parts.append(f"{attribute.rstrip('_')}={value}")
+    return ",".join(parts) or "alias"
 
 
 def run_with(
@@ -98,6 +126,7 @@ def run_with(
     config: Mapping[str, Any],
     stack: str = STACK,
     protected: set[str] | None = None,
+    identities: dict[str, Identity] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Run __main__.py under `mocks` with this stack config (camelCase keys, full).
 
@@ -112,29 +141,46 @@ def run_with(
     pulumi.runtime.set_all_config(values)
     namespace: dict[str, Any] = {}
 
-    def record_protection(
+    known: dict[int, Identity] = {}
+
+    def record_declaration(
         args: pulumi.ResourceTransformationArgs,
     ) -> pulumi.ResourceTransformationResult | None:
         if protected is not None and args.opts.protect:
             protected.add(args.name)
+        parent = known.get(id(args.opts.parent)) if args.opts.parent is not None else None
+        declared = Identity(
+            qualified_type=f"{parent.qualified_type}${args.type_}" if parent else args.type_,
+            name=args.name,
+            parent=parent.key if parent else None,
+            aliases=tuple(describe_alias(a) for a in args.opts.aliases or []),
+        )
+        known[id(args.resource)] = declared
+        if identities is not None:
+            identities[declared.key] = declared
         return None
+
+    exports: dict[str, Any] = {}
 
     @under_mocks
     def program() -> None:
-        pulumi.runtime.register_stack_transformation(record_protection)
+        pulumi.runtime.register_stack_transformation(record_declaration)
+        # The mock runtime keeps one root stack across runs: start its exports afresh.
+        outputs: dict[str, Any] = getattr(pulumi.runtime.get_root_resource(), "outputs", {})
+        outputs.clear()
         namespace.update(runpy.run_path(str(ROOT / "__main__.py")))
+        exports.update(outputs)
 
     program()
-    root = pulumi.runtime.get_root_resource()
-    return namespace, dict(getattr(root, "outputs", {}))
+    return namespace, exports
 
 
-def run_program(overrides: Mapping[str, Any] | None = None) -> Deployment:
+def run_program(overrides: Mapping[str, Any] | None = None) -> DeclaredStack:
     """Run __main__.py with the base unit-test config plus overrides, recording resources."""
     mocks = RecordingMocks()
     protected: set[str] = set()
-    namespace, exports = run_with(mocks, stack_config(overrides), protected=protected)
-    return Deployment(mocks.resources, namespace, exports, protected)
+    namespace, exports = run_with(mocks, unit_config(overrides), protected=protected)
+    return DeclaredStack(mocks.resources, namespace, exports, protected)
 
 
 def resolve(output: pulumi.Output[Any]) -> tuple[Any, bool]:

@@ -7,7 +7,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from tests.unit.harness import Deployment, resolve, run_program
+from tests.unit.harness import DeclaredStack, resolve, run_program
 
 CONTAINER = "docker:index/container:Container"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
@@ -22,17 +22,17 @@ def plain(value: Any) -> Any:
     return value["value"] if is_secret(value) else value
 
 
-def envs_of(deployment: Deployment, name: str) -> dict[str, str]:
+def envs_of(deployment: DeclaredStack, name: str) -> dict[str, str]:
     lines = plain(deployment.one(CONTAINER, name).inputs["envs"])
     return dict(line.split("=", 1) for line in lines)
 
 
 @pytest.fixture(scope="module")
-def stack() -> Deployment:
+def stack() -> DeclaredStack:
     return run_program()
 
 
-def test_every_service_runs_as_one_container_on_one_network(stack: Deployment) -> None:
+def test_every_service_runs_as_one_container_on_one_network(stack: DeclaredStack) -> None:
     names = sorted(c.name for c in stack.of_type(CONTAINER))
     assert names == ["keycloak", "keycloak-postgres", "mlflow", "mlflow-postgres"]
     network = stack.one("docker:index/network:Network").inputs["name"]
@@ -41,7 +41,7 @@ def test_every_service_runs_as_one_container_on_one_network(stack: Deployment) -
         assert attached == [network], container.name
 
 
-def test_every_published_port_binds_to_loopback(stack: Deployment) -> None:
+def test_every_published_port_binds_to_loopback(stack: DeclaredStack) -> None:
     published = [
         (c.name, port) for c in stack.of_type(CONTAINER) for port in c.inputs.get("ports", [])
     ]
@@ -50,7 +50,7 @@ def test_every_published_port_binds_to_loopback(stack: Deployment) -> None:
         assert port["ip"] == "127.0.0.1", name
 
 
-def test_each_database_keeps_its_data_on_a_named_volume(stack: Deployment) -> None:
+def test_each_database_keeps_its_data_on_a_named_volume(stack: DeclaredStack) -> None:
     for name in ("mlflow-postgres", "keycloak-postgres"):
         container = stack.one(CONTAINER, name)
         volume = stack.one("docker:index/volume:Volume", f"{name}-data").inputs["name"]
@@ -63,13 +63,13 @@ def test_each_database_keeps_its_data_on_a_named_volume(stack: Deployment) -> No
     ).inputs["volumes"]
 
 
-def test_every_container_waits_for_its_health_check(stack: Deployment) -> None:
+def test_every_container_waits_for_its_health_check(stack: DeclaredStack) -> None:
     for container in stack.of_type(CONTAINER):
         assert container.inputs["wait"] is True, container.name
         assert container.inputs["healthcheck"]["tests"][0] == "CMD", container.name
 
 
-def test_apps_get_least_privilege_roles_and_their_own_databases(stack: Deployment) -> None:
+def test_apps_get_least_privilege_roles_and_their_own_databases(stack: DeclaredStack) -> None:
     databases = {d.inputs["name"]: d for d in stack.of_type("postgresql:index/database:Database")}
     assert set(databases) == {"mlflow", "mlflow_auth", "keycloak"}
     roles = {r.inputs["name"]: r for r in stack.of_type("postgresql:index/role:Role")}
@@ -86,7 +86,7 @@ def test_apps_get_least_privilege_roles_and_their_own_databases(stack: Deploymen
         assert grant.inputs["privileges"] == []
 
 
-def test_keycloaks_database_lives_on_keycloaks_postgres(stack: Deployment) -> None:
+def test_keycloaks_database_lives_on_keycloaks_postgres(stack: DeclaredStack) -> None:
     def provider_of(type_token: str, name: str) -> str:
         provider = stack.one(type_token, name).provider
         assert provider is not None
@@ -101,7 +101,7 @@ def test_keycloaks_database_lives_on_keycloaks_postgres(stack: Deployment) -> No
         )
 
 
-def test_keycloak_runs_in_production_mode_with_the_hostname_split(stack: Deployment) -> None:
+def test_keycloak_runs_in_production_mode_with_the_hostname_split(stack: DeclaredStack) -> None:
     keycloak = stack.one(CONTAINER, "keycloak")
     assert keycloak.inputs["command"] == ["start"]
     env = envs_of(stack, "keycloak")
@@ -114,7 +114,7 @@ def test_keycloak_runs_in_production_mode_with_the_hostname_split(stack: Deploym
 
 
 def test_keycloak_provider_logs_in_lazily_so_preview_works_before_keycloak_exists(
-    stack: Deployment,
+    stack: DeclaredStack,
 ) -> None:
     provider = stack.one("pulumi:providers:keycloak")
     assert provider.inputs["initialLogin"] in (False, "false")
@@ -122,7 +122,7 @@ def test_keycloak_provider_logs_in_lazily_so_preview_works_before_keycloak_exist
 
 
 def test_mlflow_discovers_keycloak_internally_while_the_issuer_is_the_browsers(
-    stack: Deployment,
+    stack: DeclaredStack,
 ) -> None:
     env = envs_of(stack, "mlflow")
     assert env["OIDC_DISCOVERY_URL"] == (
@@ -132,7 +132,7 @@ def test_mlflow_discovers_keycloak_internally_while_the_issuer_is_the_browsers(
     assert env["OIDC_AUDIENCE"] == "mlflow"
 
 
-def test_mlflow_gets_every_oidc_setting_from_the_realm(stack: Deployment) -> None:
+def test_mlflow_gets_every_oidc_setting_from_the_realm(stack: DeclaredStack) -> None:
     env = envs_of(stack, "mlflow")
     assert env["OIDC_CLIENT_ID"] == "mlflow"
     assert env["OIDC_CLIENT_SECRET"] == "client-secret-from-keycloak"
@@ -149,18 +149,18 @@ def test_mlflow_gets_every_oidc_setting_from_the_realm(stack: Deployment) -> Non
     assert env["MLFLOW_BACKEND_STORE_URI"].endswith("@mlflow-db:5432/mlflow")
 
 
-def test_mlflow_runs_the_oidc_auth_app(stack: Deployment) -> None:
+def test_mlflow_runs_the_oidc_auth_app(stack: DeclaredStack) -> None:
     command = stack.one(CONTAINER, "mlflow").inputs["command"]
     assert command[:3] == ["server", "--app-name", "oidc-auth"]
     assert command[command.index("--artifacts-destination") + 1] == "/var/lib/mlflow/artifacts"
 
 
-def test_container_envs_holding_secrets_reach_the_engine_as_secrets(stack: Deployment) -> None:
+def test_container_envs_holding_secrets_reach_the_engine_as_secrets(stack: DeclaredStack) -> None:
     for container in stack.of_type(CONTAINER):
         assert is_secret(container.inputs["envs"]), container.name
 
 
-def test_secret_exports_stay_secret_and_urls_stay_plain(stack: Deployment) -> None:
+def test_secret_exports_stay_secret_and_urls_stay_plain(stack: DeclaredStack) -> None:
     ns = stack.namespace
     for output in (
         ns["client"].client_secret,
@@ -173,7 +173,7 @@ def test_secret_exports_stay_secret_and_urls_stay_plain(stack: Deployment) -> No
     assert set(passwords) == {"ada", "alan"}
 
 
-def test_client_is_confidential_with_exact_callback_and_pkce(stack: Deployment) -> None:
+def test_client_is_confidential_with_exact_callback_and_pkce(stack: DeclaredStack) -> None:
     client = stack.one("keycloak:openid/client:Client").inputs
     assert client["accessType"] == "CONFIDENTIAL"
     assert client["validRedirectUris"] == ["http://localhost:5000/callback"]
@@ -185,7 +185,7 @@ def test_client_is_confidential_with_exact_callback_and_pkce(stack: Deployment) 
     assert "clientSecret" not in client
 
 
-def test_groups_claim_is_flat_and_in_the_id_token(stack: Deployment) -> None:
+def test_groups_claim_is_flat_and_in_the_id_token(stack: DeclaredStack) -> None:
     mapper = stack.one(
         "keycloak:openid/groupMembershipProtocolMapper:GroupMembershipProtocolMapper"
     ).inputs
@@ -196,20 +196,22 @@ def test_groups_claim_is_flat_and_in_the_id_token(stack: Deployment) -> None:
     assert mapper["addToUserinfo"] is True
 
 
-def test_access_tokens_carry_mlflow_as_audience(stack: Deployment) -> None:
+def test_access_tokens_carry_mlflow_as_audience(stack: DeclaredStack) -> None:
     mapper = stack.one("keycloak:openid/audienceProtocolMapper:AudienceProtocolMapper").inputs
     assert mapper["includedClientAudience"] == "mlflow"
     assert mapper["addToAccessToken"] is True
 
 
-def test_groups_exist_with_a_mirrored_realm_role_each(stack: Deployment) -> None:
+def test_groups_exist_with_a_mirrored_realm_role_each(stack: DeclaredStack) -> None:
     groups = {g.inputs["name"] for g in stack.of_type("keycloak:index/group:Group")}
     roles = {r.inputs["name"] for r in stack.of_type("keycloak:index/role:Role")}
     assert groups == roles == {"mlflow", "mlflow-admin"}
     assert len(stack.of_type("keycloak:index/groupRoles:GroupRoles")) == 2
 
 
-def test_users_land_in_their_groups_with_temporary_generated_passwords(stack: Deployment) -> None:
+def test_users_land_in_their_groups_with_temporary_generated_passwords(
+    stack: DeclaredStack,
+) -> None:
     ada = stack.one("keycloak:index/user:User", "users-ada").inputs
     assert ada["email"] == "ada@example.com"
     assert ada["firstName"] == "Ada"
@@ -224,7 +226,7 @@ def test_users_land_in_their_groups_with_temporary_generated_passwords(stack: De
     }
 
 
-def test_default_token_policy_brute_force_and_audit_trail(stack: Deployment) -> None:
+def test_default_token_policy_brute_force_and_audit_trail(stack: DeclaredStack) -> None:
     realm = stack.one("keycloak:index/realm:Realm").inputs
     assert realm["realm"] == "mlflow"
     assert realm["accessTokenLifespan"] == "5m0s"
@@ -288,7 +290,7 @@ def test_ports_hostnames_and_group_names_flow_from_config() -> None:
 
 
 def test_mlflow_image_is_built_from_the_repo_unless_a_prebuilt_one_is_named(
-    stack: Deployment,
+    stack: DeclaredStack,
 ) -> None:
     image = stack.one("docker:index/image:Image").inputs
     assert image["build"]["args"]["BASE_IMAGE"] == "python:3.13-slim-trixie"
@@ -306,7 +308,7 @@ def test_mlflow_image_is_built_from_the_repo_unless_a_prebuilt_one_is_named(
     )
 
 
-def test_nothing_is_protected_by_default(stack: Deployment) -> None:
+def test_nothing_is_protected_by_default(stack: DeclaredStack) -> None:
     assert stack.protected == set()
 
 
@@ -323,7 +325,7 @@ def test_protect_data_makes_destroy_refuse_to_delete_the_data() -> None:
     }
 
 
-def test_exports_name_every_url_and_hide_every_secret(stack: Deployment) -> None:
+def test_exports_name_every_url_and_hide_every_secret(stack: DeclaredStack) -> None:
     values = {name: resolve(pulumi.Output.from_input(v)) for name, v in stack.exports.items()}
     secret = {name for name, (_, is_secret_output) in values.items() if is_secret_output}
     assert secret == {"clientSecret", "keycloakAdminPassword", "userInitialPasswords"}
@@ -334,7 +336,7 @@ def test_exports_name_every_url_and_hide_every_secret(stack: Deployment) -> None
     assert values["clientId"][0] == "mlflow"
 
 
-def test_no_automation_client_unless_configured(stack: Deployment) -> None:
+def test_no_automation_client_unless_configured(stack: DeclaredStack) -> None:
     clients = [c.inputs["clientId"] for c in stack.of_type("keycloak:openid/client:Client")]
     assert clients == ["mlflow"]
     assert "automationClientSecret" not in stack.exports

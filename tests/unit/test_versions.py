@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import tomllib
+from pathlib import Path
 
 import yaml
 
@@ -12,13 +14,36 @@ from components.versions import pinned_versions
 from tests.unit.harness import ROOT
 
 
-def requirement_pins() -> dict[str, str]:
+def pins_in(*lines: str) -> dict[str, str]:
     pins: dict[str, str] = {}
-    for line in (ROOT / "requirements.txt").read_text().splitlines():
-        match = re.match(r"^([A-Za-z0-9_.-]+)==(\S+)$", line.strip())
+    for line in lines:
+        match = re.match(r"^([A-Za-z0-9_.-]+)(?:\[[\w,]+\])?==(\S+)$", line.strip())
         if match:
             pins[match.group(1).lower()] = match.group(2)
     return pins
+
+
+def requirement_pins(*names: str) -> dict[str, str]:
+    """The pins of requirements files (requirements.txt by default), -r includes followed."""
+    pins: dict[str, str] = {}
+    for name in names or ("requirements.txt",):
+        lines = (ROOT / name).read_text().splitlines()
+        for line in lines:
+            if line.startswith("-r "):
+                pins.update(requirement_pins(str(Path(name).parent / line.split()[1])))
+        pins.update(pins_in(*lines))
+    return pins
+
+
+def test_every_other_pin_list_agrees_with_the_requirements_files() -> None:
+    """requirements*.txt are the one pin list: pyproject's and the policy pack's repeat them."""
+    pinned = requirement_pins("requirements-dev.txt")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    policy = (ROOT / "policy" / "requirements.txt").read_text().splitlines()
+    for where, pins in {"pyproject.toml": pins_in(*project), "policy": pins_in(*policy)}.items():
+        assert pins, where
+        differing = {n: (v, pinned.get(n)) for n, v in pins.items() if pinned.get(n) != v}
+        assert differing == {}, f"{where} pins differ from requirements*.txt: {differing}"
 
 
 def test_each_pulumi_sdk_equals_the_provider_plugin_we_build() -> None:

@@ -1,0 +1,101 @@
+"""Upgrading a deployed stack to this code replaces none of its data: a stack brought up by the
+last released code (RELEASED), then `pulumi preview` and `pulumi up` of this checkout on the
+same state, show no replacement or deletion of a volume, a database or the realm, and the
+experiment made before the upgrade is still there."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import tarfile
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pulumi import automation as auto
+
+from tests.e2e.conftest import _log
+from tests.e2e.deployment import Deployment, e2e_config, remove_leftovers
+from tests.workdir import PROJECT_FILES, REPO, copy_project
+
+# main as the first release left it: what users have deployed.
+RELEASED = "328154d9bdd7500b59a5a9e6adfb1552c33cc6f5"
+STACK = "upgrade"
+PORTS = {"keycloakPort": 18081, "mlflowPort": 15001, "mlflowDbPort": 25434, "keycloakDbPort": 25435}
+DATA_TYPES = (
+    "docker:index/volume:Volume",
+    "postgresql:index/database:Database",
+    "keycloak:index/realm:Realm",
+)
+DROPPING_OPS = {"replace", "create-replacement", "delete-replaced", "delete", "discard"}
+
+
+def released_project(workdir: Path) -> None:
+    """The project's files as RELEASED had them, sharing this checkout's virtualenv."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", RELEASED, *PROJECT_FILES],
+        capture_output=True,
+        check=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(workdir, filter="data")
+    (workdir / ".venv").symlink_to(REPO / ".venv")
+
+
+def dropping_steps(events: list[auto.EngineEvent]) -> list[tuple[str, str, str]]:
+    steps: list[tuple[str, str, str]] = []
+    for event in events:
+        pre = event.resource_pre_event
+        if pre is not None and pre.metadata.op.value in DROPPING_OPS:
+            steps.append((str(pre.metadata.op.value), pre.metadata.type, pre.metadata.urn))
+    return steps
+
+
+@pytest.fixture(scope="module")
+def released() -> Iterator[Deployment]:
+    remove_leftovers(_log, f"mlflow-{STACK}")
+    with tempfile.TemporaryDirectory() as scratch:
+        config: dict[str, Any] = {**e2e_config(), **PORTS}
+        deployed = Deployment.create(Path(scratch), _log, STACK, config, released_project)
+        try:
+            yield deployed
+        finally:
+            deployed.destroy(_log)
+
+
+def test_upgrading_to_this_code_replaces_no_volume_database_or_realm(released: Deployment) -> None:
+    name = f"before-upgrade-{uuid.uuid4().hex[:8]}"
+    token = released.user_tokens("alice")["access_token"]
+    with released.mlflow(token) as mlflow:
+        created = mlflow.post("/api/2.0/mlflow/experiments/create", json={"name": name})
+        assert created.status_code == 200, created.text
+
+    workdir = Path(released.stack.workspace.work_dir)
+    (workdir / ".venv").unlink()
+    for entry in PROJECT_FILES:
+        target = workdir / entry
+        subprocess.run(["rm", "-rf", str(target)], check=True)
+    copy_project(workdir)
+
+    previewed: list[auto.EngineEvent] = []
+    released.preview(_log, on_event=previewed.append)
+    planned = dropping_steps(previewed)
+    _log(f"upgrade plan, steps that drop a resource: {planned or 'none'}")
+    assert [step for step in planned if step[1] in DATA_TYPES] == []
+
+    applied: list[auto.EngineEvent] = []
+    result = released.stack.up(on_output=_log, on_event=applied.append, color="never")
+    done = dropping_steps(applied)
+    _log(f"upgrade: {result.summary.resource_changes}; steps that dropped a resource: {done}")
+    assert [step for step in done if step[1] in DATA_TYPES] == []
+    assert done == [], "no resource at all needs replacing for this upgrade"
+
+    token = released.user_tokens("alice")["access_token"]
+    with released.mlflow(token) as mlflow:
+        found = mlflow.get(
+            "/api/2.0/mlflow/experiments/get-by-name", params={"experiment_name": name}
+        )
+        assert found.status_code == 200, found.text

@@ -146,7 +146,6 @@ def main() -> None:
                 {
                     "PULUMI_CONFIG_PASSPHRASE": secrets.token_urlsafe(16),
                     "PULUMI_SKIP_UPDATE_CHECK": "true",
-                    "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
                 }
             )
             progress("destroy")

@@ -59,8 +59,13 @@ def check_image_reference(value: str) -> str:
 
 
 class _Model(BaseModel):
+    # A field's docstring is its description (the config docs are generated from them).
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        use_attribute_docstrings=True,
     )
 
 
@@ -113,156 +118,76 @@ class RealmSettings(_Model):
 class StackConfig(_Model):
     """Everything a stack may set, with the defaults of the dev stack."""
 
-    bind_address: str = Field(
-        default="127.0.0.1",
-        description=(
-            "Host address every published port binds to. Keep loopback unless you know why."
-        ),
-    )
-    public_hostname: str = Field(
-        default="localhost",
-        description="Host name the browser uses for Keycloak and MLflow (the token issuer's host).",
-    )
-    keycloak_port: Port = Field(
-        default=8080,
-        description="Host port of Keycloak (browser and the Pulumi keycloak provider).",
-    )
-    mlflow_port: Port = Field(
-        default=5000,
-        description="Host port of MLflow.",
-    )
-    mlflow_db_port: Port = Field(
-        default=15432,
-        description=(
-            "Host port of MLflow's Postgres (loopback; used by the Pulumi postgresql provider)."
-        ),
-    )
-    keycloak_db_port: Port = Field(
-        default=15433,
-        description=(
-            "Host port of Keycloak's Postgres (loopback; used by the Pulumi postgresql provider)."
-        ),
-    )
+    bind_address: str = "127.0.0.1"
+    """Host address every published port binds to. Keep loopback unless you know why."""
+    public_hostname: str = "localhost"
+    """Host name the browser uses for Keycloak and MLflow (the token issuer's host)."""
+    keycloak_port: Port = 8080
+    """Host port of Keycloak (browser and the Pulumi keycloak provider)."""
+    mlflow_port: Port = 5000
+    """Host port of MLflow."""
+    mlflow_db_port: Port = 15432
+    """Host port of MLflow's Postgres (loopback; used by the Pulumi postgresql provider)."""
+    keycloak_db_port: Port = 15433
+    """Host port of Keycloak's Postgres (loopback; used by the Pulumi postgresql provider)."""
 
-    postgres_image: str = Field(
-        default=pin("POSTGRES_IMAGE"),
-        description="Postgres image with a pinned tag (POSTGRES_IMAGE in versions.env).",
-    )
-    keycloak_image: str = Field(
-        default=pin("KEYCLOAK_IMAGE"),
-        description="Keycloak image with a pinned tag (KEYCLOAK_IMAGE in versions.env).",
-    )
-    mlflow_base_image: str = Field(
-        default=pin("PYTHON_BASE_IMAGE"),
-        description=(
-            "Python >= 3.12 base the MLflow image is built on (PYTHON_BASE_IMAGE in versions.env)."
-        ),
-    )
-    mlflow_image: str | None = Field(
-        default=None,
-        description="A prebuilt MLflow image to run instead of building images/mlflow.",
-    )
+    postgres_image: str = pin("POSTGRES_IMAGE")
+    """Postgres image with a pinned tag (POSTGRES_IMAGE in versions.env)."""
+    keycloak_image: str = pin("KEYCLOAK_IMAGE")
+    """Keycloak image with a pinned tag (KEYCLOAK_IMAGE in versions.env)."""
+    mlflow_base_image: str = pin("PYTHON_BASE_IMAGE")
+    """Python >= 3.12 base the MLflow image is built on (PYTHON_BASE_IMAGE in versions.env)."""
+    mlflow_image: str | None = None
+    """A prebuilt MLflow image to run instead of building images/mlflow."""
 
-    realm: str = Field(
-        default="mlflow",
-        description="Keycloak realm MLflow's users sign in to.",
-    )
-    client_id: str = Field(
-        default="mlflow",
-        description="OIDC client id of MLflow (also the access tokens' audience).",
-    )
-    user_group: str = Field(
-        default="mlflow",
-        description="Group whose members may use MLflow.",
-    )
-    admin_group: str = Field(
-        default="mlflow-admin",
-        description="Group whose members are MLflow admins.",
-    )
-    keycloak_admin_username: str = Field(
-        default="admin",
-        description="Bootstrap admin of Keycloak's master realm (password generated).",
-    )
+    realm: str = "mlflow"
+    """Keycloak realm MLflow's users sign in to."""
+    client_id: str = "mlflow"
+    """OIDC client id of MLflow (also the access tokens' audience)."""
+    user_group: str = "mlflow"
+    """Group whose members may use MLflow."""
+    admin_group: str = "mlflow-admin"
+    """Group whose members are MLflow admins."""
+    keycloak_admin_username: str = "admin"
+    """Bootstrap admin of Keycloak's master realm (password generated)."""
 
-    access_token_lifespan: str = Field(
-        default="5m",
-        description=(
-            "Access token lifespan (10s..15m, the policy pack's bound too). "
-            "MLflow access ends at most this long (+30 s) after revocation."
-        ),
-    )
-    sso_session_idle_timeout: str = Field(
-        default="30m",
-        description="SSO session idle timeout (>= access token lifespan).",
-    )
-    sso_session_max_lifespan: str = Field(
-        default="10h",
-        description="SSO session max lifespan (>= idle timeout).",
-    )
-    offline_session_idle_timeout: str = Field(
-        default="30d",
-        description="Offline session idle timeout.",
-    )
-    revoke_refresh_token: bool = Field(
-        default=True,
-        description="Refresh tokens are single use (rotation).",
-    )
-    refresh_token_max_reuse: Annotated[int, Field(ge=0, le=10)] = Field(
-        default=0,
-        description="How often a refresh token may be reused when revokeRefreshToken is on.",
-    )
-    password_policy: str = Field(
-        default="length(12) and notUsername and notEmail",
-        description="Keycloak password policy of the realm.",
-    )
-    brute_force_max_login_failures: Annotated[int, Field(ge=1, le=100)] = Field(
-        default=5,
-        description=(
-            "Failed logins before a temporary lockout (brute-force detection is always on)."
-        ),
-    )
-    events_expiration: str = Field(
-        default="7d",
-        description="How long login events are kept.",
-    )
-    admin_events_expiration: str = Field(
-        default="30d",
-        description="How long admin events are kept.",
-    )
+    access_token_lifespan: str = "5m"
+    """Access token lifespan (10s..15m, the policy pack's bound too). MLflow access ends at most
+    this long (+30 s) after revocation."""
+    sso_session_idle_timeout: str = "30m"
+    """SSO session idle timeout (>= access token lifespan)."""
+    sso_session_max_lifespan: str = "10h"
+    """SSO session max lifespan (>= idle timeout)."""
+    offline_session_idle_timeout: str = "30d"
+    """Offline session idle timeout."""
+    revoke_refresh_token: bool = True
+    """Refresh tokens are single use (rotation)."""
+    refresh_token_max_reuse: Annotated[int, Field(ge=0, le=10)] = 0
+    """How often a refresh token may be reused when revokeRefreshToken is on."""
+    password_policy: str = "length(12) and notUsername and notEmail"
+    """Keycloak password policy of the realm."""
+    brute_force_max_login_failures: Annotated[int, Field(ge=1, le=100)] = 5
+    """Failed logins before a temporary lockout (brute-force detection is always on)."""
+    events_expiration: str = "7d"
+    """How long login events are kept."""
+    admin_events_expiration: str = "30d"
+    """How long admin events are kept."""
 
-    direct_access_grants: bool = Field(
-        default=False,
-        description="Allow the password grant on the MLflow client (off; scripts use tokens).",
-    )
-    automation_client_id: str | None = Field(
-        default=None,
-        description="Id of an optional service-account client for scripts and CI (unset = none).",
-    )
-    provision_on_bearer_auth: bool = Field(
-        default=True,
-        description=(
-            "Create an MLflow user on a valid bearer token's first use (issuer "
-            "and audience are checked)."
-        ),
-    )
-    default_mlflow_permission: MlflowPermission = Field(
-        default="NO_PERMISSIONS",
-        description=(
-            "MLflow permission of a signed-in user on resources nobody granted "
-            "(READ, EDIT, MANAGE, NO_PERMISSIONS)."
-        ),
-    )
-    users: tuple[UserSpec, ...] = Field(
-        default=(),
-        description="People who may sign in; each {username, email, firstName, lastName, groups}.",
-    )
-    protect_data: bool = Field(
-        default=False,
-        description=(
-            "Pulumi-protect the data volumes, the databases and the realm: "
-            "destroy refuses to delete them."
-        ),
-    )
+    direct_access_grants: bool = False
+    """Allow the password grant on the MLflow client (off; scripts use tokens)."""
+    automation_client_id: str | None = None
+    """Id of an optional service-account client for scripts and CI (unset = none)."""
+    provision_on_bearer_auth: bool = True
+    """Create an MLflow user on a valid bearer token's first use (issuer and audience are
+    checked)."""
+    default_mlflow_permission: MlflowPermission = "NO_PERMISSIONS"
+    """MLflow permission of a signed-in user on resources nobody granted (READ, EDIT, MANAGE,
+    NO_PERMISSIONS)."""
+    users: tuple[UserSpec, ...] = ()
+    """People who may sign in; each {username, email, firstName, lastName, groups}."""
+    protect_data: bool = False
+    """Pulumi-protect the data volumes, the databases and the realm: destroy refuses to delete
+    them."""
 
     @field_validator("mlflow_image", "automation_client_id", mode="before")
     @classmethod

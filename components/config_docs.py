@@ -59,6 +59,11 @@ def schema_default(field: FieldInfo) -> Any:
     return field.default
 
 
+def description(field: FieldInfo) -> str:
+    """A field's docstring on one line."""
+    return " ".join((field.description or "").split())
+
+
 def _fields() -> list[tuple[str, FieldInfo]]:
     return [(field.alias or name, field) for name, field in StackConfig.model_fields.items()]
 
@@ -69,7 +74,7 @@ def render_config_block() -> str:
         spec: dict[str, Any] = {"type": schema_type(field), "default": schema_default(field)}
         if spec["type"] == "array":
             spec["items"] = {"type": "object"}
-        spec["description"] = field.description
+        spec["description"] = description(field)
         block[key] = spec
     body = yaml.safe_dump(block, sort_keys=False, width=1000, allow_unicode=True)
     return CONFIG_HEADER + "".join(f"  {line}\n" for line in body.splitlines())
@@ -88,7 +93,7 @@ def render_table() -> str:
     for key, field in _fields():
         default = schema_default(field)
         shown = "(unset)" if default == "" else f"`{json.dumps(default).strip(chr(34))}`"
-        rows.append(f"| `{key}` | {schema_type(field)} | {shown} | {field.description} |")
+        rows.append(f"| `{key}` | {schema_type(field)} | {shown} | {description(field)} |")
     return "\n".join([TABLE_START, *rows, TABLE_END])
 
 

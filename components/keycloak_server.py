@@ -10,7 +10,13 @@ import pulumi_keycloak as keycloak
 
 from components.app_database import AppDatabase
 from components.generated import generated_secret
-from components.service_container import Placement, env_lines, local_image, service_container
+from components.service_container import (
+    Placement,
+    env_lines,
+    local_image,
+    provider_options,
+    service_container,
+)
 
 HTTP_PORT = 8080
 MANAGEMENT_PORT = 9000
@@ -93,12 +99,7 @@ class KeycloakServer(pulumi.ComponentResource):
             username=args["admin_username"],
             password=self.admin_password,
             initial_login=False,
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=[self.container],
-                # Released with the provider at the stack's root.
-                aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)],
-            ),
+            opts=provider_options(self.container, self),
         )
         self.register_outputs({"container": self.container.name})
 

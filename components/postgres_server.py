@@ -9,7 +9,13 @@ import pulumi_docker as docker
 import pulumi_postgresql as postgresql
 
 from components.generated import generated_secret
-from components.service_container import Placement, env_lines, local_image, service_container
+from components.service_container import (
+    Placement,
+    env_lines,
+    local_image,
+    provider_options,
+    service_container,
+)
 
 DATA_DIR = "/var/lib/postgresql/data"
 SUPERUSER = "postgres"
@@ -82,11 +88,6 @@ class PostgresServer(pulumi.ComponentResource):
             database=SUPERUSER,
             sslmode="disable",
             superuser=True,
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=[self.container],
-                # Released with the provider at the stack's root.
-                aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)],
-            ),
+            opts=provider_options(self.container, self),
         )
         self.register_outputs({"container": self.container.name, "volume": self.volume.name})

@@ -20,6 +20,18 @@ class Placement:
     host_port: int
 
 
+def provider_options(
+    container: docker.Container, parent: pulumi.Resource
+) -> pulumi.ResourceOptions:
+    """Options of the provider that manages what lives inside `container`: the component's
+    child, used once the container is healthy. Released at the stack's root, hence the alias."""
+    return pulumi.ResourceOptions(
+        parent=parent,
+        depends_on=[container],
+        aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)],
+    )
+
+
 def env_lines(**values: pulumi.Input[str]) -> pulumi.Output[list[str]]:
     """A container's environment as `KEY=value` lines, each written once; secret as soon as
     one value is (a secret stays a secret all the way into the container's envs)."""

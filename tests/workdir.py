@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from components.versions import pin
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "versions.env", "components", "images")
@@ -35,3 +38,17 @@ def config_paths(key: str, value: Any) -> Iterator[tuple[str, str]]:
         yield key, "true" if value else "false"
     else:
         yield key, str(value)
+
+
+def pulumi_cli_problem() -> str | None:
+    """Why the `pulumi` on PATH cannot run the suites (None: it can): missing, or older than
+    the pinned version (a newer one is what a user with internet has, and works)."""
+    found = shutil.which("pulumi")
+    if found is None:
+        return "no `pulumi` on PATH (source the env file scripts/toolchain.sh prints)"
+    printed = subprocess.run([found, "version"], capture_output=True, text=True).stdout.strip()
+    have = tuple(int(p) for p in printed.lstrip("v").split("-")[0].split(".") if p.isdigit())
+    wanted = tuple(int(p) for p in pin("PULUMI_VERSION").split("."))
+    if have < wanted:
+        return f"{found} is {printed!r}, older than the pinned v{pin('PULUMI_VERSION')}"
+    return None

@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from components.versions import pinned_versions
-from tests.workdir import REPO, config_paths, copy_project
+from tests.workdir import REPO, config_paths, copy_project, pulumi_cli_problem
 
 POLICY_PACK = str(REPO / "policy")
 
@@ -28,7 +26,7 @@ class CliProject:
             "PULUMI_BACKEND_URL": f"file://{workdir / 'state'}",
             "PULUMI_CONFIG_PASSPHRASE": secrets.token_urlsafe(16),
             "PULUMI_SKIP_UPDATE_CHECK": "true",
-            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            # Plugin acquisition as the toolchain set it (off with MKS_PULUMI_MIRROR).
         }
 
     def new_stack(self, name: str, config: dict[str, Any]) -> str:
@@ -63,9 +61,7 @@ class CliProject:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> CliProject:
-    pulumi = shutil.which("pulumi")
-    if pulumi is None:
-        pytest.fail("no `pulumi` on PATH: source the env file scripts/toolchain.sh prints")
-    version = subprocess.run([pulumi, "version"], capture_output=True, text=True).stdout.strip()
-    assert version == f"v{pinned_versions()['PULUMI_VERSION']}"
+    problem = pulumi_cli_problem()
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
     return CliProject(tmp_path_factory.mktemp("cli"))

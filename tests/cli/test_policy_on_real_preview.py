@@ -41,9 +41,9 @@ def wildcard_redirect_project(tmp_path: Path) -> CliProject:
     changed = CliProject(tmp_path)
     client = changed.workdir / "components" / "oidc_client.py"
     source = client.read_text()
-    exact = "valid_redirect_uris=[self.redirect_uri],"
-    assert exact in source, "the client's redirect declaration moved; update this test"
-    client.write_text(source.replace(exact, 'valid_redirect_uris=[f"{url}/*"],'))
+    exact = 'CALLBACK_PATH = "/callback"'
+    assert exact in source, "the client's callback path moved; update this test"
+    client.write_text(source.replace(exact, 'CALLBACK_PATH = "/*"'))
     return changed
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,8 +11,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from components.versions import pinned_versions
 from tests.e2e.deployment import Deployment, container_logs, docker_inventory, remove_leftovers
+from tests.workdir import pulumi_cli_problem
 
 CHROMIUM = "/usr/bin/chromium"
 # Flags that keep Chromium from reaching for the internet on a closed network.
@@ -38,13 +37,9 @@ def _log(line: str) -> None:
 def _require_toolchain() -> None:
     """A missing prerequisite is a loud failure, never a skip."""
     problems = []
-    pulumi = shutil.which("pulumi")
-    if pulumi is None:
-        problems.append("no `pulumi` on PATH (run scripts/toolchain.sh and source its env)")
-    else:
-        version = subprocess.run([pulumi, "version"], capture_output=True, text=True).stdout
-        if version.strip() != f"v{pinned_versions()['PULUMI_VERSION']}":
-            problems.append(f"pulumi version {version.strip()!r} is not the pinned one")
+    cli = pulumi_cli_problem()
+    if cli is not None:
+        problems.append(cli)
     if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
         problems.append("the Docker engine does not answer `docker info`")
     if not (Path(__file__).resolve().parents[2] / "policy" / "venv").is_dir():

@@ -112,7 +112,7 @@ class Deployment:
             "PULUMI_BACKEND_URL": f"file://{state}",
             "PULUMI_CONFIG_PASSPHRASE": secrets.token_urlsafe(24),
             "PULUMI_SKIP_UPDATE_CHECK": "true",
-            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            # Plugin acquisition as the toolchain set it (off with MKS_PULUMI_MIRROR).
         }
         workspace = auto.LocalWorkspaceOptions(work_dir=str(workdir), env_vars=env)
         stack = auto.create_stack(stack_name, work_dir=str(workdir), opts=workspace)

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import shlex
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from keycloak import KeycloakAdmin
 from rich.console import Console
+from rich.table import Table
 
 from stackctl import realm, views
 from stackctl.automation import automation_token
@@ -85,10 +87,39 @@ def failures_reported() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
-def load(stack: str, outputs_file: Path | None) -> StackOutputs:
-    if outputs_file is not None:
-        return load_outputs_file(outputs_file, stack)
-    return load_stack_outputs(stack)
+@dataclass(frozen=True)
+class Target:
+    """The stack every command works on: the root options, given before the command."""
+
+    stack: str
+    outputs_file: Path | None
+
+    def outputs(self) -> StackOutputs:
+        if self.outputs_file is not None:
+            return load_outputs_file(self.outputs_file, self.stack)
+        return load_stack_outputs(self.stack)
+
+
+@app.callback()
+def target(ctx: typer.Context, stack: Stack = "dev", outputs_file: OutputsFile = None) -> None:
+    """Operate a deployed MLflow + Keycloak stack: status, sessions, audit trail, tokens."""
+    ctx.obj = Target(stack, outputs_file)
+
+
+def _target(ctx: typer.Context) -> Target:
+    found = ctx.find_object(Target)
+    assert found is not None, "the root callback sets the target"
+    return found
+
+
+@contextmanager
+def on_the_realm(ctx: typer.Context) -> Iterator[tuple[StackOutputs, KeycloakAdmin]]:
+    """The stack's outputs and an admin client of its realm; the one error path: whatever
+    goes wrong (outputs, Keycloak) is one line on stderr and exit code 1."""
+    with failures_reported():
+        outputs = _target(ctx).outputs()
+        with realm.keycloak_errors(outputs):
+            yield outputs, realm.connect(outputs)
 
 
 def _print_json(value: object) -> None:
@@ -99,10 +130,10 @@ def _print_json(value: object) -> None:
 
 
 @app.command()
-def status(stack: Stack = "dev", outputs_file: OutputsFile = None, as_json: Json = False) -> None:
+def status(ctx: typer.Context, as_json: Json = False) -> None:
     """Each service's URL and health, and the realm's token policy as deployed."""
     with failures_reported():
-        outputs = load(stack, outputs_file)
+        outputs = _target(ctx).outputs()
         services = [keycloak_health(outputs).as_dict(), mlflow_health(outputs).as_dict()]
         policy: list[views.Row] = []
         problem = None
@@ -133,19 +164,16 @@ def status(stack: Stack = "dev", outputs_file: OutputsFile = None, as_json: Json
 
 @sessions_app.command("list")
 def sessions_list(
+    ctx: typer.Context,
     user: Annotated[str | None, typer.Option("--user", "-u", help="Only this user's.")] = None,
     client: Annotated[
         str | None, typer.Option("--client", "-c", help="Only sessions in this client id.")
     ] = None,
     as_json: Json = False,
-    stack: Stack = "dev",
-    outputs_file: OutputsFile = None,
 ) -> None:
     """Active sessions: user, IP, started, last access, clients (all users' by default)."""
-    with failures_reported():
-        outputs = load(stack, outputs_file)
-        with realm.keycloak_errors(outputs):
-            sessions = realm.list_sessions(realm.connect(outputs), user, client)
+    with on_the_realm(ctx) as (outputs, admin):
+        sessions = realm.list_sessions(admin, user, client)
     rows = views.session_rows(sessions)
     if as_json:
         _print_json(rows)
@@ -169,6 +197,7 @@ def _describe(plan: realm.Revocation) -> str:
 
 @sessions_app.command("revoke")
 def sessions_revoke(
+    ctx: typer.Context,
     user: Annotated[
         str | None, typer.Option("--user", "-u", help="Log this user out everywhere.")
     ] = None,
@@ -177,8 +206,6 @@ def sessions_revoke(
         bool, typer.Option("--all-users", help="Log every user with a session out.")
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-    stack: Stack = "dev",
-    outputs_file: OutputsFile = None,
 ) -> None:
     """End sessions: their refresh tokens stop working at once; access tokens run out."""
     if sum((user is not None, session is not None, all_users)) != 1:
@@ -191,22 +218,19 @@ def sessions_revoke(
             "error: no terminal to confirm on; pass --yes to revoke without asking", err=True
         )
         raise typer.Exit(2)
-    with failures_reported():
-        outputs = load(stack, outputs_file)
-        with realm.keycloak_errors(outputs):
-            admin = realm.connect(outputs)
-            if user is not None:
-                plan = realm.plan_user_revocation(admin, user)
-            elif session is not None:
-                plan = realm.plan_session_revocation(admin, session)
-            else:
-                plan = realm.plan_all_users_revocation(admin)
-            if plan.scope == "all-users" and not plan.sessions:
-                typer.echo(f"no active sessions in realm {outputs.realm!r}; nothing revoked")
-                return
-            if not yes:
-                typer.confirm(f"Revoke {_describe(plan)} in realm {outputs.realm!r}?", abort=True)
-            realm.revoke(admin, plan)
+    with on_the_realm(ctx) as (outputs, admin):
+        if user is not None:
+            plan = realm.plan_user_revocation(admin, user)
+        elif session is not None:
+            plan = realm.plan_session_revocation(admin, session)
+        else:
+            plan = realm.plan_all_users_revocation(admin)
+        if plan.scope == "all-users" and not plan.sessions:
+            typer.echo(f"no active sessions in realm {outputs.realm!r}; nothing revoked")
+            return
+        if not yes:
+            typer.confirm(f"Revoke {_describe(plan)} in realm {outputs.realm!r}?", abort=True)
+        realm.revoke(admin, plan)
     if plan.scope == "session":
         typer.echo(f"revoked {_describe(plan)}")
         return
@@ -224,8 +248,26 @@ def _names(outputs: StackOutputs, admin: KeycloakAdmin, ids: set[str]) -> dict[s
     return realm.usernames([admin, realm.connect(outputs, "master")], ids)
 
 
+def _print_events(
+    rows: list[views.Row],
+    kind: str,
+    since: int | None,
+    limit: int,
+    table: Callable[[Sequence[views.Row], str], Table],
+    as_json: bool,
+) -> None:
+    if as_json:
+        _print_json(rows)
+        return
+    window = f" in the last {format_duration(since)}" if since is not None else ""
+    console.print(
+        table(rows, f"{len(rows)} {kind} event(s){window}, newest first (at most {limit})")
+    )
+
+
 @app.command()
 def events(
+    ctx: typer.Context,
     event_type: Annotated[
         str | None, typer.Option("--type", "-t", help="e.g. LOGIN, LOGOUT, LOGIN_ERROR.")
     ] = None,
@@ -233,50 +275,31 @@ def events(
     since: Since = None,
     limit: Max = 50,
     as_json: Json = False,
-    stack: Stack = "dev",
-    outputs_file: OutputsFile = None,
 ) -> None:
     """Login events (sign-ins, failures, logouts, token refreshes), newest first."""
-    with failures_reported():
-        outputs = load(stack, outputs_file)
-        with realm.keycloak_errors(outputs):
-            admin = realm.connect(outputs)
-            found = realm.login_events(admin, event_type, user, since, limit)
-            names = _names(outputs, admin, realm.event_user_ids(found))
+    with on_the_realm(ctx) as (outputs, admin):
+        found = realm.login_events(admin, event_type, user, since, limit)
+        names = _names(outputs, admin, realm.event_user_ids(found))
     rows = views.event_rows(found, names)
-    if as_json:
-        _print_json(rows)
-        return
-    window = f" in the last {format_duration(since)}" if since is not None else ""
-    title = f"{len(rows)} login event(s){window}, newest first (at most {limit})"
-    console.print(views.events_table(rows, title))
+    _print_events(rows, "login", since, limit, views.events_table, as_json)
 
 
 @app.command("admin-events")
 def admin_events(
+    ctx: typer.Context,
     since: Since = None,
     limit: Max = 50,
     as_json: Json = False,
-    stack: Stack = "dev",
-    outputs_file: OutputsFile = None,
 ) -> None:
     """Admin events (changes through the Admin API and console, by whom), newest first."""
-    with failures_reported():
-        outputs = load(stack, outputs_file)
-        with realm.keycloak_errors(outputs):
-            admin = realm.connect(outputs)
-            found = realm.admin_events(admin, since, limit)
-            ids = realm.event_user_ids(found) | {
-                subject for event in found if (subject := views.resource_user_id(event))
-            }
-            names = _names(outputs, admin, ids)
+    with on_the_realm(ctx) as (outputs, admin):
+        found = realm.admin_events(admin, since, limit)
+        ids = realm.event_user_ids(found) | {
+            subject for event in found if (subject := views.resource_user_id(event))
+        }
+        names = _names(outputs, admin, ids)
     rows = views.admin_event_rows(found, names)
-    if as_json:
-        _print_json(rows)
-        return
-    window = f" in the last {format_duration(since)}" if since is not None else ""
-    title = f"{len(rows)} admin event(s){window}, newest first (at most {limit})"
-    console.print(views.admin_events_table(rows, title))
+    _print_events(rows, "admin", since, limit, views.admin_events_table, as_json)
 
 
 # -- token ----------------------------------------------------------------------------------
@@ -284,17 +307,16 @@ def admin_events(
 
 @app.command()
 def token(
+    ctx: typer.Context,
     show_secret: Annotated[
         bool, typer.Option("--show-secret", help="Print the token itself.")
     ] = False,
-    stack: Stack = "dev",
-    outputs_file: OutputsFile = None,
 ) -> None:
     """Shell lines that give a script MLflow API access through the automation client."""
     with failures_reported():
-        outputs = load(stack, outputs_file)
+        outputs = _target(ctx).outputs()
         with realm.keycloak_errors(outputs):
-            granted = automation_token(outputs, stack)
+            granted = automation_token(outputs, _target(ctx).stack)
     value = granted.access_token.get_secret_value() if show_secret else "<hidden>"
     expires = views.utc(granted.expires_at * 1000)
     typer.echo(f"export MLFLOW_TRACKING_URI={shlex.quote(outputs.mlflow_url)}")

@@ -87,20 +87,18 @@ def realm_settings(admin: KeycloakAdmin, realm: str) -> Representation:
     return admin.get_realm(realm)
 
 
-def user_id(admin: KeycloakAdmin, username: str) -> str:
-    found = admin.get_user_id(username)
+def _existing(admin: KeycloakAdmin, found: str | None, what: str) -> str:
     if found is None:
-        realm = admin.get_current_realm()
-        raise StackctlError(f"no user {username!r} in realm {realm!r}")
+        raise StackctlError(f"no {what} in realm {admin.get_current_realm()!r}")
     return found
+
+
+def user_id(admin: KeycloakAdmin, username: str) -> str:
+    return _existing(admin, admin.get_user_id(username), f"user {username!r}")
 
 
 def client_uuid(admin: KeycloakAdmin, client_id: str) -> str:
-    found = admin.get_client_id(client_id)
-    if found is None:
-        realm = admin.get_current_realm()
-        raise StackctlError(f"no client {client_id!r} in realm {realm!r}")
-    return found
+    return _existing(admin, admin.get_client_id(client_id), f"client {client_id!r}")
 
 
 # -- sessions -------------------------------------------------------------------------------

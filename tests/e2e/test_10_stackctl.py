@@ -36,7 +36,7 @@ def outputs_file(deployment: Deployment, tmp_path_factory: pytest.TempPathFactor
 
 
 def stackctl(outputs_file: Path, *args: str) -> Result:
-    return runner.invoke(app, [*args, "--outputs-file", str(outputs_file)])
+    return runner.invoke(app, ["--outputs-file", str(outputs_file), *args])
 
 
 def stackctl_json(outputs_file: Path, *args: str) -> Any:

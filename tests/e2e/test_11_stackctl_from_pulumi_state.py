@@ -57,7 +57,7 @@ def test_status_reads_the_stack_from_pulumi_state(
 ) -> None:
     for key, value in pulumi_env.items():
         monkeypatch.setenv(key, value)
-    result = runner.invoke(app, ["status", "--stack", STACK, "--json"])
+    result = runner.invoke(app, ["--stack", STACK, "status", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["healthy"] is True
 
@@ -68,7 +68,7 @@ def test_a_wrong_passphrase_is_a_one_line_error(
     for key, value in pulumi_env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "not-the-passphrase")
-    result = runner.invoke(app, ["status", "--stack", STACK])
+    result = runner.invoke(app, ["--stack", STACK, "status"])
     assert result.exit_code == 1
     assert "wrong passphrase" in result.output
     assert len(result.output.strip().splitlines()) == 1, result.output
@@ -79,6 +79,6 @@ def test_an_unknown_stack_says_how_to_deploy_it(
 ) -> None:
     for key, value in pulumi_env.items():
         monkeypatch.setenv(key, value)
-    result = runner.invoke(app, ["status", "--stack", "nowhere"])
+    result = runner.invoke(app, ["--stack", "nowhere", "status"])
     assert result.exit_code == 1
     assert "scripts/up.sh nowhere" in result.output

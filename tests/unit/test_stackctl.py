@@ -166,7 +166,7 @@ def test_help_lists_every_command() -> None:
 )
 def test_usage_errors_exit_2_before_touching_any_stack(args: list[str], tmp_path: Path) -> None:
     # The outputs file does not exist: reaching for it would be exit 1, not 2.
-    result = runner.invoke(app, [*args, "--outputs-file", str(tmp_path / "absent.json")])
+    result = runner.invoke(app, ["--outputs-file", str(tmp_path / "absent.json"), *args])
     assert result.exit_code == 2, result.output
 
 
@@ -180,7 +180,7 @@ def test_since_error_names_the_option_and_the_accepted_forms() -> None:
 def test_revoke_without_yes_and_without_a_terminal_refuses_with_exit_2(tmp_path: Path) -> None:
     outputs = write(tmp_path / "outputs.json", OUTPUTS)
     for scope in (["--user", "alice"], ["--session", "abc"], ["--all-users"]):
-        result = runner.invoke(app, ["sessions", "revoke", *scope, "--outputs-file", str(outputs)])
+        result = runner.invoke(app, ["--outputs-file", str(outputs), "sessions", "revoke", *scope])
         assert result.exit_code == 2
         assert "pass --yes" in result.stderr
         assert "revoked" not in result.stdout
@@ -188,7 +188,7 @@ def test_revoke_without_yes_and_without_a_terminal_refuses_with_exit_2(tmp_path:
 
 def test_token_without_an_automation_client_says_how_to_enable_one(tmp_path: Path) -> None:
     outputs = write(tmp_path / "outputs.json", OUTPUTS)
-    result = runner.invoke(app, ["token", "--stack", "qa", "--outputs-file", str(outputs)])
+    result = runner.invoke(app, ["--stack", "qa", "--outputs-file", str(outputs), "token"])
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1
     assert "config set automationClientId mlflow-automation --stack qa" in result.stderr
@@ -199,7 +199,7 @@ def test_token_without_an_automation_client_says_how_to_enable_one(tmp_path: Pat
 def test_unreachable_keycloak_is_one_line_naming_its_url(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     outputs = write(tmp_path / "outputs.json", {**OUTPUTS, "keycloakUrl": url})
-    result = runner.invoke(app, ["sessions", "list", "--outputs-file", str(outputs)])
+    result = runner.invoke(app, ["--outputs-file", str(outputs), "sessions", "list"])
     assert result.exit_code == 1
     assert result.stderr == f"error: Keycloak at {url} is unreachable; is the stack up? " + (
         "(scripts/up.sh)\n"
@@ -214,7 +214,7 @@ def test_status_reports_both_services_down_as_json_and_exits_1(tmp_path: Path) -
         "mlflowUrl": f"http://127.0.0.1:{free_port()}",
     }
     outputs = write(tmp_path / "outputs.json", down)
-    result = runner.invoke(app, ["status", "--json", "--outputs-file", str(outputs)])
+    result = runner.invoke(app, ["--outputs-file", str(outputs), "status", "--json"])
     assert result.exit_code == 1
     status = json.loads(result.stdout)
     assert status["healthy"] is False
@@ -279,7 +279,7 @@ def test_outputs_exported_without_show_secrets_are_refused(tmp_path: Path) -> No
 def test_outputs_file_errors_are_one_line_and_exit_1(tmp_path: Path) -> None:
     bad = write(tmp_path / "o.json", "{")
     for args in (["sessions", "list"], ["events"], ["admin-events"], ["status"], ["token"]):
-        result = runner.invoke(app, [*args, "--outputs-file", str(bad)])
+        result = runner.invoke(app, ["--outputs-file", str(bad), *args])
         assert result.exit_code == 1, args
         assert result.stderr.startswith("error: outputs file ")
         assert result.stderr.count("\n") == 1

@@ -110,6 +110,7 @@ class RealmSettings(_Model):
     refresh_token_max_reuse: int
     password_policy: str
     brute_force_max_login_failures: int
+    remember_me: bool
     events_expiration: int
     admin_events_expiration: int
     protect_data: bool
@@ -168,6 +169,8 @@ class StackConfig(_Model):
     """Keycloak password policy of the realm."""
     brute_force_max_login_failures: Annotated[int, Field(ge=1, le=100)] = 5
     """Failed logins before a temporary lockout (brute-force detection is always on)."""
+    remember_me: bool = False
+    """Offer "Remember me" on the login page (sessions then outlive the browser)."""
     events_expiration: str = "7d"
     """How long login events are kept."""
     admin_events_expiration: str = "30d"

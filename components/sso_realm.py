@@ -44,6 +44,7 @@ class SsoRealm(pulumi.ComponentResource):
             revoke_refresh_token=settings.revoke_refresh_token,
             refresh_token_max_reuse=settings.refresh_token_max_reuse,
             password_policy=settings.password_policy,
+            remember_me=settings.remember_me,
             security_defenses=keycloak.RealmSecurityDefensesArgs(
                 brute_force_detection=keycloak.RealmSecurityDefensesBruteForceDetectionArgs(
                     max_login_failures=settings.brute_force_max_login_failures,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,13 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from tests.e2e.deployment import Deployment, container_logs, docker_inventory, remove_leftovers
+from tests.e2e.deployment import (
+    Deployment,
+    container_logs,
+    docker_inventory,
+    log,
+    remove_leftovers,
+)
 from tests.workdir import pulumi_cli_problem
 
 CHROMIUM = "/usr/bin/chromium"
@@ -27,11 +32,6 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "e2e"
 MEASUREMENTS: dict[str, float] = {}
-
-
-def _log(line: str) -> None:
-    sys.stdout.write(line if line.endswith("\n") else line + "\n")
-    sys.stdout.flush()
 
 
 def _require_toolchain() -> None:
@@ -53,7 +53,7 @@ def _require_toolchain() -> None:
 @pytest.fixture(scope="session")
 def docker_before() -> dict[str, set[str]]:
     _require_toolchain()
-    remove_leftovers(_log)
+    remove_leftovers(log)
     return docker_inventory()
 
 
@@ -64,13 +64,13 @@ def deployment(
     workdir = tmp_path_factory.mktemp("stack")
     deployed: Deployment | None = None
     try:
-        deployed = Deployment.create(workdir, _log)
+        deployed = Deployment.create(workdir, log)
         yield deployed
     finally:
         if deployed is None:
-            _log(container_logs())
+            log(container_logs())
         elif not deployed.destroyed:
-            deployed.destroy(_log)
+            deployed.destroy(log)
         if deployed is not None:
             MEASUREMENTS.update(deployed.timings)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,6 +55,12 @@ def e2e_config() -> dict[str, Any]:
             for user in USERS
         ],
     }
+
+
+def log(line: str) -> None:
+    """Progress of the engine and the suite, as it happens (shown by pytest's -rA)."""
+    sys.stdout.write(line if line.endswith("\n") else line + "\n")
+    sys.stdout.flush()
 
 
 def docker(*args: str, check: bool = True) -> str:

@@ -6,8 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from tests.e2e.conftest import _log
-from tests.e2e.deployment import Deployment, docker
+from tests.e2e.deployment import Deployment, docker, log
 
 CONTAINER = "mlflow-e2e-mlflow"
 
@@ -34,7 +33,7 @@ def test_experiments_and_runs_survive_replacing_the_mlflow_container(
         assert logged.status_code == 200, logged.text
     before = docker("inspect", "--format", "{{.Id}}", CONTAINER).strip()
 
-    deployment.replace_mlflow_container(_log)
+    deployment.replace_mlflow_container(log)
     after = docker("inspect", "--format", "{{.Id}}", CONTAINER).strip()
     assert after != before, "MLflow's container should have been replaced"
 

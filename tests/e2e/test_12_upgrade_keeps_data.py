@@ -17,8 +17,7 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
-from tests.e2e.conftest import _log
-from tests.e2e.deployment import Deployment, e2e_config, remove_leftovers
+from tests.e2e.deployment import Deployment, e2e_config, log, remove_leftovers
 from tests.workdir import PROJECT_FILES, REPO, copy_project
 
 # main as the first release left it: what users have deployed.
@@ -56,14 +55,14 @@ def dropping_steps(events: list[auto.EngineEvent]) -> list[tuple[str, str, str]]
 
 @pytest.fixture(scope="module")
 def released() -> Iterator[Deployment]:
-    remove_leftovers(_log, f"mlflow-{STACK}")
+    remove_leftovers(log, f"mlflow-{STACK}")
     with tempfile.TemporaryDirectory() as scratch:
         config: dict[str, Any] = {**e2e_config(), **PORTS}
-        deployed = Deployment.create(Path(scratch), _log, STACK, config, released_project)
+        deployed = Deployment.create(Path(scratch), log, STACK, config, released_project)
         try:
             yield deployed
         finally:
-            deployed.destroy(_log)
+            deployed.destroy(log)
 
 
 def test_upgrading_to_this_code_replaces_no_volume_database_or_realm(released: Deployment) -> None:
@@ -81,15 +80,15 @@ def test_upgrading_to_this_code_replaces_no_volume_database_or_realm(released: D
     copy_project(workdir)
 
     previewed: list[auto.EngineEvent] = []
-    released.preview(_log, on_event=previewed.append)
+    released.preview(log, on_event=previewed.append)
     planned = dropping_steps(previewed)
-    _log(f"upgrade plan, steps that drop a resource: {planned or 'none'}")
+    log(f"upgrade plan, steps that drop a resource: {planned or 'none'}")
     assert [step for step in planned if step[1] in DATA_TYPES] == []
 
     applied: list[auto.EngineEvent] = []
-    result = released.stack.up(on_output=_log, on_event=applied.append, color="never")
+    result = released.stack.up(on_output=log, on_event=applied.append, color="never")
     done = dropping_steps(applied)
-    _log(f"upgrade: {result.summary.resource_changes}; steps that dropped a resource: {done}")
+    log(f"upgrade: {result.summary.resource_changes}; steps that dropped a resource: {done}")
     assert [step for step in done if step[1] in DATA_TYPES] == []
     assert done == [], "no resource at all needs replacing for this upgrade"
 

@@ -240,6 +240,12 @@ def test_default_token_policy_brute_force_and_audit_trail(stack: DeclaredStack) 
     assert events["eventsExpiration"] == 7 * 86400
 
 
+def test_remember_me_is_off_unless_the_config_turns_it_on(stack: DeclaredStack) -> None:
+    assert stack.one("keycloak:index/realm:Realm").inputs["rememberMe"] is False
+    turned_on = run_program({"rememberMe": "true"}).one("keycloak:index/realm:Realm")
+    assert turned_on.inputs["rememberMe"] is True
+
+
 def test_token_policy_values_flow_from_config() -> None:
     stack = run_program(
         {

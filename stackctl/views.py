@@ -13,6 +13,7 @@ from typing import Any
 
 from rich import box
 from rich.table import Table
+from rich.text import Text
 
 from stackrules.durations import format_duration
 
@@ -42,13 +43,23 @@ MIN_WIDTH = 6
 
 def _table(title: str, columns: Sequence[str]) -> Table:
     table = Table(
-        title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0)
+        title=Text(title),
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),
     )
     for column in columns:
         table.add_column(
             column, overflow="fold", no_wrap=column in WHOLE, min_width=min(MIN_WIDTH, len(column))
         )
     return table
+
+
+def _add_row(table: Table, *cells: str | Text) -> None:
+    """Cells are Keycloak's data (usernames, IPs, error details anyone can make appear by
+    failing a login): shown as text, never read as rich markup."""
+    table.add_row(*(cell if isinstance(cell, Text) else Text(str(cell)) for cell in cells))
 
 
 def when(iso: str) -> str:
@@ -78,7 +89,8 @@ def session_rows(sessions: Sequence[Mapping[str, Any]]) -> list[Row]:
 def sessions_table(rows: Sequence[Row], title: str) -> Table:
     table = _table(title, ["user", "IP", "started (UTC)", "last access (UTC)", "clients", "id"])
     for row in rows:
-        table.add_row(
+        _add_row(
+            table,
             row["user"],
             row["ip"],
             when(row["started"]),
@@ -126,7 +138,8 @@ def _details_text(details: Mapping[str, Any]) -> str:
 def events_table(rows: Sequence[Row], title: str) -> Table:
     table = _table(title, ["time (UTC)", "type", "user", "client", "IP", "error", "details"])
     for row in rows:
-        table.add_row(
+        _add_row(
+            table,
             when(row["time"]),
             row["type"],
             row["user"],
@@ -175,7 +188,8 @@ def admin_events_table(rows: Sequence[Row], title: str) -> Table:
         title, ["time (UTC)", "operation", "resource", "path", "user", "by", "IP", "error"]
     )
     for row in rows:
-        table.add_row(
+        _add_row(
+            table,
             when(row["time"]),
             row["operation"],
             row["resourceType"],
@@ -310,13 +324,13 @@ def policy_rows(realm: Mapping[str, Any]) -> list[Row]:
 def policy_table(rows: Sequence[Row], title: str) -> Table:
     table = _table(title, ["setting", "deployed", "stack config key"])
     for row in rows:
-        table.add_row(row["setting"], row["deployed"], row["configKey"])
+        _add_row(table, row["setting"], row["deployed"], row["configKey"])
     return table
 
 
 def services_table(services: Sequence[Row]) -> Table:
     table = _table("Services", ["service", "URL", "health", "detail"])
     for service in services:
-        health = "[green]ok[/green]" if service["healthy"] else "[red]DOWN[/red]"
-        table.add_row(service["name"], service["url"], health, service["detail"])
+        health = Text("ok", style="green") if service["healthy"] else Text("DOWN", style="red")
+        _add_row(table, service["name"], service["url"], health, service["detail"])
     return table

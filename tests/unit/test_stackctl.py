@@ -420,3 +420,21 @@ def test_revocation_counts_sessions_per_user_including_users_without_any() -> No
     plan = Revocation("user", [SESSION, second], {"alice": ALICE_ID})
     assert plan.counts() == {"alice": 2}
     assert Revocation("user", [], {"otto": "id"}).counts() == {"otto": 0}
+
+
+def test_a_hostile_username_in_an_event_is_shown_as_text_not_read_as_markup() -> None:
+    # Anyone can put this in the event log: a failed login with this username.
+    hostile = "[/x] [bold red]admin[/bold red]"
+    failed = {
+        "time": 1764600000000,
+        "type": "LOGIN_ERROR",
+        "clientId": "mlflow",
+        "ipAddress": "127.0.0.1",
+        "error": "user_not_found",
+        "details": {"username": hostile, "reason": "[link=http://x]click[/link]"},
+    }
+    console = Console(record=True, width=300)
+    console.print(events_table(event_rows([failed], {}), f"events of user {hostile!r}"))
+    shown = console.export_text()
+    assert shown.count(hostile) == 2, shown  # in its row and in the title
+    assert "reason=[link=http://x]click[/link]" in shown

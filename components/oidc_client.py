@@ -27,7 +27,7 @@ class OidcClientArgs(TypedDict):
     realm_id: pulumi.Input[str]
     client_id: str
     display_name: str
-    # The `aud` MLflow checks (its own client id); None: this client's own id.
+    # The `aud` MLflow checks (its own client id); unset: this client's own id.
     audience: NotRequired[pulumi.Input[str]]
     # One of the two: people sign in through this client, or its service account is a member
     # of these groups (client-credentials grant only).

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from stackrules.names import resource_prefix
 from tests.bad_configs import BAD_CONFIGS, BadConfig
 from tests.cli.project import CliProject
-from tests.e2e.deployment import docker
+from tests.e2e.deployment import stack_objects
 
 OURS = [case for case in BAD_CONFIGS if not case.fails_schema_type]
 SCHEMA = [case for case in BAD_CONFIGS if case.fails_schema_type]
@@ -35,7 +36,7 @@ def test_preview_and_up_refuse_bad_config_and_create_nothing(
         for fragment in case.expected:
             assert fragment in diagnostics, f"{fragment!r} missing from:\n{out}"
     assert project.resources(stack) == []
-    assert docker("ps", "-a", "--filter", f"name=^mlflow-{stack}-", "--format", "{{.Names}}") == ""
+    assert stack_objects(resource_prefix(stack))["containers"] == []
 
 
 @pytest.mark.parametrize("case", SCHEMA, ids=lambda case: case.id)

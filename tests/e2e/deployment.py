@@ -18,10 +18,11 @@ from keycloak import KeycloakAdmin, KeycloakOpenID
 from pulumi import automation as auto
 
 from components.versions import pinned_versions
+from stackrules.names import resource_prefix
 from tests.workdir import REPO, config_paths, copy_project
 
 STACK = "e2e"
-PREFIX = f"mlflow-{STACK}"
+PREFIX = resource_prefix(STACK)
 POLICY_PACK = str(REPO / "policy")
 CONTAINERS = tuple(
     f"{PREFIX}-{name}" for name in ("mlflow-db", "keycloak-db", "keycloak", "mlflow")
@@ -223,12 +224,8 @@ class Deployment:
 def stack_objects(prefix: str = PREFIX) -> dict[str, list[str]]:
     """Every container, volume and network whose name marks it as a stack's (the e2e one)."""
     return {
-        kind: docker(*command, "--filter", f"name=^{prefix}-").split()
-        for kind, command in {
-            "containers": ("ps", "-a", "--format", "{{.Names}}"),
-            "volumes": ("volume", "ls", "--format", "{{.Name}}"),
-            "networks": ("network", "ls", "--format", "{{.Name}}"),
-        }.items()
+        kind: sorted(name for name in names if name.startswith(f"{prefix}-"))
+        for kind, names in docker_inventory().items()
     }
 
 
@@ -240,7 +237,8 @@ def remove_leftovers(log: Callable[[str], None], prefix: str = PREFIX) -> None:
         "volumes": ("volume", "rm"),
         "networks": ("network", "rm"),
     }
-    for kind, names in stack_objects(prefix).items():  # containers first: they hold the others
+    # docker_inventory lists containers first: they hold the networks and volumes.
+    for kind, names in stack_objects(prefix).items():
         if names:
             log(f"removing {kind} left by an earlier run of the suite: {', '.join(names)}")
             docker(*removal[kind], *names)

@@ -6,6 +6,7 @@ experiment made before the upgrade is still there."""
 from __future__ import annotations
 
 import io
+import shutil
 import subprocess
 import tarfile
 import tempfile
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
+from stackrules.names import resource_prefix
 from tests.e2e.deployment import Deployment, e2e_config, log, remove_leftovers
 from tests.workdir import PROJECT_FILES, REPO, copy_project
 
@@ -55,7 +57,7 @@ def dropping_steps(events: list[auto.EngineEvent]) -> list[tuple[str, str, str]]
 
 @pytest.fixture(scope="module")
 def released() -> Iterator[Deployment]:
-    remove_leftovers(log, f"mlflow-{STACK}")
+    remove_leftovers(log, resource_prefix(STACK))
     with tempfile.TemporaryDirectory() as scratch:
         config: dict[str, Any] = {**e2e_config(), **PORTS}
         deployed = Deployment.create(Path(scratch), log, STACK, config, released_project)
@@ -76,7 +78,10 @@ def test_upgrading_to_this_code_replaces_no_volume_database_or_realm(released: D
     (workdir / ".venv").unlink()
     for entry in PROJECT_FILES:
         target = workdir / entry
-        subprocess.run(["rm", "-rf", str(target)], check=True)
+        if target.is_dir():
+            shutil.rmtree(target)
+        else:
+            target.unlink()
     copy_project(workdir)
 
     previewed: list[auto.EngineEvent] = []

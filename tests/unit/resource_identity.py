@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from stackrules.names import config_key
 from tests.unit.harness import ROOT, Identity, RecordingMocks, run_with
 
 SNAPSHOT = Path(__file__).with_name("resource_identity.json")
@@ -31,8 +32,7 @@ EXTRA_CONFIG = {"automationClientId": "mlflow-automation"}
 def declared_identities() -> dict[str, Identity]:
     """Every resource of the dev stack as the program declares it, by identity."""
     stack = yaml.safe_load(DEV_STACK.read_text())
-    prefix = f"{yaml.safe_load((ROOT / 'Pulumi.yaml').read_text())['name']}:"
-    config = {key.removeprefix(prefix): value for key, value in stack["config"].items()}
+    config = {key.removeprefix(config_key("")): value for key, value in stack["config"].items()}
     identities: dict[str, Identity] = {}
     run_with(RecordingMocks(), {**config, **EXTRA_CONFIG}, identities=identities)
     return dict(sorted(identities.items()))

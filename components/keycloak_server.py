@@ -83,7 +83,7 @@ class KeycloakServer(pulumi.ComponentResource):
             internal_port=HTTP_PORT,
             image=local_image(f"{name}-image", args["image"], self),
             command=["start"],
-            envs=envs,  # secret: derived from secret passwords
+            envs=envs,  # the lines holding a password are secret
             health_test=["CMD", "bash", "-c", READY_PROBE],
             health_start_period="30s",
             wait_timeout=600,

@@ -69,7 +69,7 @@ class PostgresServer(pulumi.ComponentResource):
             placement=args["placement"],
             internal_port=5432,
             image=local_image(f"{name}-image", args["image"], self),
-            envs=envs,  # secret: derived from the secret password
+            envs=envs,  # POSTGRES_PASSWORD=... is secret, like the password it holds
             volumes=[
                 docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=DATA_DIR)
             ],

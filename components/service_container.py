@@ -3,6 +3,7 @@ port published on the bind address, a health check the deployment waits for."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -32,12 +33,11 @@ def provider_options(
     )
 
 
-def env_lines(**values: pulumi.Input[str]) -> pulumi.Output[list[str]]:
-    """A container's environment as `KEY=value` lines, each written once; secret as soon as
-    one value is (a secret stays a secret all the way into the container's envs)."""
-    return pulumi.Output.all(
-        *(pulumi.Output.concat(key, "=", value) for key, value in values.items())
-    )
+def env_lines(**values: pulumi.Input[str]) -> list[pulumi.Output[str]]:
+    """A container's environment as `KEY=value` lines, each written once. Each line is its own
+    Output: secret when its value is, and known in a preview when its value is (so the policy
+    pack judges `DEFAULT_MLFLOW_PERMISSION=...` before the generated secrets exist)."""
+    return [pulumi.Output.concat(key, "=", value) for key, value in values.items()]
 
 
 def local_image(name: str, image: pulumi.Input[str], parent: pulumi.Resource) -> pulumi.Output[str]:
@@ -56,7 +56,7 @@ def service_container(
     placement: Placement,
     internal_port: int,
     image: pulumi.Input[str],
-    envs: pulumi.Input[list[str]],
+    envs: Sequence[pulumi.Input[str]],
     health_test: list[str],
     health_start_period: str,
     wait_timeout: int,

@@ -7,9 +7,17 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .props import env_entries, env_value, is_unknown, secret_paths, string_list
+from .props import (
+    env_entries,
+    env_value,
+    is_unknown,
+    known_items,
+    nested,
+    secret_paths,
+    string_list,
+)
 from .resource_types import CONTAINER
-from .rule import Resource, Rule, config_key
+from .rule import Resource, Rule, config_key, names_option
 
 WILDCARD = "0.0.0.0"
 
@@ -64,12 +72,9 @@ PORTS_ON_LOOPBACK = Rule(
     resource_types=frozenset({CONTAINER}),
     check=check_ports_on_loopback,
     config={
-        "allowedBindAddresses": {
-            "type": "array",
-            "items": {"type": "string"},
-            "default": [],
-            "description": "Non-loopback host addresses ports may be published on.",
-        }
+        "allowedBindAddresses": names_option(
+            "Non-loopback host addresses ports may be published on."
+        )
     },
 )
 
@@ -160,6 +165,148 @@ OIDC_TOKEN_CHECKS = Rule(
 )
 
 
+def _realm_of(url: Any) -> str | None:
+    """The realm named in an issuer or discovery URL (``.../realms/<realm>[/...]``)."""
+    found = re.search(r"/realms/([^/?#]+)", url) if isinstance(url, str) else None
+    return found.group(1) if found else None
+
+
+# Clients every Keycloak realm has; "account" is an audience of nearly every access token.
+KEYCLOAK_BUILTIN_CLIENTS = frozenset(
+    {
+        "account",
+        "account-console",
+        "admin-cli",
+        "broker",
+        "realm-management",
+        "security-admin-console",
+    }
+)
+
+
+def check_token_audience_and_issuer(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+    entries = env_entries(resource.props)
+    if is_unknown(entries):
+        return
+    discovery = env_value(entries, "OIDC_DISCOVERY_URL")
+    if discovery is None or is_unknown(discovery):
+        return
+    audience = env_value(entries, "OIDC_AUDIENCE")
+    client_id = env_value(entries, "OIDC_CLIENT_ID")
+    # In a preview of a new stack the client id is unknown; Keycloak's own clients are wrong
+    # whatever it turns out to be.
+    builtin = isinstance(audience, str) and audience in KEYCLOAK_BUILTIN_CLIENTS
+    known = isinstance(audience, str) and isinstance(client_id, str) and audience and client_id
+    if builtin or (known and audience != client_id):
+        yield (
+            f"OIDC_AUDIENCE is '{audience}', not MLflow's own client id"
+            f"{f' {client_id!r}' if isinstance(client_id, str) else ''}, so MLflow accepts "
+            "tokens Keycloak issued for another audience ('account' is in almost every token "
+            "of the realm). Fix: set OIDC_AUDIENCE to OIDC_CLIENT_ID "
+            f"(stack config {config_key('clientId')})."
+        )
+    issuer = env_value(entries, "OIDC_ISSUER")
+    if issuer and not is_unknown(issuer) and _realm_of(issuer) != _realm_of(discovery):
+        yield (
+            f"OIDC_ISSUER '{issuer}' is not the issuer of the realm OIDC_DISCOVERY_URL names "
+            f"({_realm_of(discovery)!r}), so MLflow would take tokens of another realm. Fix: set "
+            "OIDC_ISSUER to <Keycloak's browser URL>/realms/<realm> of the same realm "
+            f"(stack config {config_key('realm')})."
+        )
+
+
+TOKEN_AUDIENCE_AND_ISSUER = Rule(
+    name="mlflow-oidc-audience-is-the-client",
+    description=(
+        "A container configured with OIDC_DISCOVERY_URL sets OIDC_AUDIENCE equal to its "
+        "OIDC_CLIENT_ID and OIDC_ISSUER of the realm OIDC_DISCOVERY_URL names."
+    ),
+    resource_types=frozenset({CONTAINER}),
+    check=check_token_audience_and_issuer,
+)
+
+# mlflow-oidc-auth's own default when DEFAULT_MLFLOW_PERMISSION is unset.
+PLUGIN_DEFAULT_PERMISSION = "MANAGE"
+
+
+def check_default_permission(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+    entries = env_entries(resource.props)
+    if is_unknown(entries) or env_value(entries, "OIDC_DISCOVERY_URL") is None:
+        return
+    permission = env_value(entries, "DEFAULT_MLFLOW_PERMISSION")
+    if is_unknown(permission):
+        return
+    allowed = set(config["allowedDefaultPermissions"])
+    effective = str(permission or PLUGIN_DEFAULT_PERMISSION).strip().upper()
+    if effective in allowed:
+        return
+    shown = permission if permission else f"unset, so the plugin's default {effective}"
+    yield (
+        f"DEFAULT_MLFLOW_PERMISSION is {shown}: every signed-in user gets {effective} on every "
+        "experiment and model nobody granted them anything on. Fix: `pulumi config set "
+        f"{config_key('defaultMlflowPermission')} NO_PERMISSIONS` (the default) and grant "
+        f"access per experiment; allowed here: {sorted(allowed)}."
+    )
+
+
+DEFAULT_PERMISSION = Rule(
+    name="mlflow-default-permission",
+    description=(
+        "MLflow's DEFAULT_MLFLOW_PERMISSION (the plugin's MANAGE when unset) is one of "
+        "allowedDefaultPermissions (default NO_PERMISSIONS, READ)."
+    ),
+    resource_types=frozenset({CONTAINER}),
+    check=check_default_permission,
+    config={
+        "allowedDefaultPermissions": {
+            "type": "array",
+            "items": {"enum": ["NO_PERMISSIONS", "READ", "EDIT", "MANAGE"]},
+            "default": ["NO_PERMISSIONS", "READ"],
+            "description": "Permissions MLflow may grant by default.",
+        }
+    },
+)
+
+# Settings that give a container the host itself: its network, processes, devices, kernel.
+_HOST_MODES = ("networkMode", "pidMode", "ipcMode", "usernsMode", "cgroupnsMode")
+
+
+def check_no_host_access(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+    props = resource.props
+    found: list[str] = []
+    if props.get("privileged") is True:
+        found.append("privileged: true")
+    for mode in _HOST_MODES:
+        if str(props.get(mode) or "").lower() == "host":
+            found.append(f"{mode}: host")
+    for mount in known_items(props.get("mounts")):
+        if str(mount.get("type") or "").lower() == "bind":
+            found.append(f"bind mount of {mount.get('source')!r}")
+    for volume in known_items(props.get("volumes")):
+        if volume.get("hostPath") and not is_unknown(volume["hostPath"]):
+            found.append(f"host path {volume['hostPath']!r}")
+    found += [f"capability {cap}" for cap in known_items(nested(props, "capabilities", "adds"))]
+    if known_items(props.get("devices")):
+        found.append("host devices")
+    for what in found:
+        yield (
+            f"Container {resource.name or ''} is given the host ({what}): a compromise of the "
+            "service becomes a compromise of the machine. Fix: remove it; the stack's services "
+            "need only their own network, named volumes and no extra capability."
+        )
+
+
+NO_HOST_ACCESS = Rule(
+    name="container-no-host-access",
+    description=(
+        "No container is privileged, shares the host's network, PID, IPC, user or cgroup "
+        "namespace, mounts a host path, adds a capability or gets a host device."
+    ),
+    resource_types=frozenset({CONTAINER}),
+    check=check_no_host_access,
+)
+
+
 _SECRET_WORDS = ("PASSWORD", "PASSWD", "SECRET", "TOKEN")
 _URL_WITH_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]*:[^/@\s]+@")
 
@@ -226,11 +373,8 @@ SECRETS_NOT_PLAINTEXT = Rule(
     resource_types=frozenset({CONTAINER}),
     check=check_secrets_not_plaintext,
     config={
-        "plaintextEnvNames": {
-            "type": "array",
-            "items": {"type": "string"},
-            "default": [],
-            "description": "Env names that look secret but are not (e.g. a token endpoint URL).",
-        }
+        "plaintextEnvNames": names_option(
+            "Env names that look secret but are not (e.g. a token endpoint URL)."
+        )
     },
 )

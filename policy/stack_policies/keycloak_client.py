@@ -7,7 +7,7 @@ from typing import Any
 
 from .props import is_unknown, string_list
 from .resource_types import GROUP_MAPPER, OIDC_CLIENT
-from .rule import Resource, Rule, config_key
+from .rule import Resource, Rule, config_key, names_option
 
 
 def check_flat_groups_claim(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
@@ -47,12 +47,17 @@ _REDIRECT_FIX = (
 )
 
 
+def _client_label(resource: Resource) -> str:
+    client_id = resource.props.get("clientId")
+    return f"'{client_id}'" if isinstance(client_id, str) else (resource.name or "this client")
+
+
 def check_confidential_client(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
     props = resource.props
     client_id = props.get("clientId")
     if isinstance(client_id, str) and client_id in set(config.get("exemptClientIds") or []):
         return
-    label = f"'{client_id}'" if isinstance(client_id, str) else (resource.name or "this client")
+    label = _client_label(resource)
     access_type = props.get("accessType")
     if not is_unknown(access_type) and str(access_type or "").upper() != "CONFIDENTIAL":
         yield (
@@ -82,11 +87,37 @@ CONFIDENTIAL_CLIENT = Rule(
     resource_types=frozenset({OIDC_CLIENT}),
     check=check_confidential_client,
     config={
-        "exemptClientIds": {
-            "type": "array",
-            "items": {"type": "string"},
-            "default": [],
-            "description": "Client ids this rule skips (e.g. a deliberate public client).",
-        }
+        "exemptClientIds": names_option(
+            "Client ids this rule skips (e.g. a deliberate public client)."
+        )
     },
+)
+
+
+def check_no_direct_grants(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+    client_id = resource.props.get("clientId")
+    if isinstance(client_id, str) and client_id in set(config.get("allowedClientIds") or []):
+        return
+    enabled = resource.props.get("directAccessGrantsEnabled")
+    if is_unknown(enabled) or enabled is not True:
+        return
+    label = _client_label(resource)
+    yield (
+        f"Client {label} accepts the password grant (directAccessGrantsEnabled): any program "
+        "holding a password gets tokens without the login page, so brute-force lockout, "
+        "required actions and a second factor are bypassed. Fix: `pulumi config set "
+        f"{config_key('directAccessGrants')} false` (the default); if a test stack needs it, "
+        "list the client in this policy's `allowedClientIds`."
+    )
+
+
+NO_DIRECT_GRANTS = Rule(
+    name="keycloak-no-direct-grants",
+    description=(
+        "OIDC clients do not accept the password grant (directAccessGrantsEnabled), unless "
+        "their clientId is in allowedClientIds."
+    ),
+    resource_types=frozenset({OIDC_CLIENT}),
+    check=check_no_direct_grants,
+    config={"allowedClientIds": names_option("Client ids that may accept the password grant.")},
 )

@@ -1,13 +1,15 @@
-"""Rules on the Keycloak realm: lockout, audit events that expire, short-lived access tokens."""
+"""Rules on the Keycloak realm: lockout, audit events that expire, short-lived tokens and
+sessions, refresh-token rotation, a password policy with a length floor."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from stackrules.durations import duration_seconds
 
-from .props import is_unknown
+from .props import is_unknown, nested
 from .resource_types import REALM, REALM_EVENTS
 from .rule import Resource, Rule, config_key
 
@@ -29,10 +31,7 @@ def _shown(value: Any) -> str:
 
 
 def check_brute_force_detection(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
-    defenses = resource.props.get("securityDefenses")
-    if is_unknown(defenses):
-        return
-    detection = (defenses or {}).get("bruteForceDetection")
+    detection = nested(resource.props, "securityDefenses", "bruteForceDetection")
     if is_unknown(detection) or detection is not None:
         return
     yield (
@@ -52,10 +51,7 @@ BRUTE_FORCE_DETECTION = Rule(
 
 
 def check_admin_events_expire(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
-    attributes = resource.props.get("attributes")
-    if is_unknown(attributes):
-        return
-    expiration = (attributes or {}).get("adminEventsExpiration")
+    expiration = nested(resource.props, "attributes", "adminEventsExpiration")
     if is_unknown(expiration):
         return
     try:
@@ -81,45 +77,141 @@ ADMIN_EVENTS_EXPIRE = Rule(
 )
 
 
-def check_access_token_lifespan(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
-    limit = float(config["maxAccessTokenLifespanSeconds"])
-    lifespan = resource.props.get("accessTokenLifespan")
-    if is_unknown(lifespan):
-        return
-    realm = _realm_name(resource, "realm")
-    fix = (
-        f"Fix: lower it with `pulumi config set {config_key('accessTokenLifespan')} 5m`, or "
-        "raise this policy's `maxAccessTokenLifespanSeconds`."
-    )
-    if lifespan in (None, ""):
-        seconds = float(KEYCLOAK_DEFAULT_ACCESS_TOKEN_SECONDS)
-    else:
-        try:
-            seconds = duration_seconds(lifespan)
-        except ValueError:
-            yield f"Access token lifespan {lifespan!r} of realm {realm} is not a duration. {fix}"
+def _lifespan_rule(
+    *,
+    name: str,
+    prop: str,
+    what: str,
+    keycloak_default: str,
+    limit_key: str,
+    limit_default: int,
+    stack_key: str,
+    example: str,
+    risk: str,
+) -> Rule:
+    """A rule bounding the duration ``prop`` of every realm (unset: Keycloak's default)."""
+
+    def check(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+        limit = float(config[limit_key])
+        value = resource.props.get(prop)
+        if is_unknown(value):
             return
-    if seconds > limit:
-        yield (
-            f"Access tokens of realm {realm} live {seconds:g} s, longer than the allowed "
-            f"{limit:g} s: a user whose session is revoked keeps MLflow access that long. {fix}"
+        realm = _realm_name(resource, "realm")
+        fix = (
+            f"Fix: lower it with `pulumi config set {config_key(stack_key)} {example}`, or "
+            f"raise this policy's `{limit_key}`."
         )
+        try:
+            seconds = duration_seconds(keycloak_default if value in (None, "") else value)
+        except ValueError:
+            yield f"{what} {value!r} of realm {realm} is not a duration. {fix}"
+            return
+        if seconds > limit:
+            yield (
+                f"{what} of realm {realm} is {seconds:g} s, longer than the allowed {limit:g} s: "
+                f"{risk}. {fix}"
+            )
+
+    return Rule(
+        name=name,
+        description=(
+            f"Every realm's {prop} (Keycloak's default {keycloak_default} when unset) is at most "
+            f"{limit_key} (default {limit_default})."
+        ),
+        resource_types=frozenset({REALM}),
+        check=check,
+        config={
+            limit_key: {
+                "type": "integer",
+                "minimum": 1,
+                "default": limit_default,
+                "description": f"Longest {what.lower()} allowed, in seconds.",
+            }
+        },
+    )
 
 
-ACCESS_TOKEN_LIFESPAN = Rule(
+ACCESS_TOKEN_LIFESPAN = _lifespan_rule(
     name="keycloak-access-token-lifespan",
+    prop="accessTokenLifespan",
+    what="Access token lifespan",
+    keycloak_default=f"{KEYCLOAK_DEFAULT_ACCESS_TOKEN_SECONDS}s",
+    limit_key="maxAccessTokenLifespanSeconds",
+    limit_default=900,
+    stack_key="accessTokenLifespan",
+    example="5m",
+    risk="a user whose session is revoked keeps MLflow access that long",
+)
+
+SSO_SESSION_LIFESPAN = _lifespan_rule(
+    name="keycloak-sso-session-lifespan",
+    prop="ssoSessionMaxLifespan",
+    what="SSO session maximum",
+    keycloak_default="10h",
+    limit_key="maxSsoSessionSeconds",
+    limit_default=24 * 3600,
+    stack_key="ssoSessionMaxLifespan",
+    example="10h",
+    risk="a stolen session cookie or refresh token signs its holder in that long",
+)
+
+
+def check_refresh_token_rotation(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+    revoke = resource.props.get("revokeRefreshToken")
+    if is_unknown(revoke) or revoke is True:
+        return
+    yield (
+        f"Refresh tokens of realm {_realm_name(resource, 'realm')} are not rotated "
+        f"(revokeRefreshToken is {_shown(revoke)}): a stolen refresh token keeps working next "
+        "to the real one until the session ends. Fix: `pulumi config set "
+        f"{config_key('revokeRefreshToken')} true` (the default)."
+    )
+
+
+REFRESH_TOKEN_ROTATION = Rule(
+    name="keycloak-refresh-token-rotation",
+    description="Every realm sets revokeRefreshToken (a refresh token is used once, then rotated).",
+    resource_types=frozenset({REALM}),
+    check=check_refresh_token_rotation,
+)
+
+# `length` alone means Keycloak's default minimum of 8.
+_LENGTH = re.compile(r"(?<![\w-])length(?:\((\d*)\))?")
+KEYCLOAK_DEFAULT_MIN_LENGTH = 8
+
+
+def check_password_policy(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+    floor = int(config["minPasswordLength"])
+    policy = resource.props.get("passwordPolicy")
+    if is_unknown(policy):
+        return
+    lengths = [int(found or KEYCLOAK_DEFAULT_MIN_LENGTH) for found in _LENGTH.findall(policy or "")]
+    length = max(lengths, default=0)
+    if length >= floor:
+        return
+    shown = "no minimum length" if not lengths else f"a minimum length of {length}"
+    yield (
+        f"The password policy of realm {_realm_name(resource, 'realm')} ({_shown(policy or None)}) "
+        f"sets {shown}, below the required {floor} (OWASP ASVS: at least 12, never below 8). "
+        f"Fix: `pulumi config set {config_key('passwordPolicy')} "
+        f"'length({max(floor, 12)}) and notUsername and notEmail'` (the default)."
+    )
+
+
+PASSWORD_POLICY = Rule(
+    name="keycloak-password-policy",
     description=(
-        "Every realm's accessTokenLifespan (Keycloak's default 5m when unset) is at most "
-        "maxAccessTokenLifespanSeconds (default 900)."
+        "Every realm's passwordPolicy has length(n) with n at least minPasswordLength "
+        "(default 12, never below 8)."
     ),
     resource_types=frozenset({REALM}),
-    check=check_access_token_lifespan,
+    check=check_password_policy,
     config={
-        "maxAccessTokenLifespanSeconds": {
+        "minPasswordLength": {
             "type": "integer",
-            "minimum": 1,
-            "default": 900,
-            "description": "Longest access token lifespan allowed, in seconds.",
+            "minimum": 8,
+            "default": 12,
+            "description": "Shortest minimum password length a realm may set (ASVS: 12, >= 8).",
         }
     },
 )

@@ -63,6 +63,17 @@ def plain(value: Any) -> Any:
     return value
 
 
+def nested(props: Mapping[str, Any], *path: str) -> Any:
+    """The value at ``path`` (``"securityDefenses", "bruteForceDetection"``): None when a level
+    is absent, UNKNOWN when a level is unknown."""
+    value: Any = props
+    for key in path:
+        if is_unknown(value):
+            return UNKNOWN
+        value = (value or {}).get(key)
+    return value
+
+
 def secret_paths(props: Mapping[str, Any]) -> frozenset[str] | None:
     """Paths ("envs", "envs[2]") the engine marked secret, or None if the marker shim is off."""
     paths = props.get(SECRET_PATHS_KEY)
@@ -114,3 +125,10 @@ def string_list(value: Any) -> list[Any]:
     if isinstance(value, str):
         return [value]
     return list(value)
+
+
+def known_items(value: Any) -> list[Any]:
+    """The known elements of a list property; none when it is absent or unknown."""
+    if is_unknown(value):
+        return []
+    return [item for item in string_list(value) if not is_unknown(item)]

@@ -8,7 +8,7 @@ from typing import Any
 
 from stackrules.names import config_key
 
-__all__ = ["Check", "Resource", "Rule", "config_key"]
+__all__ = ["Check", "Resource", "Rule", "config_key", "names_option"]
 
 
 @dataclass(frozen=True)
@@ -47,3 +47,8 @@ class Rule:
         if resource.type not in self.resource_types:
             return []
         return list(self.check(resource, self.settings(given_config)))
+
+
+def names_option(description: str) -> dict[str, Any]:
+    """The schema of a policy config property listing names (addresses, ids); empty by default."""
+    return {"type": "array", "items": {"type": "string"}, "default": [], "description": description}

@@ -6,10 +6,13 @@ from typing import Any
 
 import pytest
 from stack_policies.containers import (
+    DEFAULT_PERMISSION,
     KEYCLOAK_PRODUCTION_MODE,
+    NO_HOST_ACCESS,
     OIDC_TOKEN_CHECKS,
     PORTS_ON_LOOPBACK,
     SECRETS_NOT_PLAINTEXT,
+    TOKEN_AUDIENCE_AND_ISSUER,
     looks_secret,
 )
 from stack_policies.props import UNKNOWN
@@ -172,3 +175,90 @@ def test_without_secret_markers_the_rule_says_it_cannot_judge() -> None:
     resource = Resource(CONTAINER, {"envs": ["POSTGRES_DB=mlflow"]})
     [message] = SECRETS_NOT_PLAINTEXT.violations(resource)
     assert "secret-marker shim" in message
+
+
+def mlflow(*envs: str) -> Resource:
+    discovery = (
+        "OIDC_DISCOVERY_URL=http://keycloak:8080/realms/mlflow/.well-known/openid-configuration"
+    )
+    return container(envs=[discovery, *envs])
+
+
+@pytest.mark.parametrize(
+    ("envs", "passes"),
+    [
+        (["OIDC_CLIENT_ID=mlflow", "OIDC_AUDIENCE=mlflow"], True),
+        (["OIDC_CLIENT_ID=mlflow", "OIDC_AUDIENCE=account"], False),
+        (["OIDC_ISSUER=http://localhost:8080/realms/mlflow"], True),
+        (["OIDC_ISSUER=http://localhost:8080/realms/master"], False),
+        (["OIDC_ISSUER=http://localhost:8080/"], False),
+    ],
+)
+def test_audience_is_the_client_and_issuer_the_same_realm(envs: list[str], passes: bool) -> None:
+    found = TOKEN_AUDIENCE_AND_ISSUER.violations(mlflow(*envs))
+    assert (found == []) is passes, found
+
+
+def test_audience_check_skips_containers_without_oidc_and_unknown_values() -> None:
+    assert TOKEN_AUDIENCE_AND_ISSUER.violations(container(envs=["OIDC_AUDIENCE=account"])) == []
+    assert TOKEN_AUDIENCE_AND_ISSUER.violations(mlflow("OIDC_CLIENT_ID=mlflow", UNKNOWN)) == []
+
+
+@pytest.mark.parametrize(
+    ("envs", "passes"),
+    [
+        (["DEFAULT_MLFLOW_PERMISSION=NO_PERMISSIONS"], True),
+        (["DEFAULT_MLFLOW_PERMISSION=READ"], True),
+        (["DEFAULT_MLFLOW_PERMISSION=EDIT"], False),
+        (["DEFAULT_MLFLOW_PERMISSION=MANAGE"], False),
+        ([], False),  # the plugin's own default is MANAGE
+    ],
+)
+def test_default_mlflow_permission(envs: list[str], passes: bool) -> None:
+    found = DEFAULT_PERMISSION.violations(mlflow(*envs))
+    assert (found == []) is passes, found
+    if not passes:
+        assert "mlflow-keycloak-stack:defaultMlflowPermission" in found[0]
+    assert DEFAULT_PERMISSION.violations(container(envs=["DEFAULT_MLFLOW_PERMISSION=MANAGE"])) == []
+
+
+def test_a_default_permission_allowed_in_the_policy_config_passes() -> None:
+    editing = mlflow("DEFAULT_MLFLOW_PERMISSION=EDIT")
+    config = {"allowedDefaultPermissions": ["NO_PERMISSIONS", "READ", "EDIT"]}
+    assert DEFAULT_PERMISSION.violations(editing, config) == []
+
+
+@pytest.mark.parametrize(
+    "props",
+    [
+        {"privileged": True},
+        {"networkMode": "host"},
+        {"pidMode": "host"},
+        {"ipcMode": "host"},
+        {"usernsMode": "host"},
+        {"mounts": [{"type": "bind", "source": "/", "target": "/host"}]},
+        {"volumes": [{"hostPath": "/var/run/docker.sock", "containerPath": "/docker.sock"}]},
+        {"capabilities": {"adds": ["SYS_ADMIN"]}},
+        {"devices": [{"hostPath": "/dev/sda"}]},
+    ],
+)
+def test_host_access_is_refused(props: dict[str, Any]) -> None:
+    [message] = NO_HOST_ACCESS.violations(container(**props))
+    assert "Fix: remove it" in message
+
+
+def test_own_network_named_volumes_and_unknowns_pass_the_host_access_rule() -> None:
+    own = container(
+        networkMode="bridge",
+        privileged=False,
+        volumes=[{"volumeName": "data", "containerPath": "/data"}],
+        mounts=[{"type": "volume", "source": "data", "target": "/data"}],
+        capabilities={"drops": ["ALL"]},
+    )
+    assert NO_HOST_ACCESS.violations(own) == []
+    assert NO_HOST_ACCESS.violations(container(volumes=UNKNOWN, mounts=[UNKNOWN])) == []
+
+
+def test_a_keycloak_client_as_audience_is_refused_even_before_the_client_id_is_known() -> None:
+    [message] = TOKEN_AUDIENCE_AND_ISSUER.violations(mlflow("OIDC_AUDIENCE=account", UNKNOWN))
+    assert "OIDC_AUDIENCE is 'account'" in message

@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from stack_policies.keycloak_client import CONFIDENTIAL_CLIENT, FLAT_GROUPS_CLAIM
+from stack_policies.keycloak_client import CONFIDENTIAL_CLIENT, FLAT_GROUPS_CLAIM, NO_DIRECT_GRANTS
 from stack_policies.keycloak_realm import (
     ACCESS_TOKEN_LIFESPAN,
     ADMIN_EVENTS_EXPIRE,
     BRUTE_FORCE_DETECTION,
     EVENTS_STORED,
+    PASSWORD_POLICY,
+    REFRESH_TOKEN_ROTATION,
+    SSO_SESSION_LIFESPAN,
 )
 from stack_policies.props import UNKNOWN
 from stack_policies.resource_types import GROUP_MAPPER, OIDC_CLIENT, REALM, REALM_EVENTS
@@ -158,3 +161,69 @@ def test_a_client_can_be_exempted() -> None:
     public = client(clientId="cli", accessType="PUBLIC")
     assert CONFIDENTIAL_CLIENT.violations(public)
     assert CONFIDENTIAL_CLIENT.violations(public, {"exemptClientIds": ["cli"]}) == []
+
+
+@pytest.mark.parametrize(
+    ("policy", "passes"),
+    [
+        ("length(12) and notUsername and notEmail", True),
+        ("notUsername and length(16)", True),
+        ("length(8) and length(12)", True),
+        ("length(11)", False),
+        ("length", False),  # Keycloak's default minimum: 8
+        ("maxLength(64) and digits(1)", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_password_policy_needs_a_length_floor(policy: Any, passes: bool) -> None:
+    found = PASSWORD_POLICY.violations(realm(passwordPolicy=policy))
+    assert (found == []) is passes, found
+    if not passes:
+        assert "mlflow-keycloak-stack:passwordPolicy" in found[0]
+
+
+def test_password_floor_comes_from_policy_config_and_unknown_is_not_judged() -> None:
+    assert PASSWORD_POLICY.violations(realm(passwordPolicy="length(12)"), {"minPasswordLength": 14})
+    assert (
+        PASSWORD_POLICY.violations(realm(passwordPolicy="length(8)"), {"minPasswordLength": 8})
+        == []
+    )
+    assert PASSWORD_POLICY.violations(realm(passwordPolicy=UNKNOWN)) == []
+    schema = PASSWORD_POLICY.config["minPasswordLength"]
+    assert (schema["minimum"], schema["default"]) == (8, 12)
+
+
+@pytest.mark.parametrize(("value", "passes"), [(True, True), (False, False), (None, False)])
+def test_refresh_tokens_are_rotated(value: Any, passes: bool) -> None:
+    found = REFRESH_TOKEN_ROTATION.violations(realm(revokeRefreshToken=value))
+    assert (found == []) is passes
+    assert REFRESH_TOKEN_ROTATION.violations(realm(revokeRefreshToken=UNKNOWN)) == []
+
+
+@pytest.mark.parametrize(
+    ("lifespan", "passes"),
+    [
+        (None, True),
+        ("10h0m0s", True),
+        ("24h", True),
+        ("25h", False),
+        ("8760h0m0s", False),
+        ("x", False),
+    ],
+)
+def test_sso_sessions_are_bounded(lifespan: Any, passes: bool) -> None:
+    found = SSO_SESSION_LIFESPAN.violations(realm(ssoSessionMaxLifespan=lifespan))
+    assert (found == []) is passes, found
+    if not passes:
+        assert "mlflow-keycloak-stack:ssoSessionMaxLifespan" in found[0]
+
+
+def test_the_password_grant_is_refused_unless_the_client_is_allowed() -> None:
+    client = Resource(OIDC_CLIENT, {"clientId": "mlflow", "directAccessGrantsEnabled": True})
+    [message] = NO_DIRECT_GRANTS.violations(client)
+    assert "mlflow-keycloak-stack:directAccessGrants" in message
+    assert NO_DIRECT_GRANTS.violations(client, {"allowedClientIds": ["mlflow"]}) == []
+    for enabled in (False, None, UNKNOWN):
+        off = Resource(OIDC_CLIENT, {"clientId": "mlflow", "directAccessGrantsEnabled": enabled})
+        assert NO_DIRECT_GRANTS.violations(off) == []

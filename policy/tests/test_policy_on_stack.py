@@ -92,7 +92,7 @@ def test_a_two_hour_access_token_is_refused_by_the_token_lifespan_policy() -> No
         ("realm", "keycloak-access-token-lifespan")
     ]
     message = found[0][2]
-    assert "live 7200 s, longer than the allowed 900 s" in message
+    assert "is 7200 s, longer than the allowed 900 s" in message
     assert "Fix: lower it with `pulumi config set " in message
     assert "mlflow-keycloak-stack:accessTokenLifespan 5m`" in message
 

@@ -41,16 +41,33 @@ MLFLOW_CONTAINER: dict[str, Any] = {
         [
             "MLFLOW_BACKEND_STORE_URI=postgresql://mlflow:pw@mlflow-db:5432/mlflow",
             "OIDC_DISCOVERY_URL=http://keycloak:8080/realms/mlflow/.well-known/openid-configuration",
+            "OIDC_CLIENT_ID=mlflow",
             "OIDC_CLIENT_SECRET=generated",
             "OIDC_ISSUER=http://localhost:8080/realms/mlflow",
             "OIDC_AUDIENCE=mlflow",
+            "DEFAULT_MLFLOW_PERMISSION=NO_PERMISSIONS",
         ]
     ),
     "ports": [{"internal": 5000, "external": 5000, "ip": "127.0.0.1"}],
 }
+
+
+def _mlflow_envs(**changes: str | None) -> Any:
+    """MLflow's envs with NAME=value entries replaced (None: removed)."""
+    lines = [
+        line for line in MLFLOW_CONTAINER["envs"]["value"] if line.split("=")[0] not in changes
+    ]
+    return secret(
+        lines + [f"{name}={value}" for name, value in changes.items() if value is not None]
+    )
+
+
 REALM_PROPS: dict[str, Any] = {
     "realm": "mlflow",
     "accessTokenLifespan": "5m0s",
+    "ssoSessionMaxLifespan": "10h0m0s",
+    "revokeRefreshToken": True,
+    "passwordPolicy": "length(12) and notUsername and notEmail",
     "securityDefenses": {"bruteForceDetection": {"maxLoginFailures": 5}},
     "attributes": {"adminEventsExpiration": "2592000"},
 }
@@ -66,6 +83,7 @@ CLIENT_PROPS: dict[str, Any] = {
     "accessType": "CONFIDENTIAL",
     "validRedirectUris": ["http://localhost:5000/callback"],
     "validPostLogoutRedirectUris": ["http://localhost:5000/oidc/ui/auth"],
+    "directAccessGrantsEnabled": False,
 }
 MAPPER_PROPS: dict[str, Any] = {
     "claimName": "groups",
@@ -134,22 +152,49 @@ CASES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "mlflow-oidc-issuer-and-audience": (
         CONTAINER,
         MLFLOW_CONTAINER,
-        _with(
-            MLFLOW_CONTAINER,
-            envs=secret(
-                [
-                    "OIDC_DISCOVERY_URL=http://keycloak:8080/realms/mlflow/.well-known/openid-configuration",
-                    "OIDC_AUDIENCE=mlflow",
-                ]
-            ),
-        ),
+        _with(MLFLOW_CONTAINER, envs=_mlflow_envs(OIDC_ISSUER=None)),
+    ),
+    "mlflow-oidc-audience-is-the-client": (
+        CONTAINER,
+        MLFLOW_CONTAINER,
+        _with(MLFLOW_CONTAINER, envs=_mlflow_envs(OIDC_AUDIENCE="account")),
+    ),
+    "mlflow-default-permission": (
+        CONTAINER,
+        MLFLOW_CONTAINER,
+        _with(MLFLOW_CONTAINER, envs=_mlflow_envs(DEFAULT_MLFLOW_PERMISSION="MANAGE")),
+    ),
+    "container-no-host-access": (
+        CONTAINER,
+        KEYCLOAK_CONTAINER,
+        _with(KEYCLOAK_CONTAINER, networkMode="host"),
+    ),
+    "keycloak-sso-session-lifespan": (
+        REALM,
+        REALM_PROPS,
+        _with(REALM_PROPS, ssoSessionMaxLifespan="8760h0m0s"),
+    ),
+    "keycloak-refresh-token-rotation": (
+        REALM,
+        REALM_PROPS,
+        _with(REALM_PROPS, revokeRefreshToken=False),
+    ),
+    "keycloak-password-policy": (
+        REALM,
+        REALM_PROPS,
+        _with(REALM_PROPS, passwordPolicy=""),
+    ),
+    "keycloak-no-direct-grants": (
+        OIDC_CLIENT,
+        CLIENT_PROPS,
+        _with(CLIENT_PROPS, directAccessGrantsEnabled=True),
     ),
     "container-secrets-not-plaintext": (
         CONTAINER,
         MLFLOW_CONTAINER,
         _with(
             MLFLOW_CONTAINER,
-            envs=["OIDC_CLIENT_SECRET=generated", "OIDC_ISSUER=x", "OIDC_AUDIENCE=y"],
+            envs=[line for line in MLFLOW_CONTAINER["envs"]["value"] if "BACKEND" not in line],
         ),
     ),
 }

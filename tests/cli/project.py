@@ -29,6 +29,13 @@ class CliProject:
             # Plugin acquisition as the toolchain set it (off with MKS_PULUMI_MIRROR).
         }
 
+    def patch(self, relative: str, old: str, new: str) -> None:
+        """Change the copy's code: ``old`` (which must be there once) becomes ``new``."""
+        path = self.workdir / relative
+        source = path.read_text()
+        assert source.count(old) == 1, f"{old!r} is not once in {relative}; update this test"
+        path.write_text(source.replace(old, new))
+
     def new_stack(self, name: str, config: dict[str, Any]) -> str:
         self.must("stack", "init", name)
         for key, value in config.items():

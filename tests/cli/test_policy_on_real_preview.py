@@ -1,10 +1,11 @@
 """The policy pack on real `pulumi preview --policy-pack policy` runs of the project: the stack
-as shipped passes; a bind on every interface and a wildcard redirect are refused with the
-policy's fix. Each outcome is printed."""
+as shipped passes; each easy bypass (a config value the model allows, or a small code change)
+is refused by its policy with the policy's fix. Each outcome is printed."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,21 +36,85 @@ def test_a_bind_on_every_interface_is_refused_with_the_fix(project: CliProject) 
     assert "Fix: publish on loopback with `pulumi config set" in out
 
 
-@pytest.fixture
-def wildcard_redirect_project(tmp_path: Path) -> CliProject:
-    """The project with its MLflow client changed to accept any redirect under MLflow's URL."""
-    changed = CliProject(tmp_path)
-    client = changed.workdir / "components" / "oidc_client.py"
-    source = client.read_text()
-    exact = 'CALLBACK_PATH = "/callback"'
-    assert exact in source, "the client's callback path moved; update this test"
-    client.write_text(source.replace(exact, 'CALLBACK_PATH = "/*"'))
-    return changed
+# Config values the stack accepts but the pack refuses: (config, policy, words of its fix).
+CONFIG_BYPASSES: dict[str, tuple[dict[str, Any], str, str]] = {
+    "empty-password-policy": ({"passwordPolicy": ""}, "keycloak-password-policy", "length(12)"),
+    "short-password-policy": (
+        {"passwordPolicy": "length(6)"},
+        "keycloak-password-policy",
+        "below the required 12",
+    ),
+    "password-grant": (
+        {"directAccessGrants": True},
+        "keycloak-no-direct-grants",
+        "directAccessGrants false",
+    ),
+    "manage-by-default": (
+        {"defaultMlflowPermission": "MANAGE"},
+        "mlflow-default-permission",
+        "defaultMlflowPermission NO_PERMISSIONS",
+    ),
+    "no-refresh-rotation": (
+        {"revokeRefreshToken": False},
+        "keycloak-refresh-token-rotation",
+        "revokeRefreshToken true",
+    ),
+    "year-long-session": (
+        {"ssoSessionMaxLifespan": "365d"},
+        "keycloak-sso-session-lifespan",
+        "ssoSessionMaxLifespan 10h",
+    ),
+}
 
 
-def test_a_wildcard_redirect_is_refused_with_the_fix(wildcard_redirect_project: CliProject) -> None:
-    project = wildcard_redirect_project
-    code, out = policy_preview(project, project.new_stack("policy-wildcard-redirect", {}))
+@pytest.mark.parametrize("case", sorted(CONFIG_BYPASSES))
+def test_a_config_bypass_is_refused_with_the_fix(project: CliProject, case: str) -> None:
+    config, policy, fix = CONFIG_BYPASSES[case]
+    code, out = policy_preview(project, project.new_stack(f"bypass-{case}", config))
     assert code != 0, out
-    assert "keycloak-confidential-client-exact-redirects" in out, out
-    assert "Fix: list exact URIs" in out
+    assert policy in out, out
+    assert fix in out, out
+
+
+# Small code changes that weaken the stack: (file, old, new, policy, words of its fix).
+CODE_BYPASSES = {
+    "wildcard-redirect": (
+        "components/oidc_client.py",
+        'CALLBACK_PATH = "/callback"',
+        'CALLBACK_PATH = "/*"',
+        "keycloak-confidential-client-exact-redirects",
+        "Fix: list exact URIs",
+    ),
+    "audience-account": (
+        "__main__.py",
+        '            "audience": client.client_id,\n            "user_group"',
+        '            "audience": "account",\n            "user_group"',
+        "mlflow-oidc-audience-is-the-client",
+        "set OIDC_AUDIENCE to OIDC_CLIENT_ID",
+    ),
+    "host-network": (
+        "components/service_container.py",
+        '        restart="unless-stopped",',
+        '        restart="unless-stopped",\n        network_mode="host",',
+        "container-no-host-access",
+        "networkMode: host",
+    ),
+    "privileged": (
+        "components/service_container.py",
+        '        restart="unless-stopped",',
+        '        restart="unless-stopped",\n        privileged=True,',
+        "container-no-host-access",
+        "privileged: true",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CODE_BYPASSES))
+def test_a_code_bypass_is_refused_with_the_fix(tmp_path: Path, case: str) -> None:
+    relative, old, new, policy, fix = CODE_BYPASSES[case]
+    changed = CliProject(tmp_path)
+    changed.patch(relative, old, new)
+    code, out = policy_preview(changed, changed.new_stack(f"bypass-{case}", {}))
+    assert code != 0, out
+    assert policy in out, out
+    assert fix in out, out

@@ -24,6 +24,9 @@ from tests.workdir import REPO, config_paths, copy_project
 STACK = "e2e"
 PREFIX = resource_prefix(STACK)
 POLICY_PACK = str(REPO / "policy")
+# The suite signs users in with the password grant (e2e_config's directAccessGrants), so it
+# tells the pack that this one client may accept it: the policy-config file a user would write.
+POLICY_CONFIG = str(Path(__file__).with_name("policy-config.json"))
 CONTAINERS = tuple(
     f"{PREFIX}-{name}" for name in ("mlflow-db", "keycloak-db", "keycloak", "mlflow")
 )
@@ -135,7 +138,11 @@ class Deployment:
         """`pulumi up`; with refresh, as `up --refresh` (what undoes changes made by hand)."""
         started = time.monotonic()
         result = self.stack.up(
-            on_output=log, color="never", policy_packs=[POLICY_PACK], refresh=refresh
+            on_output=log,
+            color="never",
+            refresh=refresh,
+            policy_packs=[POLICY_PACK],
+            policy_pack_configs=[POLICY_CONFIG],
         )
         self.timings.setdefault("first up (s)", time.monotonic() - started)
         outputs = self.stack.outputs()
@@ -145,7 +152,11 @@ class Deployment:
 
     def preview(self, log: Callable[[str], None], **options: Any) -> auto.PreviewResult:
         return self.stack.preview(
-            on_output=log, color="never", policy_packs=[POLICY_PACK], **options
+            on_output=log,
+            color="never",
+            policy_packs=[POLICY_PACK],
+            policy_pack_configs=[POLICY_CONFIG],
+            **options,
         )
 
     def replace_mlflow_container(self, log: Callable[[str], None]) -> None:

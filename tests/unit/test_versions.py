@@ -111,3 +111,20 @@ def test_pulumi_yaml_and_readme_config_docs_are_generated_from_the_model() -> No
 def test_every_config_field_has_a_description() -> None:
     missing = [name for name, field in StackConfig.model_fields.items() if not field.description]
     assert missing == []
+
+
+def test_the_mlflow_image_lock_installs_the_pinned_versions_with_hashes() -> None:
+    """images/mlflow/requirements.lock (lock.sh) agrees with versions.env; each pin has hashes."""
+    text = (ROOT / "images/mlflow/requirements.lock").read_text()
+    # One block per package: its `name==version [; marker] \` line and the hash lines after it.
+    blocks = re.split(r"^(?=[a-z0-9_.-]+==)", text, flags=re.M)[1:]
+    locked = {}
+    for block in blocks:
+        name, version = re.match(r"([a-z0-9_.-]+)==([^\s;]+)", block).groups()  # type: ignore[union-attr]
+        locked[name] = version
+        assert re.search(r"--hash=sha256:[0-9a-f]{64}", block), f"{name} is pinned without a hash"
+    versions = pinned_versions()
+    assert locked["mlflow"] == versions["MLFLOW_VERSION"]
+    assert locked["mlflow-oidc-auth"] == versions["MLFLOW_OIDC_AUTH_VERSION"]
+    assert locked["psycopg"] == locked["psycopg-binary"] == versions["PSYCOPG_VERSION"]
+    assert len(locked) > 50

@@ -19,28 +19,34 @@ cfg = load_config()
 prefix = resource_prefix(pulumi.get_stack())
 
 
+# Keycloak and MLflow meet on the service network; each database server shares a network with
+# its one client only, so MLflow cannot reach Keycloak's database, nor Keycloak MLflow's.
 network = docker.Network("network", name=f"{prefix}-net", driver="bridge")
+mlflow_db_network = docker.Network("mlflow-db-network", name=f"{prefix}-mlflow-db-net")
+keycloak_db_network = docker.Network("keycloak-db-network", name=f"{prefix}-keycloak-db-net")
 
 
-def placed(alias: str, host_port: int) -> Placement:
-    """A service on the stack's network, known by its alias, published on the bind address."""
+def placed(
+    alias: str, host_port: int, networks: list[docker.Network], bind_address: str | None = None
+) -> Placement:
+    """A service on `networks`, known by its alias, published on the bind address."""
     return Placement(
         container_name=f"{prefix}-{alias}",
-        network_name=network.name,
+        network_names=[joined.name for joined in networks],
         alias=alias,
-        bind_address=cfg.bind_address,
+        bind_address=bind_address or cfg.bind_address,
         host_port=host_port,
     )
 
 
-def postgres(name: str, alias: str, port: int) -> PostgresServer:
+def postgres(name: str, alias: str, port: int, network: docker.Network) -> PostgresServer:
     return PostgresServer(
         name,
         {
-            "placement": placed(alias, port),
+            "placement": placed(alias, port, [network], cfg.database_bind_address),
             "image": cfg.postgres_image,
             "protect_data": cfg.protect_data,
-            "host_address": cfg.local_address,
+            "host_address": cfg.database_bind_address,
         },
     )
 
@@ -52,8 +58,10 @@ def database(name: str, server: PostgresServer, db_name: str) -> AppDatabase:
     )
 
 
-mlflow_pg = postgres("mlflow-postgres", "mlflow-db", cfg.mlflow_db_port)
-keycloak_pg = postgres("keycloak-postgres", "keycloak-db", cfg.keycloak_db_port)
+mlflow_pg = postgres("mlflow-postgres", "mlflow-db", cfg.mlflow_db_port, mlflow_db_network)
+keycloak_pg = postgres(
+    "keycloak-postgres", "keycloak-db", cfg.keycloak_db_port, keycloak_db_network
+)
 tracking_db = database("mlflow-tracking", mlflow_pg, "mlflow")
 auth_db = database("mlflow-auth", mlflow_pg, "mlflow_auth")
 keycloak_db = database("keycloak-store", keycloak_pg, "keycloak")
@@ -61,7 +69,7 @@ keycloak_db = database("keycloak-store", keycloak_pg, "keycloak")
 keycloak_server = KeycloakServer(
     "keycloak",
     {
-        "placement": placed("keycloak", cfg.keycloak_port),
+        "placement": placed("keycloak", cfg.keycloak_port, [network, keycloak_db_network]),
         "image": cfg.keycloak_image,
         "public_url": cfg.keycloak_url,
         "database": keycloak_db,
@@ -110,7 +118,7 @@ automation = (
 mlflow = MlflowServer(
     "mlflow",
     {
-        "placement": placed("mlflow", cfg.mlflow_port),
+        "placement": placed("mlflow", cfg.mlflow_port, [network, mlflow_db_network]),
         "image_name": "mlflow-keycloak-stack/mlflow",
         "prebuilt_image": cfg.mlflow_image,
         "build_args": cfg.mlflow_build_args,

@@ -120,7 +120,8 @@ class StackConfig(_Model):
     """Everything a stack may set, with the defaults of the dev stack."""
 
     bind_address: str = "127.0.0.1"
-    """Host address every published port binds to. Keep loopback unless you know why."""
+    """Host address MLflow's and Keycloak's ports bind to. Keep loopback unless you know why;
+    the Postgres servers are published on 127.0.0.1 whatever this says."""
     public_hostname: str = "localhost"
     """Host name the browser uses for Keycloak and MLflow (the token issuer's host)."""
     keycloak_port: Port = 8080
@@ -263,6 +264,12 @@ class StackConfig(_Model):
             "MLFLOW_OIDC_AUTH_VERSION": pin("MLFLOW_OIDC_AUTH_VERSION"),
             "PSYCOPG_VERSION": pin("PSYCOPG_VERSION"),
         }
+
+    @property
+    def database_bind_address(self) -> str:
+        """Postgres is published on loopback only: just this host's Pulumi providers (and an
+        operator's tools) connect to it, never another machine."""
+        return "127.0.0.1"
 
     @property
     def local_address(self) -> str:

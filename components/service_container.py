@@ -15,7 +15,9 @@ class Placement:
     """Where a service runs and how it is reached."""
 
     container_name: pulumi.Input[str]
-    network_name: pulumi.Input[str]
+    network_names: Sequence[pulumi.Input[str]]
+    """The networks it joins, with the same alias on each: a service reaches only what shares
+    a network with it."""
     alias: str
     bind_address: str
     host_port: int
@@ -73,9 +75,8 @@ def service_container(
         envs=envs,
         volumes=volumes,
         networks_advanced=[
-            docker.ContainerNetworksAdvancedArgs(
-                name=placement.network_name, aliases=[placement.alias]
-            )
+            docker.ContainerNetworksAdvancedArgs(name=network, aliases=[placement.alias])
+            for network in placement.network_names
         ],
         ports=[
             docker.ContainerPortArgs(

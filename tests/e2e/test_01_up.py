@@ -6,7 +6,7 @@ import subprocess
 
 import httpx
 
-from tests.e2e.deployment import CONTAINERS, PORTS, Deployment, docker
+from tests.e2e.deployment import CONTAINERS, PORTS, PREFIX, Deployment, docker
 
 
 def test_up_from_nothing_leaves_every_container_healthy(deployment: Deployment) -> None:
@@ -41,4 +41,30 @@ def test_secrets_are_secret_outputs_of_the_stack(deployment: Deployment) -> None
         "keycloakAdminPassword",
         "userInitialPasswords",
         "automationClientSecret",
+    }
+
+
+def _reaches(container: str, host: str, port: int) -> bool:
+    """Whether `container` opens a TCP connection to host:port (bash's /dev/tcp, 3 s)."""
+    probe = f"timeout 3 bash -c 'echo > /dev/tcp/{host}/{port}' 2>/dev/null"
+    done = subprocess.run(["docker", "exec", container, "bash", "-c", probe], check=False)
+    return done.returncode == 0
+
+
+def test_each_database_is_reachable_from_its_own_client_only(deployment: Deployment) -> None:
+    mlflow, keycloak = f"{PREFIX}-mlflow", f"{PREFIX}-keycloak"
+    reach = {
+        "mlflow -> mlflow-db": _reaches(mlflow, "mlflow-db", 5432),
+        "mlflow -> keycloak": _reaches(mlflow, "keycloak", 8080),
+        "mlflow -> keycloak-db": _reaches(mlflow, "keycloak-db", 5432),
+        "keycloak -> keycloak-db": _reaches(keycloak, "keycloak-db", 5432),
+        "keycloak -> mlflow-db": _reaches(keycloak, "mlflow-db", 5432),
+    }
+    print(f"reachability between the stack's containers: {reach}")
+    assert reach == {
+        "mlflow -> mlflow-db": True,
+        "mlflow -> keycloak": True,
+        "mlflow -> keycloak-db": False,
+        "keycloak -> keycloak-db": True,
+        "keycloak -> mlflow-db": False,
     }

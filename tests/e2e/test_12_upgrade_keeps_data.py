@@ -31,10 +31,10 @@ DATA_TYPES = (
     "postgresql:index/database:Database",
     "keycloak:index/realm:Realm",
 )
-# What an upgrade may replace: the MLflow server is stateless (its data is in Postgres and the
-# artifacts volume), and its image is rebuilt whenever images/mlflow changes.
+# What an upgrade may replace: containers are stateless (the data is on named volumes, which
+# must stay), and the MLflow image is rebuilt whenever images/mlflow changes.
+REPLACEABLE_TYPES = {"docker:index/container:Container"}
 REPLACEABLE = {
-    "mlflowstack:index:MlflowServer$docker:index/container:Container::mlflow",
     "mlflowstack:index:MlflowServer$docker:index/image:Image::mlflow-image",
     "mlflowstack:index:MlflowServer$docker:index/remoteImage:RemoteImage::mlflow-built-image",
 }
@@ -102,8 +102,14 @@ def test_upgrading_to_this_code_replaces_no_volume_database_or_realm(released: D
     done = dropping_steps(applied)
     log(f"upgrade: {result.summary.resource_changes}; steps that dropped a resource: {done}")
     assert [step for step in done if step[1] in DATA_TYPES] == []
-    unexpected = sorted({urn for _, _, urn in done if urn.split("::", 2)[2] not in REPLACEABLE})
-    assert unexpected == [], "only the stateless MLflow server and its image may be replaced"
+    unexpected = sorted(
+        {
+            urn
+            for _, kind, urn in done
+            if kind not in REPLACEABLE_TYPES and urn.split("::", 2)[2] not in REPLACEABLE
+        }
+    )
+    assert unexpected == [], "only containers and the MLflow image may be replaced"
 
     token = released.user_tokens("alice")["access_token"]
     with released.mlflow(token) as mlflow:

@@ -32,13 +32,20 @@ def stack() -> DeclaredStack:
     return run_program()
 
 
-def test_every_service_runs_as_one_container_on_one_network(stack: DeclaredStack) -> None:
+def test_each_database_shares_a_network_with_its_one_client_only(stack: DeclaredStack) -> None:
     names = sorted(c.name for c in stack.of_type(CONTAINER))
     assert names == ["keycloak", "keycloak-postgres", "mlflow", "mlflow-postgres"]
-    network = stack.one("docker:index/network:Network").inputs["name"]
-    for container in stack.of_type(CONTAINER):
-        attached = [n["name"] for n in container.inputs["networksAdvanced"]]
-        assert attached == [network], container.name
+    network = {n.name: n.inputs["name"] for n in stack.of_type("docker:index/network:Network")}
+    attached = {
+        c.name: sorted(n["name"] for n in c.inputs["networksAdvanced"])
+        for c in stack.of_type(CONTAINER)
+    }
+    assert attached == {
+        "keycloak": sorted([network["network"], network["keycloak-db-network"]]),
+        "keycloak-postgres": [network["keycloak-db-network"]],
+        "mlflow": sorted([network["network"], network["mlflow-db-network"]]),
+        "mlflow-postgres": [network["mlflow-db-network"]],
+    }
 
 
 def test_every_published_port_binds_to_loopback(stack: DeclaredStack) -> None:
@@ -373,7 +380,14 @@ def test_automation_client_gets_tokens_mlflow_admits() -> None:
     assert envs_of(stack, "mlflow")["OIDC_PROVISION_ON_BEARER_AUTH"] == "true"
 
 
-def test_postgres_providers_reach_a_wildcard_bind_on_loopback() -> None:
+def test_postgres_stays_on_loopback_whatever_the_bind_address() -> None:
     stack = run_program({"bindAddress": "0.0.0.0"})
     hosts = {p.inputs["host"] for p in stack.of_type("pulumi:providers:postgresql")}
     assert hosts == {"127.0.0.1"}
+    binds = {c.name: [port["ip"] for port in c.inputs["ports"]] for c in stack.of_type(CONTAINER)}
+    assert binds == {
+        "keycloak": ["0.0.0.0"],
+        "keycloak-postgres": ["127.0.0.1"],
+        "mlflow": ["0.0.0.0"],
+        "mlflow-postgres": ["127.0.0.1"],
+    }

@@ -71,10 +71,10 @@ keycloak_server = KeycloakServer(
     {
         "placement": placed("keycloak", cfg.keycloak_port, [network, keycloak_db_network]),
         "image": cfg.keycloak_image,
-        "public_url": cfg.keycloak_url,
+        "public_url": cfg.urls.keycloak,
         "database": keycloak_db,
         "admin_username": cfg.keycloak_admin_username,
-        "host_url": cfg.local_keycloak_url,
+        "host_url": cfg.urls.keycloak_from_host,
     },
 )
 on_realm = pulumi.ResourceOptions(providers={"keycloak": keycloak_server.provider})
@@ -87,7 +87,7 @@ client = OidcClient(
         "client_id": cfg.client_id,
         "display_name": "MLflow",
         "browser_sign_in": {
-            "mlflow_url": cfg.mlflow_url,
+            "mlflow_url": cfg.urls.mlflow,
             "direct_access_grants": cfg.direct_access_grants,
         },
     },
@@ -129,7 +129,7 @@ mlflow = MlflowServer(
             "client_id": client.client_id,
             "client_secret": client.client_secret,
             "redirect_uri": client.redirect_uri,
-            "issuer": cfg.issuer,
+            "issuer": cfg.urls.issuer,
             "audience": client.client_id,
             "user_group": cfg.user_group,
             "admin_group": cfg.admin_group,
@@ -141,10 +141,10 @@ mlflow = MlflowServer(
     pulumi.ResourceOptions(depends_on=[realm, groups]),
 )
 
-pulumi.export("mlflowUrl", cfg.mlflow_url)
-pulumi.export("keycloakUrl", cfg.keycloak_url)
-pulumi.export("keycloakAdminConsoleUrl", cfg.admin_console_url)
-pulumi.export("issuer", cfg.issuer)
+pulumi.export("mlflowUrl", cfg.urls.mlflow)
+pulumi.export("keycloakUrl", cfg.urls.keycloak)
+pulumi.export("keycloakAdminConsoleUrl", cfg.urls.admin_console)
+pulumi.export("issuer", cfg.urls.issuer)
 pulumi.export("realm", cfg.realm)
 pulumi.export("clientId", client.client_id)
 pulumi.export("clientSecret", client.client_secret)

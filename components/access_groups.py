@@ -7,13 +7,15 @@ from typing import TypedDict
 import pulumi
 import pulumi_keycloak as keycloak
 
+from components.stack_component import Options, StackComponent
+
 
 class AccessGroupsArgs(TypedDict):
     realm_id: pulumi.Input[str]
     names: list[str]
 
 
-class AccessGroups(pulumi.ComponentResource):
+class AccessGroups(StackComponent):
     """Groups named as mlflow-oidc-auth expects (users and admins), roles mirrored onto them.
 
     The groups claim is what MLflow reads; the roles let other clients of the realm make the
@@ -22,22 +24,19 @@ class AccessGroups(pulumi.ComponentResource):
 
     group_ids: dict[str, pulumi.Output[str]]
 
-    def __init__(
-        self, name: str, args: AccessGroupsArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__("mlflowstack:index:AccessGroups", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+    def __init__(self, name: str, args: AccessGroupsArgs, opts: Options = None) -> None:
+        super().__init__(name, opts)
         self.group_ids = {}
         for group_name in args["names"]:
             group = keycloak.Group(
-                f"{name}-{group_name}", realm_id=args["realm_id"], name=group_name, opts=child
+                f"{name}-{group_name}", realm_id=args["realm_id"], name=group_name, opts=self.child
             )
             role = keycloak.Role(
                 f"{name}-{group_name}-role",
                 realm_id=args["realm_id"],
                 name=group_name,
                 description=f"Members of group {group_name}",
-                opts=child,
+                opts=self.child,
             )
             keycloak.GroupRoles(
                 f"{name}-{group_name}-roles",
@@ -45,7 +44,7 @@ class AccessGroups(pulumi.ComponentResource):
                 group_id=group.id,
                 role_ids=[role.id],
                 exhaustive=True,
-                opts=child,
+                opts=self.child,
             )
             self.group_ids[group_name] = group.id
         self.register_outputs({"groups": list(self.group_ids)})

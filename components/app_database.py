@@ -9,6 +9,7 @@ import pulumi_postgresql as postgresql
 
 from components.generated import generated_secret
 from components.postgres_server import PostgresServer
+from components.stack_component import Options, StackComponent
 
 
 class AppDatabaseArgs(TypedDict):
@@ -18,7 +19,7 @@ class AppDatabaseArgs(TypedDict):
     protect: bool
 
 
-class AppDatabase(pulumi.ComponentResource):
+class AppDatabase(StackComponent):
     """A non-superuser login role that owns one database, with a generated password.
 
     Built with its server's own postgresql provider.
@@ -29,18 +30,10 @@ class AppDatabase(pulumi.ComponentResource):
     role: postgresql.Role
     database: postgresql.Database
 
-    def __init__(
-        self, name: str, args: AppDatabaseArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: AppDatabaseArgs, opts: Options = None) -> None:
         self.server = args["server"]
         on_server = pulumi.ResourceOptions(providers={"postgresql": self.server.provider})
-        super().__init__(
-            "mlflowstack:index:AppDatabase",
-            name,
-            None,
-            pulumi.ResourceOptions.merge(opts, on_server),
-        )
-        child = pulumi.ResourceOptions(parent=self)
+        super().__init__(name, pulumi.ResourceOptions.merge(opts, on_server))
         # Alphanumeric only: the password is embedded in connection URIs.
         self.password = generated_secret(f"{name}-password", self)
         self.role = postgresql.Role(
@@ -52,7 +45,7 @@ class AppDatabase(pulumi.ComponentResource):
             create_database=False,
             create_role=False,
             inherit=True,
-            opts=child,
+            opts=self.child,
         )
         self.database = postgresql.Database(
             f"{name}-db",
@@ -67,7 +60,7 @@ class AppDatabase(pulumi.ComponentResource):
             role="public",
             object_type="database",
             privileges=[],
-            opts=child,
+            opts=self.child,
         )
         self.register_outputs({"role": self.role.name, "database": self.database.name})
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import pulumi
@@ -114,6 +115,19 @@ class RealmSettings(_Model):
     events_expiration: int
     admin_events_expiration: int
     protect_data: bool
+
+
+@dataclass(frozen=True)
+class ServiceUrls:
+    """Where the services are reached: the browser's URLs, and Keycloak as this host's Pulumi
+    provider reaches it."""
+
+    keycloak: str
+    """The browser's Keycloak URL: tokens carry its realm URL as issuer."""
+    mlflow: str
+    issuer: str
+    admin_console: str
+    keycloak_from_host: str
 
 
 class StackConfig(_Model):
@@ -278,27 +292,16 @@ class StackConfig(_Model):
         return wildcard.get(self.bind_address, self.bind_address)
 
     @property
-    def local_keycloak_url(self) -> str:
-        """Keycloak as the Pulumi provider on this host reaches it."""
-        host = f"[{self.local_address}]" if ":" in self.local_address else self.local_address
-        return f"http://{host}:{self.keycloak_port}"
-
-    @property
-    def admin_console_url(self) -> str:
-        return f"{self.keycloak_url}/admin/master/console/"
-
-    @property
-    def keycloak_url(self) -> str:
-        """The browser's Keycloak URL: tokens carry this issuer."""
-        return f"http://{self.public_hostname}:{self.keycloak_port}"
-
-    @property
-    def mlflow_url(self) -> str:
-        return f"http://{self.public_hostname}:{self.mlflow_port}"
-
-    @property
-    def issuer(self) -> str:
-        return f"{self.keycloak_url}/realms/{self.realm}"
+    def urls(self) -> ServiceUrls:
+        local = f"[{self.local_address}]" if ":" in self.local_address else self.local_address
+        keycloak = f"http://{self.public_hostname}:{self.keycloak_port}"
+        return ServiceUrls(
+            keycloak=keycloak,
+            mlflow=f"http://{self.public_hostname}:{self.mlflow_port}",
+            issuer=f"{keycloak}/realms/{self.realm}",
+            admin_console=f"{keycloak}/admin/master/console/",
+            keycloak_from_host=f"http://{local}:{self.keycloak_port}",
+        )
 
     @property
     def groups(self) -> tuple[str, str]:

@@ -11,12 +11,13 @@ import pulumi_keycloak as keycloak
 from components.app_database import AppDatabase
 from components.generated import generated_secret
 from components.service_container import (
+    HealthCheck,
     Placement,
     env_lines,
     local_image,
-    provider_options,
     service_container,
 )
+from components.stack_component import Options, StackComponent, provider_options
 
 HTTP_PORT = 8080
 MANAGEMENT_PORT = 9000
@@ -30,6 +31,9 @@ READY_PROBE = (
 )
 
 
+READY = HealthCheck(["CMD", "bash", "-c", READY_PROBE], start_period="30s", wait_timeout=600)
+
+
 class KeycloakServerArgs(TypedDict):
     placement: Placement
     image: pulumi.Input[str]
@@ -40,7 +44,7 @@ class KeycloakServerArgs(TypedDict):
     host_url: str
 
 
-class KeycloakServer(pulumi.ComponentResource):
+class KeycloakServer(StackComponent):
     """Keycloak (`kc.sh start`, HTTP on loopback) whose issuer is the browser's URL.
 
     KC_HOSTNAME is the full browser URL, so tokens carry it as issuer; with
@@ -53,10 +57,8 @@ class KeycloakServer(pulumi.ComponentResource):
     internal_url: str
     admin_password: pulumi.Output[str]
 
-    def __init__(
-        self, name: str, args: KeycloakServerArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__("mlflowstack:index:KeycloakServer", name, None, opts)
+    def __init__(self, name: str, args: KeycloakServerArgs, opts: Options = None) -> None:
+        super().__init__(name, opts)
         self.internal_url = f"http://{args['placement'].alias}:{HTTP_PORT}"
         self.admin_password = generated_secret(f"{name}-admin-password", self)
         db = args["database"]
@@ -79,14 +81,12 @@ class KeycloakServer(pulumi.ComponentResource):
         )
         self.container = service_container(
             name,
+            image=local_image(f"{name}-image", args["image"], self),
             placement=args["placement"],
             internal_port=HTTP_PORT,
-            image=local_image(f"{name}-image", args["image"], self),
             command=["start"],
             envs=envs,  # the lines holding a password are secret
-            health_test=["CMD", "bash", "-c", READY_PROBE],
-            health_start_period="30s",
-            wait_timeout=600,
+            health=READY,
             parent=self,
         )
         # Manages the realm and everything in it; usable once Keycloak is ready. No login at

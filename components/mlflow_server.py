@@ -10,7 +10,14 @@ import pulumi
 import pulumi_docker as docker
 
 from components.generated import generated_secret
-from components.service_container import Placement, env_lines, local_image, service_container
+from components.service_container import (
+    HealthCheck,
+    Placement,
+    env_lines,
+    local_image,
+    service_container,
+)
+from components.stack_component import Options, StackComponent
 
 HTTP_PORT = 5000
 # The image's home of the non-root user (images/mlflow/Dockerfile): a fresh named volume mounted
@@ -23,6 +30,9 @@ HEALTH_PROBE = (
     "import urllib.request; "
     f"urllib.request.urlopen('http://127.0.0.1:{HTTP_PORT}/health', timeout=4)"
 )
+
+
+HEALTH = HealthCheck(["CMD", "python3", "-c", HEALTH_PROBE], start_period="20s", wait_timeout=600)
 
 
 class OidcSettings(TypedDict):
@@ -63,7 +73,7 @@ def build_fingerprint(build_args: dict[str, str], context: Path = BUILD_CONTEXT)
     return digest.hexdigest()[:12]
 
 
-class MlflowServer(pulumi.ComponentResource):
+class MlflowServer(StackComponent):
     """`mlflow server --app-name oidc-auth` on Postgres, artifacts on a named volume.
 
     mlflow-oidc-auth keeps its users and permissions in a database of its own (OIDC_USERS_DB_URI)
@@ -75,11 +85,8 @@ class MlflowServer(pulumi.ComponentResource):
     artifacts: docker.Volume
     image_ref: pulumi.Output[str]
 
-    def __init__(
-        self, name: str, args: MlflowServerArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__("mlflowstack:index:MlflowServer", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+    def __init__(self, name: str, args: MlflowServerArgs, opts: Options = None) -> None:
+        super().__init__(name, opts)
         if args["prebuilt_image"]:
             self.image_ref = local_image(f"{name}-image", args["prebuilt_image"], self)
         else:
@@ -93,7 +100,7 @@ class MlflowServer(pulumi.ComponentResource):
                     args=args["build_args"],
                 ),
                 skip_push=True,
-                opts=child,
+                opts=self.child,
             )
             # Run it by image id, like the pulled images: the container changes exactly when
             # the built content does.
@@ -134,9 +141,9 @@ class MlflowServer(pulumi.ComponentResource):
         )
         self.container = service_container(
             name,
+            image=self.image_ref,
             placement=args["placement"],
             internal_port=HTTP_PORT,
-            image=self.image_ref,
             # The image's entrypoint is `mlflow`.
             command=[
                 "server",
@@ -156,9 +163,7 @@ class MlflowServer(pulumi.ComponentResource):
             volumes=[
                 docker.ContainerVolumeArgs(volume_name=self.artifacts.name, container_path=DATA_DIR)
             ],
-            health_test=["CMD", "python3", "-c", HEALTH_PROBE],
-            health_start_period="20s",
-            wait_timeout=600,
+            health=HEALTH,
             parent=self,
         )
         self.register_outputs({"container": self.container.name})

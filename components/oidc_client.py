@@ -10,6 +10,7 @@ import pulumi
 import pulumi_keycloak as keycloak
 
 from components.mlflow_claims import add_mlflow_claims
+from components.stack_component import Options, StackComponent
 
 # mlflow-oidc-auth's landing page after Keycloak's end_session redirect.
 POST_LOGOUT_PATH = "/oidc/ui/auth"
@@ -42,7 +43,7 @@ _RELEASED_TYPES = {
 }
 
 
-class OidcClient(pulumi.ComponentResource):
+class OidcClient(StackComponent):
     """Confidential, exact redirect URIs, and the claims MLflow reads in every token: a flat
     groups claim and MLflow's client id as audience. A browser client has no service account;
     an automation client has only the client-credentials grant."""
@@ -52,9 +53,7 @@ class OidcClient(pulumi.ComponentResource):
     client_secret: pulumi.Output[str]
     _redirect_uri: str | None
 
-    def __init__(
-        self, name: str, args: OidcClientArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: OidcClientArgs, opts: Options = None) -> None:
         browser = args.get("browser_sign_in")
         groups = args.get("service_account_group_ids")
         if (browser is None) == (groups is None):
@@ -62,10 +61,7 @@ class OidcClient(pulumi.ComponentResource):
                 f"{name}: give exactly one of browser_sign_in, service_account_group_ids"
             )
         moved = pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=_RELEASED_TYPES[bool(browser)])])
-        super().__init__(
-            "mlflowstack:index:OidcClient", name, None, pulumi.ResourceOptions.merge(opts, moved)
-        )
-        child = pulumi.ResourceOptions(parent=self)
+        super().__init__(name, pulumi.ResourceOptions.merge(opts, moved))
         url = browser["mlflow_url"] if browser else None
         self._redirect_uri = f"{url}{CALLBACK_PATH}" if url else None
         self.client = keycloak.openid.Client(
@@ -85,7 +81,7 @@ class OidcClient(pulumi.ComponentResource):
             valid_post_logout_redirect_uris=[f"{url}{POST_LOGOUT_PATH}"] if url else None,
             web_origins=[url] if url else None,
             pkce_code_challenge_method="S256" if browser else None,
-            opts=child,
+            opts=self.child,
         )
         audience = args.get("audience", self.client.client_id)
         add_mlflow_claims(name, args["realm_id"], self.client, audience, self)
@@ -96,7 +92,7 @@ class OidcClient(pulumi.ComponentResource):
                 user_id=self.client.service_account_user_id,
                 group_ids=list(groups),
                 exhaustive=True,
-                opts=child,
+                opts=self.child,
             )
         self.client_id = self.client.client_id
         self.client_secret = pulumi.Output.secret(self.client.client_secret)

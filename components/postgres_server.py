@@ -10,15 +10,23 @@ import pulumi_postgresql as postgresql
 
 from components.generated import generated_secret
 from components.service_container import (
+    HealthCheck,
     Placement,
     env_lines,
     local_image,
-    provider_options,
     service_container,
 )
+from components.stack_component import Options, StackComponent, provider_options
 
 DATA_DIR = "/var/lib/postgresql/data"
 SUPERUSER = "postgres"
+
+
+HEALTH = HealthCheck(
+    ["CMD", "pg_isready", "-h", "127.0.0.1", "-U", SUPERUSER, "-d", SUPERUSER],
+    start_period="5s",
+    wait_timeout=180,
+)
 
 
 class PostgresServerArgs(TypedDict):
@@ -29,7 +37,7 @@ class PostgresServerArgs(TypedDict):
     host_address: str
 
 
-class PostgresServer(pulumi.ComponentResource):
+class PostgresServer(StackComponent):
     """A Postgres container with its data on a named volume, published on loopback only.
 
     The host port exists so that Pulumi's postgresql provider (running on the host) can create
@@ -44,10 +52,8 @@ class PostgresServer(pulumi.ComponentResource):
     superuser: str
     superuser_password: pulumi.Output[str]
 
-    def __init__(
-        self, name: str, args: PostgresServerArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__("mlflowstack:index:PostgresServer", name, None, opts)
+    def __init__(self, name: str, args: PostgresServerArgs, opts: Options = None) -> None:
+        super().__init__(name, opts)
         self.alias = args["placement"].alias
         self.host_port = args["placement"].host_port
         self.superuser = SUPERUSER
@@ -66,16 +72,14 @@ class PostgresServer(pulumi.ComponentResource):
         )
         self.container = service_container(
             name,
+            image=local_image(f"{name}-image", args["image"], self),
             placement=args["placement"],
             internal_port=5432,
-            image=local_image(f"{name}-image", args["image"], self),
             envs=envs,  # POSTGRES_PASSWORD=... is secret, like the password it holds
             volumes=[
                 docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=DATA_DIR)
             ],
-            health_test=["CMD", "pg_isready", "-h", "127.0.0.1", "-U", SUPERUSER, "-d", SUPERUSER],
-            health_start_period="5s",
-            wait_timeout=180,
+            health=HEALTH,
             parent=self,
         )
         # Manages what lives inside this server (roles, databases); usable once it is healthy.

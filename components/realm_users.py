@@ -10,6 +10,7 @@ import pulumi_keycloak as keycloak
 import pulumi_random as random
 
 from components.config import UserSpec
+from components.stack_component import Options, StackComponent
 
 
 class RealmUsersArgs(TypedDict):
@@ -18,7 +19,7 @@ class RealmUsersArgs(TypedDict):
     group_ids: Mapping[str, pulumi.Input[str]]
 
 
-class RealmUsers(pulumi.ComponentResource):
+class RealmUsers(StackComponent):
     """One Keycloak user per configured person, placed in their groups.
 
     The initial password is generated and temporary: Keycloak makes the person choose their
@@ -27,15 +28,12 @@ class RealmUsers(pulumi.ComponentResource):
 
     initial_passwords: pulumi.Output[dict[str, str]]
 
-    def __init__(
-        self, name: str, args: RealmUsersArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__("mlflowstack:index:RealmUsers", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+    def __init__(self, name: str, args: RealmUsersArgs, opts: Options = None) -> None:
+        super().__init__(name, opts)
         passwords: dict[str, pulumi.Output[str]] = {}
         for spec in args["users"]:
             password = random.RandomPassword(
-                f"{name}-{spec.username}-password", length=20, min_special=1, opts=child
+                f"{name}-{spec.username}-password", length=20, min_special=1, opts=self.child
             )
             user = keycloak.User(
                 f"{name}-{spec.username}",
@@ -52,7 +50,7 @@ class RealmUsers(pulumi.ComponentResource):
                 # Keycloak owns requiredActions: it adds UPDATE_PASSWORD for the temporary
                 # password and drops it once the person has chosen theirs. Declaring it would
                 # make every `up` either diff or force a second password change.
-                opts=child.merge(pulumi.ResourceOptions(ignore_changes=["requiredActions"])),
+                opts=self.child.merge(pulumi.ResourceOptions(ignore_changes=["requiredActions"])),
             )
             if spec.groups:
                 keycloak.UserGroups(
@@ -61,7 +59,7 @@ class RealmUsers(pulumi.ComponentResource):
                     user_id=user.id,
                     group_ids=[args["group_ids"][group] for group in spec.groups],
                     exhaustive=True,
-                    opts=child,
+                    opts=self.child,
                 )
             passwords[spec.username] = password.result
         collected = pulumi.Output.all(**passwords) if passwords else pulumi.Output.from_input({})

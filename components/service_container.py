@@ -23,16 +23,13 @@ class Placement:
     host_port: int
 
 
-def provider_options(
-    container: docker.Container, parent: pulumi.Resource
-) -> pulumi.ResourceOptions:
-    """Options of the provider that manages what lives inside `container`: the component's
-    child, used once the container is healthy. Released at the stack's root, hence the alias."""
-    return pulumi.ResourceOptions(
-        parent=parent,
-        depends_on=[container],
-        aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)],
-    )
+@dataclass(frozen=True)
+class HealthCheck:
+    """How Docker tells that a service is ready, and how long `pulumi up` waits for that."""
+
+    test: list[str]
+    start_period: str
+    wait_timeout: int
 
 
 def env_lines(**values: pulumi.Input[str]) -> list[pulumi.Output[str]]:
@@ -59,9 +56,7 @@ def service_container(
     internal_port: int,
     image: pulumi.Input[str],
     envs: Sequence[pulumi.Input[str]],
-    health_test: list[str],
-    health_start_period: str,
-    wait_timeout: int,
+    health: HealthCheck,
     parent: pulumi.Resource,
     command: list[str] | None = None,
     volumes: list[docker.ContainerVolumeArgs] | None = None,
@@ -86,14 +81,14 @@ def service_container(
             )
         ],
         healthcheck=docker.ContainerHealthcheckArgs(
-            tests=health_test,
+            tests=health.test,
             interval="5s",
             timeout="5s",
-            start_period=health_start_period,
+            start_period=health.start_period,
             retries=60,
         ),
         restart="unless-stopped",
         wait=True,
-        wait_timeout=wait_timeout,
+        wait_timeout=health.wait_timeout,
         opts=pulumi.ResourceOptions(parent=parent),
     )

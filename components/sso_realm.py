@@ -8,6 +8,7 @@ import pulumi
 import pulumi_keycloak as keycloak
 
 from components.config import RealmSettings
+from components.stack_component import Options, StackComponent
 from stackrules.durations import keycloak_duration
 
 
@@ -15,7 +16,7 @@ class SsoRealmArgs(TypedDict):
     settings: RealmSettings
 
 
-class SsoRealm(pulumi.ComponentResource):
+class SsoRealm(StackComponent):
     """A realm whose token lifetimes, lockout and event retention come from stack config.
 
     Keycloak stores no events by default and never expires them; both are set here, so the
@@ -26,11 +27,8 @@ class SsoRealm(pulumi.ComponentResource):
     events: keycloak.RealmEvents
     realm_id: pulumi.Output[str]
 
-    def __init__(
-        self, name: str, args: SsoRealmArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__("mlflowstack:index:SsoRealm", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+    def __init__(self, name: str, args: SsoRealmArgs, opts: Options = None) -> None:
+        super().__init__(name, opts)
         settings = args["settings"]
         self.realm = keycloak.Realm(
             name,
@@ -66,6 +64,6 @@ class SsoRealm(pulumi.ComponentResource):
             admin_events_enabled=True,
             admin_events_details_enabled=True,
             events_listeners=["jboss-logging"],
-            opts=child,
+            opts=self.child,
         )
         self.register_outputs({"realm": self.realm.realm})

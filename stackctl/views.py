@@ -41,6 +41,29 @@ WHOLE = ("id",)
 MIN_WIDTH = 6
 
 
+Column = tuple[str, Callable[[Row], Any]]
+
+
+def _cell(key: str) -> Callable[[Row], Any]:
+    """A column showing the row's ``key`` (empty when it has none)."""
+    return lambda row: "" if row.get(key) is None else row[key]
+
+
+def _cells(*keys: str) -> list[Column]:
+    """Columns showing row fields: "ip" heads its column "ip"; "IP=ip" heads it "IP"."""
+    return [(key.partition("=")[0], _cell(key.partition("=")[2] or key)) for key in keys]
+
+
+TIME: Column = ("time (UTC)", lambda row: when(row["time"]))
+
+
+def _rows_table(title: str, rows: Sequence[Row], columns: Sequence[Column]) -> Table:
+    table = _table(title, [header for header, _ in columns])
+    for row in rows:
+        _add_row(table, *(cell(row) for _, cell in columns))
+    return table
+
+
 def _table(title: str, columns: Sequence[str]) -> Table:
     table = Table(
         title=Text(title),
@@ -86,19 +109,17 @@ def session_rows(sessions: Sequence[Mapping[str, Any]]) -> list[Row]:
     ]
 
 
+SESSION_COLUMNS: list[Column] = [
+    *_cells("user", "IP=ip"),
+    ("started (UTC)", lambda row: when(row["started"])),
+    ("last access (UTC)", lambda row: when(row["lastAccess"])),
+    ("clients", lambda row: ", ".join(row["clients"])),
+    *_cells("id"),
+]
+
+
 def sessions_table(rows: Sequence[Row], title: str) -> Table:
-    table = _table(title, ["user", "IP", "started (UTC)", "last access (UTC)", "clients", "id"])
-    for row in rows:
-        _add_row(
-            table,
-            row["user"],
-            row["ip"],
-            when(row["started"]),
-            when(row["lastAccess"]),
-            ", ".join(row["clients"]),
-            row["id"],
-        )
-    return table
+    return _rows_table(title, rows, SESSION_COLUMNS)
 
 
 # -- login events ---------------------------------------------------------------------------
@@ -135,20 +156,15 @@ def _details_text(details: Mapping[str, Any]) -> str:
     )
 
 
+EVENT_COLUMNS: list[Column] = [
+    TIME,
+    *_cells("type", "user", "client", "IP=ip", "error"),
+    ("details", lambda row: _details_text(row["details"])),
+]
+
+
 def events_table(rows: Sequence[Row], title: str) -> Table:
-    table = _table(title, ["time (UTC)", "type", "user", "client", "IP", "error", "details"])
-    for row in rows:
-        _add_row(
-            table,
-            when(row["time"]),
-            row["type"],
-            row["user"],
-            row["client"],
-            row["ip"],
-            row["error"] or "",
-            _details_text(row["details"]),
-        )
-    return table
+    return _rows_table(title, rows, EVENT_COLUMNS)
 
 
 # -- admin events ---------------------------------------------------------------------------
@@ -183,23 +199,15 @@ def admin_event_rows(events: Sequence[Mapping[str, Any]], names: Names) -> list[
     return rows
 
 
+ADMIN_EVENT_COLUMNS: list[Column] = [
+    TIME,
+    *_cells("operation", "resource=resourceType", "path=resourcePath", "user", "by=actor"),
+    *_cells("IP=ip", "error"),
+]
+
+
 def admin_events_table(rows: Sequence[Row], title: str) -> Table:
-    table = _table(
-        title, ["time (UTC)", "operation", "resource", "path", "user", "by", "IP", "error"]
-    )
-    for row in rows:
-        _add_row(
-            table,
-            when(row["time"]),
-            row["operation"],
-            row["resourceType"],
-            row["resourcePath"],
-            row["user"] or "",
-            row["actor"],
-            row["ip"],
-            row["error"] or "",
-        )
-    return table
+    return _rows_table(title, rows, ADMIN_EVENT_COLUMNS)
 
 
 # -- token policy ---------------------------------------------------------------------------
@@ -242,32 +250,20 @@ def _admin_events(realm: Mapping[str, Any]) -> str:
     return f"stored{details}, {kept}"
 
 
+Setting = tuple[str, str, tuple[str, ...], Callable[[Mapping[str, Any]], str]]
+
+
+def _duration(setting: str, key: str) -> Setting:
+    """A lifespan the stack config key ``key`` sets in the RealmRepresentation field ``key``."""
+    return (setting, key, (key,), lambda realm: _seconds(realm.get(key)))
+
+
 # (setting, stack config key that sets it, RealmRepresentation fields, how it reads)
-POLICY: list[tuple[str, str, tuple[str, ...], Callable[[Mapping[str, Any]], str]]] = [
-    (
-        "access token lifespan",
-        "accessTokenLifespan",
-        ("accessTokenLifespan",),
-        lambda r: _seconds(r.get("accessTokenLifespan")),
-    ),
-    (
-        "SSO session idle",
-        "ssoSessionIdleTimeout",
-        ("ssoSessionIdleTimeout",),
-        lambda r: _seconds(r.get("ssoSessionIdleTimeout")),
-    ),
-    (
-        "SSO session max",
-        "ssoSessionMaxLifespan",
-        ("ssoSessionMaxLifespan",),
-        lambda r: _seconds(r.get("ssoSessionMaxLifespan")),
-    ),
-    (
-        "offline session idle",
-        "offlineSessionIdleTimeout",
-        ("offlineSessionIdleTimeout",),
-        lambda r: _seconds(r.get("offlineSessionIdleTimeout")),
-    ),
+POLICY: list[Setting] = [
+    _duration("access token lifespan", "accessTokenLifespan"),
+    _duration("SSO session idle", "ssoSessionIdleTimeout"),
+    _duration("SSO session max", "ssoSessionMaxLifespan"),
+    _duration("offline session idle", "offlineSessionIdleTimeout"),
     (
         "revoke refresh token",
         "revokeRefreshToken, refreshTokenMaxReuse",
@@ -280,12 +276,7 @@ POLICY: list[tuple[str, str, tuple[str, ...], Callable[[Mapping[str, Any]], str]
         ("bruteForceProtected", "permanentLockout", "failureFactor"),
         _brute_force,
     ),
-    (
-        "login events",
-        "eventsExpiration",
-        ("eventsEnabled", "eventsExpiration"),
-        _events,
-    ),
+    ("login events", "eventsExpiration", ("eventsEnabled", "eventsExpiration"), _events),
     (
         "admin events",
         "adminEventsExpiration",
@@ -322,10 +313,8 @@ def policy_rows(realm: Mapping[str, Any]) -> list[Row]:
 
 
 def policy_table(rows: Sequence[Row], title: str) -> Table:
-    table = _table(title, ["setting", "deployed", "stack config key"])
-    for row in rows:
-        _add_row(table, row["setting"], row["deployed"], row["configKey"])
-    return table
+    columns = _cells("setting", "deployed", "stack config key=configKey")
+    return _rows_table(title, rows, columns)
 
 
 def services_table(services: Sequence[Row]) -> Table:

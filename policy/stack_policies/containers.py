@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .props import (
+    EnvEntry,
     env_entries,
     env_value,
     is_unknown,
@@ -17,7 +18,7 @@ from .props import (
     string_list,
 )
 from .resource_types import CONTAINER
-from .rule import Resource, Rule, config_key, names_option
+from .rule import Resource, config_key, names_option, rule
 
 WILDCARD = "0.0.0.0"
 
@@ -38,7 +39,16 @@ def _number(value: Any) -> str:
     return "?" if value is None or is_unknown(value) else str(value)
 
 
-def check_ports_on_loopback(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+ALLOWED_BINDS = names_option(
+    "allowedBindAddresses", "Non-loopback host addresses ports may be published on."
+)
+
+
+@rule("ports-on-loopback-only", CONTAINER, config=ALLOWED_BINDS)
+def ports_on_loopback(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+    """Container ports are published on a loopback address (127.0.0.1, ::1, localhost) unless the
+    address is listed in allowedBindAddresses; no ip means 0.0.0.0.
+    """
     allowed = set(config.get("allowedBindAddresses") or [])
     ports = resource.props.get("ports")
     if ports is None or is_unknown(ports):
@@ -63,22 +73,6 @@ def check_ports_on_loopback(resource: Resource, config: Mapping[str, Any]) -> It
         )
 
 
-PORTS_ON_LOOPBACK = Rule(
-    name="ports-on-loopback-only",
-    description=(
-        "Container ports are published on a loopback address (127.0.0.1, ::1, localhost) "
-        "unless the address is listed in allowedBindAddresses; no ip means 0.0.0.0."
-    ),
-    resource_types=frozenset({CONTAINER}),
-    check=check_ports_on_loopback,
-    config={
-        "allowedBindAddresses": names_option(
-            "Non-loopback host addresses ports may be published on."
-        )
-    },
-)
-
-
 _DEV_COMMAND = re.compile(r"(?<![\w-])start-dev(?![\w-])|--profile[= ]dev\b")
 # Settings only Keycloak's development mode needs: an embedded H2 database, no hostname check.
 _DEV_ENV = {
@@ -89,7 +83,12 @@ _DEV_ENV = {
 }
 
 
-def check_keycloak_production_mode(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+@rule("keycloak-production-mode", CONTAINER)
+def keycloak_production_mode(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+    """No container runs Keycloak in development mode: no `start-dev` in command or entrypoints and
+    no
+    dev-only KC_ settings (KC_DB=dev-file/dev-mem, KC_HOSTNAME_STRICT=false).
+    """
     for field in ("entrypoints", "command"):
         arguments = resource.props.get(field)
         if is_unknown(arguments):
@@ -116,24 +115,23 @@ def check_keycloak_production_mode(resource: Resource, config: Mapping[str, Any]
             )
 
 
-KEYCLOAK_PRODUCTION_MODE = Rule(
-    name="keycloak-production-mode",
-    description=(
-        "No container runs Keycloak in development mode: no `start-dev` in command or "
-        "entrypoints and no dev-only KC_ settings (KC_DB=dev-file/dev-mem, "
-        "KC_HOSTNAME_STRICT=false)."
-    ),
-    resource_types=frozenset({CONTAINER}),
-    check=check_keycloak_production_mode,
-)
-
-
-def check_oidc_token_checks(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+def _oidc_envs(resource: Resource) -> list[EnvEntry] | None:
+    """The env entries of an MLflow container set up for OIDC (a known OIDC_DISCOVERY_URL),
+    else None: the rule has nothing to judge."""
     entries = env_entries(resource.props)
     if is_unknown(entries):
-        return
+        return None
     discovery = env_value(entries, "OIDC_DISCOVERY_URL")
-    if discovery is None or is_unknown(discovery):
+    return None if discovery is None or is_unknown(discovery) else entries
+
+
+@rule("mlflow-oidc-issuer-and-audience", CONTAINER)
+def oidc_token_checks(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+    """A container configured with OIDC_DISCOVERY_URL also sets non-empty OIDC_ISSUER and
+    OIDC_AUDIENCE, so bearer tokens' iss and aud are checked.
+    """
+    entries = _oidc_envs(resource)
+    if entries is None:
         return
     issuer = env_value(entries, "OIDC_ISSUER")
     if not is_unknown(issuer) and not (issuer or "").strip():
@@ -152,17 +150,6 @@ def check_oidc_token_checks(resource: Resource, config: Mapping[str, Any]) -> It
             f"client id (stack config {config_key('clientId')}) and keep the audience mapper "
             "that puts it into access tokens."
         )
-
-
-OIDC_TOKEN_CHECKS = Rule(
-    name="mlflow-oidc-issuer-and-audience",
-    description=(
-        "A container configured with OIDC_DISCOVERY_URL also sets non-empty OIDC_ISSUER and "
-        "OIDC_AUDIENCE, so bearer tokens' iss and aud are checked."
-    ),
-    resource_types=frozenset({CONTAINER}),
-    check=check_oidc_token_checks,
-)
 
 
 def _realm_of(url: Any) -> str | None:
@@ -184,13 +171,15 @@ KEYCLOAK_BUILTIN_CLIENTS = frozenset(
 )
 
 
-def check_token_audience_and_issuer(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
-    entries = env_entries(resource.props)
-    if is_unknown(entries):
+@rule("mlflow-oidc-audience-is-the-client", CONTAINER)
+def token_audience_and_issuer(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+    """A container configured with OIDC_DISCOVERY_URL sets OIDC_AUDIENCE equal to its OIDC_CLIENT_ID
+    and OIDC_ISSUER of the realm OIDC_DISCOVERY_URL names.
+    """
+    entries = _oidc_envs(resource)
+    if entries is None:
         return
     discovery = env_value(entries, "OIDC_DISCOVERY_URL")
-    if discovery is None or is_unknown(discovery):
-        return
     audience = env_value(entries, "OIDC_AUDIENCE")
     client_id = env_value(entries, "OIDC_CLIENT_ID")
     # In a preview of a new stack the client id is unknown; Keycloak's own clients are wrong
@@ -215,23 +204,28 @@ def check_token_audience_and_issuer(resource: Resource, config: Mapping[str, Any
         )
 
 
-TOKEN_AUDIENCE_AND_ISSUER = Rule(
-    name="mlflow-oidc-audience-is-the-client",
-    description=(
-        "A container configured with OIDC_DISCOVERY_URL sets OIDC_AUDIENCE equal to its "
-        "OIDC_CLIENT_ID and OIDC_ISSUER of the realm OIDC_DISCOVERY_URL names."
-    ),
-    resource_types=frozenset({CONTAINER}),
-    check=check_token_audience_and_issuer,
-)
-
 # mlflow-oidc-auth's own default when DEFAULT_MLFLOW_PERMISSION is unset.
 PLUGIN_DEFAULT_PERMISSION = "MANAGE"
 
 
-def check_default_permission(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
-    entries = env_entries(resource.props)
-    if is_unknown(entries) or env_value(entries, "OIDC_DISCOVERY_URL") is None:
+@rule(
+    "mlflow-default-permission",
+    CONTAINER,
+    config={
+        "allowedDefaultPermissions": {
+            "type": "array",
+            "items": {"enum": ["NO_PERMISSIONS", "READ", "EDIT", "MANAGE"]},
+            "default": ["NO_PERMISSIONS", "READ"],
+            "description": "Permissions MLflow may grant by default.",
+        }
+    },
+)
+def default_permission(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+    """MLflow's DEFAULT_MLFLOW_PERMISSION (the plugin's MANAGE when unset) is one of
+    allowedDefaultPermissions (default NO_PERMISSIONS, READ).
+    """
+    entries = _oidc_envs(resource)
+    if entries is None:
         return
     permission = env_value(entries, "DEFAULT_MLFLOW_PERMISSION")
     if is_unknown(permission):
@@ -249,29 +243,15 @@ def check_default_permission(resource: Resource, config: Mapping[str, Any]) -> I
     )
 
 
-DEFAULT_PERMISSION = Rule(
-    name="mlflow-default-permission",
-    description=(
-        "MLflow's DEFAULT_MLFLOW_PERMISSION (the plugin's MANAGE when unset) is one of "
-        "allowedDefaultPermissions (default NO_PERMISSIONS, READ)."
-    ),
-    resource_types=frozenset({CONTAINER}),
-    check=check_default_permission,
-    config={
-        "allowedDefaultPermissions": {
-            "type": "array",
-            "items": {"enum": ["NO_PERMISSIONS", "READ", "EDIT", "MANAGE"]},
-            "default": ["NO_PERMISSIONS", "READ"],
-            "description": "Permissions MLflow may grant by default.",
-        }
-    },
-)
-
 # Settings that give a container the host itself: its network, processes, devices, kernel.
 _HOST_MODES = ("networkMode", "pidMode", "ipcMode", "usernsMode", "cgroupnsMode")
 
 
-def check_no_host_access(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+@rule("container-no-host-access", CONTAINER)
+def no_host_access(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+    """No container is privileged, shares the host's network, PID, IPC, user or cgroup namespace,
+    mounts a host path, adds a capability or gets a host device.
+    """
     props = resource.props
     found: list[str] = []
     if props.get("privileged") is True:
@@ -294,17 +274,6 @@ def check_no_host_access(resource: Resource, config: Mapping[str, Any]) -> Itera
             "service becomes a compromise of the machine. Fix: remove it; the stack's services "
             "need only their own network, named volumes and no extra capability."
         )
-
-
-NO_HOST_ACCESS = Rule(
-    name="container-no-host-access",
-    description=(
-        "No container is privileged, shares the host's network, PID, IPC, user or cgroup "
-        "namespace, mounts a host path, adds a capability or gets a host device."
-    ),
-    resource_types=frozenset({CONTAINER}),
-    check=check_no_host_access,
-)
 
 
 _SECRET_WORDS = ("PASSWORD", "PASSWD", "SECRET", "TOKEN")
@@ -332,7 +301,16 @@ def looks_secret(name: str, value: str) -> bool:
     return any(word.endswith("KEY") for word in words)
 
 
-def check_secrets_not_plaintext(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+PLAINTEXT_NAMES = names_option(
+    "plaintextEnvNames", "Env names that look secret but are not (e.g. a token endpoint URL)."
+)
+
+
+@rule("container-secrets-not-plaintext", CONTAINER, config=PLAINTEXT_NAMES)
+def secrets_not_plaintext(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+    """Container envs whose name looks secret (PASSWORD, SECRET, TOKEN, ...KEY) or whose value is a
+    URL with a password are marked secret (the entry or the whole envs list).
+    """
     entries = env_entries(resource.props)
     if is_unknown(entries) or not entries:
         return
@@ -362,19 +340,3 @@ def check_secrets_not_plaintext(resource: Resource, config: Mapping[str, Any]) -
             "config.require_secret(...)) or wrap the whole list in pulumi.Output.secret(envs); "
             "if it is not a secret, add the name to this policy's `plaintextEnvNames`."
         )
-
-
-SECRETS_NOT_PLAINTEXT = Rule(
-    name="container-secrets-not-plaintext",
-    description=(
-        "Container envs whose name looks secret (PASSWORD, SECRET, TOKEN, ...KEY) or whose value "
-        "is a URL with a password are marked secret (the entry or the whole envs list)."
-    ),
-    resource_types=frozenset({CONTAINER}),
-    check=check_secrets_not_plaintext,
-    config={
-        "plaintextEnvNames": names_option(
-            "Env names that look secret but are not (e.g. a token endpoint URL)."
-        )
-    },
-)

@@ -9,7 +9,7 @@ from stackrules.images import pinning_problem
 
 from .props import is_unknown
 from .resource_types import BUILT_IMAGE, CONTAINER, REMOTE_IMAGE
-from .rule import Resource, Rule, config_key
+from .rule import Resource, config_key, rule
 
 _REFERENCE_PROPERTY = {REMOTE_IMAGE: "name", BUILT_IMAGE: "imageName", CONTAINER: "image"}
 _IMAGE_CONFIG = ", ".join(
@@ -17,7 +17,12 @@ _IMAGE_CONFIG = ", ".join(
 )
 
 
-def check_images_pinned(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+@rule("images-pinned", *_REFERENCE_PROPERTY)
+def images_pinned(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+    """Every image reference (RemoteImage.name, Image.imageName, Container.image) has a tag other
+    than
+    'latest', an @sha256 digest, or is an image ID.
+    """
     prop = _REFERENCE_PROPERTY[resource.type]
     reference = resource.props.get(prop)
     if is_unknown(reference):
@@ -37,14 +42,3 @@ def check_images_pinned(resource: Resource, config: Mapping[str, Any]) -> Iterat
             "or in versions.env"
         )
     yield f"{problem}, so two runs may use different images. Fix: {fix}."
-
-
-IMAGES_PINNED = Rule(
-    name="images-pinned",
-    description=(
-        "Every image reference (RemoteImage.name, Image.imageName, Container.image) has a tag "
-        "other than 'latest', an @sha256 digest, or is an image ID."
-    ),
-    resource_types=frozenset(_REFERENCE_PROPERTY),
-    check=check_images_pinned,
-)

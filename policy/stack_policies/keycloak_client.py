@@ -7,10 +7,15 @@ from typing import Any
 
 from .props import is_unknown, string_list
 from .resource_types import GROUP_MAPPER, OIDC_CLIENT
-from .rule import Resource, Rule, config_key, names_option
+from .rule import Resource, config_key, names_option, rule
 
 
-def check_flat_groups_claim(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+@rule("keycloak-flat-groups-claim", GROUP_MAPPER)
+def flat_groups_claim(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+    """Group membership mappers emit plain group names (fullPath false) into the ID token, as
+    mlflow-
+    oidc-auth expects.
+    """
     props = resource.props
     claim = props.get("claimName")
     claim = f"'{claim}'" if isinstance(claim, str) else "of this mapper"
@@ -30,17 +35,6 @@ def check_flat_groups_claim(resource: Resource, config: Mapping[str, Any]) -> It
         )
 
 
-FLAT_GROUPS_CLAIM = Rule(
-    name="keycloak-flat-groups-claim",
-    description=(
-        "Group membership mappers emit plain group names (fullPath false) into the ID token, "
-        "as mlflow-oidc-auth expects."
-    ),
-    resource_types=frozenset({GROUP_MAPPER}),
-    check=check_flat_groups_claim,
-)
-
-
 _REDIRECT_FIX = (
     "Fix: list exact URIs, e.g. MLflow's callback http://<publicHostname>:<mlflowPort>/callback "
     f"(stack config {config_key('publicHostname')} and {config_key('mlflowPort')})."
@@ -52,7 +46,16 @@ def _client_label(resource: Resource) -> str:
     return f"'{client_id}'" if isinstance(client_id, str) else (resource.name or "this client")
 
 
-def check_confidential_client(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+EXEMPT_CLIENTS = names_option(
+    "exemptClientIds", "Client ids this rule skips (e.g. a deliberate public client)."
+)
+
+
+@rule("keycloak-confidential-client-exact-redirects", OIDC_CLIENT, config=EXEMPT_CLIENTS)
+def confidential_client(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+    """OIDC clients are CONFIDENTIAL and list exact redirect and post-logout redirect URIs (no '*'),
+    unless their clientId is in exemptClientIds.
+    """
     props = resource.props
     client_id = props.get("clientId")
     if isinstance(client_id, str) and client_id in set(config.get("exemptClientIds") or []):
@@ -78,23 +81,14 @@ def check_confidential_client(resource: Resource, config: Mapping[str, Any]) -> 
                 )
 
 
-CONFIDENTIAL_CLIENT = Rule(
-    name="keycloak-confidential-client-exact-redirects",
-    description=(
-        "OIDC clients are CONFIDENTIAL and list exact redirect and post-logout redirect URIs "
-        "(no '*'), unless their clientId is in exemptClientIds."
-    ),
-    resource_types=frozenset({OIDC_CLIENT}),
-    check=check_confidential_client,
-    config={
-        "exemptClientIds": names_option(
-            "Client ids this rule skips (e.g. a deliberate public client)."
-        )
-    },
-)
+GRANT_CLIENTS = names_option("allowedClientIds", "Client ids that may accept the password grant.")
 
 
-def check_no_direct_grants(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+@rule("keycloak-no-direct-grants", OIDC_CLIENT, config=GRANT_CLIENTS)
+def no_direct_grants(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+    """OIDC clients do not accept the password grant (directAccessGrantsEnabled), unless their
+    clientId is in allowedClientIds.
+    """
     client_id = resource.props.get("clientId")
     if isinstance(client_id, str) and client_id in set(config.get("allowedClientIds") or []):
         return
@@ -109,15 +103,3 @@ def check_no_direct_grants(resource: Resource, config: Mapping[str, Any]) -> Ite
         f"{config_key('directAccessGrants')} false` (the default); if a test stack needs it, "
         "list the client in this policy's `allowedClientIds`."
     )
-
-
-NO_DIRECT_GRANTS = Rule(
-    name="keycloak-no-direct-grants",
-    description=(
-        "OIDC clients do not accept the password grant (directAccessGrantsEnabled), unless "
-        "their clientId is in allowedClientIds."
-    ),
-    resource_types=frozenset({OIDC_CLIENT}),
-    check=check_no_direct_grants,
-    config={"allowedClientIds": names_option("Client ids that may accept the password grant.")},
-)

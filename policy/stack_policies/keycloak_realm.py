@@ -11,7 +11,7 @@ from stackrules.durations import duration_seconds
 
 from .props import is_unknown, nested
 from .resource_types import REALM, REALM_EVENTS
-from .rule import Resource, Rule, config_key
+from .rule import Resource, Rule, config_key, rule
 
 # Keycloak's own default when a realm sets no access token lifespan.
 KEYCLOAK_DEFAULT_ACCESS_TOKEN_SECONDS = 300
@@ -30,7 +30,9 @@ def _shown(value: Any) -> str:
     return repr(value)
 
 
-def check_brute_force_detection(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+@rule("keycloak-brute-force-detection", REALM)
+def brute_force_detection(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+    """Every realm has securityDefenses.bruteForceDetection set (temporary lockout)."""
     detection = nested(resource.props, "securityDefenses", "bruteForceDetection")
     if is_unknown(detection) or detection is not None:
         return
@@ -42,15 +44,9 @@ def check_brute_force_detection(resource: Resource, config: Mapping[str, Any]) -
     )
 
 
-BRUTE_FORCE_DETECTION = Rule(
-    name="keycloak-brute-force-detection",
-    description="Every realm has securityDefenses.bruteForceDetection set (temporary lockout).",
-    resource_types=frozenset({REALM}),
-    check=check_brute_force_detection,
-)
-
-
-def check_admin_events_expire(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+@rule("keycloak-admin-events-expire", REALM)
+def admin_events_expire(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+    """Every realm sets the attribute adminEventsExpiration to a positive seconds count."""
     expiration = nested(resource.props, "attributes", "adminEventsExpiration")
     if is_unknown(expiration):
         return
@@ -67,14 +63,6 @@ def check_admin_events_expire(resource: Resource, config: Mapping[str, Any]) -> 
         "attributes={'adminEventsExpiration': '<seconds>'} on the keycloak.Realm, from stack "
         f"config {config_key('adminEventsExpiration')} (e.g. 30d)."
     )
-
-
-ADMIN_EVENTS_EXPIRE = Rule(
-    name="keycloak-admin-events-expire",
-    description="Every realm sets the attribute adminEventsExpiration to a positive seconds count.",
-    resource_types=frozenset({REALM}),
-    check=check_admin_events_expire,
-)
 
 
 def _lifespan_rule(
@@ -131,7 +119,7 @@ def _lifespan_rule(
     )
 
 
-ACCESS_TOKEN_LIFESPAN = _lifespan_rule(
+access_token_lifespan = _lifespan_rule(
     name="keycloak-access-token-lifespan",
     prop="accessTokenLifespan",
     what="Access token lifespan",
@@ -143,7 +131,7 @@ ACCESS_TOKEN_LIFESPAN = _lifespan_rule(
     risk="a user whose session is revoked keeps MLflow access that long",
 )
 
-SSO_SESSION_LIFESPAN = _lifespan_rule(
+sso_session_lifespan = _lifespan_rule(
     name="keycloak-sso-session-lifespan",
     prop="ssoSessionMaxLifespan",
     what="SSO session maximum",
@@ -156,7 +144,9 @@ SSO_SESSION_LIFESPAN = _lifespan_rule(
 )
 
 
-def check_refresh_token_rotation(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+@rule("keycloak-refresh-token-rotation", REALM)
+def refresh_token_rotation(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+    """Every realm sets revokeRefreshToken (a refresh token is used once, then rotated)."""
     revoke = resource.props.get("revokeRefreshToken")
     if is_unknown(revoke) or revoke is True:
         return
@@ -168,19 +158,28 @@ def check_refresh_token_rotation(resource: Resource, config: Mapping[str, Any]) 
     )
 
 
-REFRESH_TOKEN_ROTATION = Rule(
-    name="keycloak-refresh-token-rotation",
-    description="Every realm sets revokeRefreshToken (a refresh token is used once, then rotated).",
-    resource_types=frozenset({REALM}),
-    check=check_refresh_token_rotation,
-)
-
 # `length` alone means Keycloak's default minimum of 8.
 _LENGTH = re.compile(r"(?<![\w-])length(?:\((\d*)\))?")
 KEYCLOAK_DEFAULT_MIN_LENGTH = 8
 
 
-def check_password_policy(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+@rule(
+    "keycloak-password-policy",
+    REALM,
+    config={
+        "minPasswordLength": {
+            "type": "integer",
+            "minimum": 8,
+            "default": 12,
+            "description": "Shortest minimum password length a realm may set (ASVS: 12, >= 8).",
+        }
+    },
+)
+def password_policy(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+    """Every realm's passwordPolicy has length(n) with n at least minPasswordLength (default 12,
+    never
+    below 8).
+    """
     floor = int(config["minPasswordLength"])
     policy = resource.props.get("passwordPolicy")
     if is_unknown(policy):
@@ -198,26 +197,11 @@ def check_password_policy(resource: Resource, config: Mapping[str, Any]) -> Iter
     )
 
 
-PASSWORD_POLICY = Rule(
-    name="keycloak-password-policy",
-    description=(
-        "Every realm's passwordPolicy has length(n) with n at least minPasswordLength "
-        "(default 12, never below 8)."
-    ),
-    resource_types=frozenset({REALM}),
-    check=check_password_policy,
-    config={
-        "minPasswordLength": {
-            "type": "integer",
-            "minimum": 8,
-            "default": 12,
-            "description": "Shortest minimum password length a realm may set (ASVS: 12, >= 8).",
-        }
-    },
-)
-
-
-def check_events_stored(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+@rule("keycloak-events-stored", REALM_EVENTS)
+def events_stored(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+    """RealmEvents stores login events (eventsEnabled) with an expiration (eventsExpiration > 0) and
+    stores admin events (adminEventsEnabled).
+    """
     props = resource.props
     realm = _realm_name(resource, "realmId")
     if not is_unknown(props.get("eventsEnabled")) and props.get("eventsEnabled") is not True:
@@ -244,14 +228,3 @@ def check_events_stored(resource: Resource, config: Mapping[str, Any]) -> Iterat
             "roles leave no audit trail. Fix: set admin_events_enabled=True on the "
             "keycloak.RealmEvents."
         )
-
-
-EVENTS_STORED = Rule(
-    name="keycloak-events-stored",
-    description=(
-        "RealmEvents stores login events (eventsEnabled) with an expiration (eventsExpiration > 0) "
-        "and stores admin events (adminEventsEnabled)."
-    ),
-    resource_types=frozenset({REALM_EVENTS}),
-    check=check_events_stored,
-)

@@ -13,50 +13,17 @@ from pulumi_policy import (
 
 from stackrules.names import NAMESPACE
 
-from .containers import (
-    DEFAULT_PERMISSION,
-    KEYCLOAK_PRODUCTION_MODE,
-    NO_HOST_ACCESS,
-    OIDC_TOKEN_CHECKS,
-    PORTS_ON_LOOPBACK,
-    SECRETS_NOT_PLAINTEXT,
-    TOKEN_AUDIENCE_AND_ISSUER,
-)
-from .images import IMAGES_PINNED
-from .keycloak_client import CONFIDENTIAL_CLIENT, FLAT_GROUPS_CLAIM, NO_DIRECT_GRANTS
-from .keycloak_realm import (
-    ACCESS_TOKEN_LIFESPAN,
-    ADMIN_EVENTS_EXPIRE,
-    BRUTE_FORCE_DETECTION,
-    EVENTS_STORED,
-    PASSWORD_POLICY,
-    REFRESH_TOKEN_ROTATION,
-    SSO_SESSION_LIFESPAN,
-)
+from . import containers, images, keycloak_client, keycloak_realm
 from .props import plain
 from .rule import Resource, Rule
 
 PACK_NAME = NAMESPACE
+RULE_MODULES = (containers, keycloak_realm, keycloak_client, images)
 
-RULES: tuple[Rule, ...] = (
-    PORTS_ON_LOOPBACK,
-    KEYCLOAK_PRODUCTION_MODE,
-    BRUTE_FORCE_DETECTION,
-    EVENTS_STORED,
-    ADMIN_EVENTS_EXPIRE,
-    ACCESS_TOKEN_LIFESPAN,
-    SSO_SESSION_LIFESPAN,
-    REFRESH_TOKEN_ROTATION,
-    PASSWORD_POLICY,
-    FLAT_GROUPS_CLAIM,
-    CONFIDENTIAL_CLIENT,
-    NO_DIRECT_GRANTS,
-    IMAGES_PINNED,
-    OIDC_TOKEN_CHECKS,
-    TOKEN_AUDIENCE_AND_ISSUER,
-    DEFAULT_PERMISSION,
-    SECRETS_NOT_PLAINTEXT,
-    NO_HOST_ACCESS,
+# Every rule the rule modules define, in the order they define them: a new rule cannot be
+# left out of the pack.
+RULES: tuple[Rule, ...] = tuple(
+    value for module in RULE_MODULES for value in vars(module).values() if isinstance(value, Rule)
 )
 
 

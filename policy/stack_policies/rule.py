@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from stackrules.names import config_key
 
-__all__ = ["Check", "Resource", "Rule", "config_key", "names_option"]
+__all__ = ["Check", "Resource", "Rule", "config_key", "names_option", "rule"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,30 @@ class Rule:
         return list(self.check(resource, self.settings(given_config)))
 
 
-def names_option(description: str) -> dict[str, Any]:
-    """The schema of a policy config property listing names (addresses, ids); empty by default."""
-    return {"type": "array", "items": {"type": "string"}, "default": [], "description": description}
+def names_option(key: str, description: str) -> dict[str, Mapping[str, Any]]:
+    """A rule's config: one property ``key`` listing names (addresses, ids), empty by default."""
+    return {
+        key: {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": [],
+            "description": description,
+        }
+    }
+
+
+def rule(
+    name: str, *resource_types: str, config: Mapping[str, Mapping[str, Any]] | None = None
+) -> Callable[[Check], Rule]:
+    """Makes the decorated check a Rule; its docstring is the rule's description."""
+
+    def make(check: Check) -> Rule:
+        return Rule(
+            name=name,
+            description=inspect.cleandoc(check.__doc__ or ""),
+            resource_types=frozenset(resource_types),
+            check=check,
+            config=config or {},
+        )
+
+    return make

@@ -6,14 +6,14 @@ from typing import Any
 
 import pytest
 from stack_policies.containers import (
-    DEFAULT_PERMISSION,
-    KEYCLOAK_PRODUCTION_MODE,
-    NO_HOST_ACCESS,
-    OIDC_TOKEN_CHECKS,
-    PORTS_ON_LOOPBACK,
-    SECRETS_NOT_PLAINTEXT,
-    TOKEN_AUDIENCE_AND_ISSUER,
+    default_permission,
+    keycloak_production_mode,
     looks_secret,
+    no_host_access,
+    oidc_token_checks,
+    ports_on_loopback,
+    secrets_not_plaintext,
+    token_audience_and_issuer,
 )
 from stack_policies.props import UNKNOWN
 from stack_policies.resource_types import CONTAINER, REALM
@@ -35,36 +35,36 @@ def port(ip: Any = None) -> dict[str, Any]:
 
 @pytest.mark.parametrize("ip", ["127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost"])
 def test_loopback_ports_pass(ip: str) -> None:
-    assert PORTS_ON_LOOPBACK.violations(container(ports=[port(ip)])) == []
+    assert ports_on_loopback.violations(container(ports=[port(ip)])) == []
 
 
 @pytest.mark.parametrize("ip", [None, "", "0.0.0.0", "::", "192.0.2.10"])
 def test_ports_beyond_loopback_fail_and_name_the_config_key(ip: Any) -> None:
-    [message] = PORTS_ON_LOOPBACK.violations(container(ports=[port(ip)]))
+    [message] = ports_on_loopback.violations(container(ports=[port(ip)]))
     assert "mlflow-keycloak-stack:bindAddress" in message
     assert "allowedBindAddresses" in message
 
 
 def test_no_ip_means_every_interface() -> None:
-    [message] = PORTS_ON_LOOPBACK.violations(container(ports=[port()]))
+    [message] = ports_on_loopback.violations(container(ports=[port()]))
     assert "0.0.0.0 (every interface)" in message
 
 
 def test_allowed_bind_addresses_are_accepted() -> None:
     resource = container(ports=[port("192.0.2.10"), port("0.0.0.0")])
-    assert PORTS_ON_LOOPBACK.violations(resource, {"allowedBindAddresses": ["192.0.2.10"]}) == [
-        PORTS_ON_LOOPBACK.violations(container(ports=[port("0.0.0.0")]))[0]
+    assert ports_on_loopback.violations(resource, {"allowedBindAddresses": ["192.0.2.10"]}) == [
+        ports_on_loopback.violations(container(ports=[port("0.0.0.0")]))[0]
     ]
 
 
 def test_unknown_ports_or_ip_are_not_judged() -> None:
-    assert PORTS_ON_LOOPBACK.violations(container(ports=UNKNOWN)) == []
-    assert PORTS_ON_LOOPBACK.violations(container(ports=[port(UNKNOWN)])) == []
-    assert PORTS_ON_LOOPBACK.violations(container()) == []
+    assert ports_on_loopback.violations(container(ports=UNKNOWN)) == []
+    assert ports_on_loopback.violations(container(ports=[port(UNKNOWN)])) == []
+    assert ports_on_loopback.violations(container()) == []
 
 
 def test_rules_ignore_other_resource_types() -> None:
-    assert PORTS_ON_LOOPBACK.violations(Resource(REALM, {"ports": [port("0.0.0.0")]})) == []
+    assert ports_on_loopback.violations(Resource(REALM, {"ports": [port("0.0.0.0")]})) == []
 
 
 @pytest.mark.parametrize(
@@ -79,7 +79,7 @@ def test_rules_ignore_other_resource_types() -> None:
     ],
 )
 def test_keycloak_dev_mode_fails(props: dict[str, Any]) -> None:
-    [message] = KEYCLOAK_PRODUCTION_MODE.violations(container(**props))
+    [message] = keycloak_production_mode.violations(container(**props))
     assert "Fix:" in message
 
 
@@ -93,7 +93,7 @@ def test_keycloak_dev_mode_fails(props: dict[str, Any]) -> None:
     ],
 )
 def test_keycloak_production_mode_passes(props: dict[str, Any]) -> None:
-    assert KEYCLOAK_PRODUCTION_MODE.violations(container(**props)) == []
+    assert keycloak_production_mode.violations(container(**props)) == []
 
 
 DISCOVERY = "OIDC_DISCOVERY_URL=http://keycloak:8080/realms/mlflow/.well-known/openid-configuration"
@@ -101,23 +101,23 @@ DISCOVERY = "OIDC_DISCOVERY_URL=http://keycloak:8080/realms/mlflow/.well-known/o
 
 def test_oidc_issuer_and_audience_set_pass() -> None:
     envs = [DISCOVERY, "OIDC_ISSUER=http://localhost:8080/realms/mlflow", "OIDC_AUDIENCE=mlflow"]
-    assert OIDC_TOKEN_CHECKS.violations(container(envs=envs)) == []
+    assert oidc_token_checks.violations(container(envs=envs)) == []
 
 
 def test_missing_or_empty_issuer_and_audience_fail() -> None:
-    messages = OIDC_TOKEN_CHECKS.violations(container(envs=[DISCOVERY, "OIDC_ISSUER= "]))
+    messages = oidc_token_checks.violations(container(envs=[DISCOVERY, "OIDC_ISSUER= "]))
     assert len(messages) == 2
     assert "OIDC_ISSUER" in messages[0] and "mlflow-keycloak-stack:publicHostname" in messages[0]
     assert "OIDC_AUDIENCE" in messages[1] and "mlflow-keycloak-stack:clientId" in messages[1]
 
 
 def test_containers_without_oidc_are_not_checked() -> None:
-    assert OIDC_TOKEN_CHECKS.violations(container(envs=["POSTGRES_DB=mlflow"])) == []
+    assert oidc_token_checks.violations(container(envs=["POSTGRES_DB=mlflow"])) == []
 
 
 def test_an_unknown_entry_may_be_the_missing_issuer() -> None:
     envs = [DISCOVERY, UNKNOWN, "OIDC_AUDIENCE=mlflow"]
-    assert OIDC_TOKEN_CHECKS.violations(container(envs=envs)) == []
+    assert oidc_token_checks.violations(container(envs=envs)) == []
 
 
 @pytest.mark.parametrize(
@@ -151,7 +151,7 @@ def test_ordinary_envs(name: str, value: str) -> None:
 
 def test_plaintext_secret_env_fails_without_showing_the_value() -> None:
     resource = container(envs=["POSTGRES_DB=mlflow", "POSTGRES_PASSWORD=hunter2"])
-    [message] = SECRETS_NOT_PLAINTEXT.violations(resource)
+    [message] = secrets_not_plaintext.violations(resource)
     assert "POSTGRES_PASSWORD (envs[1])" in message
     assert "hunter2" not in message
 
@@ -160,20 +160,20 @@ def test_secret_envs_pass_when_marked_whole_or_per_entry() -> None:
     envs = ["POSTGRES_DB=mlflow", "POSTGRES_PASSWORD=hunter2"]
     whole = container(envs=envs, **{SECRET_PATHS_KEY: ["envs"]})
     entry = container(envs=envs, **{SECRET_PATHS_KEY: ["envs[1]"]})
-    assert SECRETS_NOT_PLAINTEXT.violations(whole) == []
-    assert SECRETS_NOT_PLAINTEXT.violations(entry) == []
+    assert secrets_not_plaintext.violations(whole) == []
+    assert secrets_not_plaintext.violations(entry) == []
 
 
 def test_a_name_can_be_declared_not_secret() -> None:
     resource = container(envs=["SESSION_TOKEN_HEADER=X-Session"])
-    assert SECRETS_NOT_PLAINTEXT.violations(resource)
+    assert secrets_not_plaintext.violations(resource)
     config = {"plaintextEnvNames": ["SESSION_TOKEN_HEADER"]}
-    assert SECRETS_NOT_PLAINTEXT.violations(resource, config) == []
+    assert secrets_not_plaintext.violations(resource, config) == []
 
 
 def test_without_secret_markers_the_rule_says_it_cannot_judge() -> None:
     resource = Resource(CONTAINER, {"envs": ["POSTGRES_DB=mlflow"]})
-    [message] = SECRETS_NOT_PLAINTEXT.violations(resource)
+    [message] = secrets_not_plaintext.violations(resource)
     assert "secret-marker shim" in message
 
 
@@ -195,13 +195,13 @@ def mlflow(*envs: str) -> Resource:
     ],
 )
 def test_audience_is_the_client_and_issuer_the_same_realm(envs: list[str], passes: bool) -> None:
-    found = TOKEN_AUDIENCE_AND_ISSUER.violations(mlflow(*envs))
+    found = token_audience_and_issuer.violations(mlflow(*envs))
     assert (found == []) is passes, found
 
 
 def test_audience_check_skips_containers_without_oidc_and_unknown_values() -> None:
-    assert TOKEN_AUDIENCE_AND_ISSUER.violations(container(envs=["OIDC_AUDIENCE=account"])) == []
-    assert TOKEN_AUDIENCE_AND_ISSUER.violations(mlflow("OIDC_CLIENT_ID=mlflow", UNKNOWN)) == []
+    assert token_audience_and_issuer.violations(container(envs=["OIDC_AUDIENCE=account"])) == []
+    assert token_audience_and_issuer.violations(mlflow("OIDC_CLIENT_ID=mlflow", UNKNOWN)) == []
 
 
 @pytest.mark.parametrize(
@@ -215,17 +215,17 @@ def test_audience_check_skips_containers_without_oidc_and_unknown_values() -> No
     ],
 )
 def test_default_mlflow_permission(envs: list[str], passes: bool) -> None:
-    found = DEFAULT_PERMISSION.violations(mlflow(*envs))
+    found = default_permission.violations(mlflow(*envs))
     assert (found == []) is passes, found
     if not passes:
         assert "mlflow-keycloak-stack:defaultMlflowPermission" in found[0]
-    assert DEFAULT_PERMISSION.violations(container(envs=["DEFAULT_MLFLOW_PERMISSION=MANAGE"])) == []
+    assert default_permission.violations(container(envs=["DEFAULT_MLFLOW_PERMISSION=MANAGE"])) == []
 
 
 def test_a_default_permission_allowed_in_the_policy_config_passes() -> None:
     editing = mlflow("DEFAULT_MLFLOW_PERMISSION=EDIT")
     config = {"allowedDefaultPermissions": ["NO_PERMISSIONS", "READ", "EDIT"]}
-    assert DEFAULT_PERMISSION.violations(editing, config) == []
+    assert default_permission.violations(editing, config) == []
 
 
 @pytest.mark.parametrize(
@@ -243,7 +243,7 @@ def test_a_default_permission_allowed_in_the_policy_config_passes() -> None:
     ],
 )
 def test_host_access_is_refused(props: dict[str, Any]) -> None:
-    [message] = NO_HOST_ACCESS.violations(container(**props))
+    [message] = no_host_access.violations(container(**props))
     assert "Fix: remove it" in message
 
 
@@ -255,10 +255,10 @@ def test_own_network_named_volumes_and_unknowns_pass_the_host_access_rule() -> N
         mounts=[{"type": "volume", "source": "data", "target": "/data"}],
         capabilities={"drops": ["ALL"]},
     )
-    assert NO_HOST_ACCESS.violations(own) == []
-    assert NO_HOST_ACCESS.violations(container(volumes=UNKNOWN, mounts=[UNKNOWN])) == []
+    assert no_host_access.violations(own) == []
+    assert no_host_access.violations(container(volumes=UNKNOWN, mounts=[UNKNOWN])) == []
 
 
 def test_a_keycloak_client_as_audience_is_refused_even_before_the_client_id_is_known() -> None:
-    [message] = TOKEN_AUDIENCE_AND_ISSUER.violations(mlflow("OIDC_AUDIENCE=account", UNKNOWN))
+    [message] = token_audience_and_issuer.violations(mlflow("OIDC_AUDIENCE=account", UNKNOWN))
     assert "OIDC_AUDIENCE is 'account'" in message

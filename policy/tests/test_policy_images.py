@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from stack_policies.images import IMAGES_PINNED
+from stack_policies.images import images_pinned
 from stack_policies.props import UNKNOWN
 from stack_policies.resource_types import BUILT_IMAGE, CONTAINER, REMOTE_IMAGE
 from stack_policies.rule import Resource
@@ -48,18 +48,18 @@ def test_registry_port_is_not_a_tag() -> None:
 
 
 def test_each_image_resource_is_read_at_its_own_property() -> None:
-    assert IMAGES_PINNED.violations(Resource(REMOTE_IMAGE, {"name": "postgres:latest"}))
-    assert IMAGES_PINNED.violations(Resource(BUILT_IMAGE, {"imageName": "mlflow"}))
-    assert IMAGES_PINNED.violations(Resource(CONTAINER, {"image": "keycloak", "name": "kc"}))
-    assert IMAGES_PINNED.violations(Resource(CONTAINER, {"image": DIGEST, "name": "kc"})) == []
+    assert images_pinned.violations(Resource(REMOTE_IMAGE, {"name": "postgres:latest"}))
+    assert images_pinned.violations(Resource(BUILT_IMAGE, {"imageName": "mlflow"}))
+    assert images_pinned.violations(Resource(CONTAINER, {"image": "keycloak", "name": "kc"}))
+    assert images_pinned.violations(Resource(CONTAINER, {"image": DIGEST, "name": "kc"})) == []
 
 
 def test_built_image_fix_differs_from_pulled_image_fix() -> None:
-    [built] = IMAGES_PINNED.violations(Resource(BUILT_IMAGE, {"imageName": "mlflow"}))
-    [pulled] = IMAGES_PINNED.violations(Resource(REMOTE_IMAGE, {"name": "postgres"}))
+    [built] = images_pinned.violations(Resource(BUILT_IMAGE, {"imageName": "mlflow"}))
+    [pulled] = images_pinned.violations(Resource(REMOTE_IMAGE, {"name": "postgres"}))
     assert "tag the built image" in built
     assert "mlflow-keycloak-stack:postgresImage" in pulled
 
 
 def test_image_id_unknown_until_the_pull_is_not_judged() -> None:
-    assert IMAGES_PINNED.violations(Resource(CONTAINER, {"image": UNKNOWN})) == []
+    assert images_pinned.violations(Resource(CONTAINER, {"image": UNKNOWN})) == []

@@ -5,19 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from stack_policies.keycloak_client import CONFIDENTIAL_CLIENT, FLAT_GROUPS_CLAIM, NO_DIRECT_GRANTS
+from stack_policies.keycloak_client import confidential_client, flat_groups_claim, no_direct_grants
 from stack_policies.keycloak_realm import (
-    ACCESS_TOKEN_LIFESPAN,
-    ADMIN_EVENTS_EXPIRE,
-    BRUTE_FORCE_DETECTION,
-    EVENTS_STORED,
-    PASSWORD_POLICY,
-    REFRESH_TOKEN_ROTATION,
-    SSO_SESSION_LIFESPAN,
+    access_token_lifespan,
+    admin_events_expire,
+    brute_force_detection,
+    events_stored,
+    password_policy,
+    refresh_token_rotation,
+    sso_session_lifespan,
 )
 from stack_policies.props import UNKNOWN
 from stack_policies.resource_types import GROUP_MAPPER, OIDC_CLIENT, REALM, REALM_EVENTS
-from stack_policies.rule import Resource
+from stack_policies.rule import Resource, Rule
 
 from stackrules.durations import duration_seconds
 
@@ -52,42 +52,42 @@ def test_unreadable_durations(text: str) -> None:
 
 def test_brute_force_detection() -> None:
     on = realm(securityDefenses={"bruteForceDetection": {"maxLoginFailures": 5}})
-    assert BRUTE_FORCE_DETECTION.violations(on) == []
+    assert brute_force_detection.violations(on) == []
     for off in (realm(), realm(securityDefenses={}), realm(securityDefenses={"headers": {}})):
-        [message] = BRUTE_FORCE_DETECTION.violations(off)
+        [message] = brute_force_detection.violations(off)
         assert "mlflow-keycloak-stack:bruteForceMaxLoginFailures" in message
-    assert BRUTE_FORCE_DETECTION.violations(realm(securityDefenses=UNKNOWN)) == []
+    assert brute_force_detection.violations(realm(securityDefenses=UNKNOWN)) == []
 
 
 def test_admin_events_expiration_attribute() -> None:
     assert (
-        ADMIN_EVENTS_EXPIRE.violations(realm(attributes={"adminEventsExpiration": "2592000"})) == []
+        admin_events_expire.violations(realm(attributes={"adminEventsExpiration": "2592000"})) == []
     )
     for attributes in (None, {}, {"adminEventsExpiration": "0"}, {"adminEventsExpiration": "30d"}):
-        [message] = ADMIN_EVENTS_EXPIRE.violations(realm(attributes=attributes))
+        [message] = admin_events_expire.violations(realm(attributes=attributes))
         assert "mlflow-keycloak-stack:adminEventsExpiration" in message
     assert (
-        ADMIN_EVENTS_EXPIRE.violations(realm(attributes={"adminEventsExpiration": UNKNOWN})) == []
+        admin_events_expire.violations(realm(attributes={"adminEventsExpiration": UNKNOWN})) == []
     )
 
 
 @pytest.mark.parametrize("lifespan", ["5m0s", "15m", "900s", None])
 def test_access_token_lifespan_within_default_bound(lifespan: Any) -> None:
     props = {} if lifespan is None else {"accessTokenLifespan": lifespan}
-    assert ACCESS_TOKEN_LIFESPAN.violations(realm(**props)) == []
+    assert access_token_lifespan.violations(realm(**props)) == []
 
 
 @pytest.mark.parametrize("lifespan", ["15m1s", "1h0m0s", "forever"])
 def test_access_token_lifespan_beyond_bound(lifespan: str) -> None:
-    [message] = ACCESS_TOKEN_LIFESPAN.violations(realm(accessTokenLifespan=lifespan))
+    [message] = access_token_lifespan.violations(realm(accessTokenLifespan=lifespan))
     assert "mlflow-keycloak-stack:accessTokenLifespan" in message
 
 
 def test_access_token_bound_is_configurable() -> None:
     config = {"maxAccessTokenLifespanSeconds": 120}
-    assert ACCESS_TOKEN_LIFESPAN.violations(realm(accessTokenLifespan="2m"), config) == []
+    assert access_token_lifespan.violations(realm(accessTokenLifespan="2m"), config) == []
     # Unset means Keycloak's 300 s default, which a 120 s bound rejects.
-    assert ACCESS_TOKEN_LIFESPAN.violations(realm(), config)
+    assert access_token_lifespan.violations(realm(), config)
 
 
 def events(**changes: Any) -> Resource:
@@ -102,20 +102,20 @@ def events(**changes: Any) -> Resource:
 
 
 def test_events_stored_with_expiration() -> None:
-    assert EVENTS_STORED.violations(events()) == []
+    assert events_stored.violations(events()) == []
     assert (
         len(
-            EVENTS_STORED.violations(
+            events_stored.violations(
                 events(eventsEnabled=None, eventsExpiration=None, adminEventsEnabled=None)
             )
         )
         == 3
     )
-    [message] = EVENTS_STORED.violations(events(eventsExpiration=0))
+    [message] = events_stored.violations(events(eventsExpiration=0))
     assert "mlflow-keycloak-stack:eventsExpiration" in message
-    [message] = EVENTS_STORED.violations(events(adminEventsEnabled=False))
+    [message] = events_stored.violations(events(adminEventsEnabled=False))
     assert "admin_events_enabled=True" in message
-    assert EVENTS_STORED.violations(events(eventsExpiration=UNKNOWN)) == []
+    assert events_stored.violations(events(eventsExpiration=UNKNOWN)) == []
 
 
 def mapper(**props: Any) -> Resource:
@@ -123,14 +123,14 @@ def mapper(**props: Any) -> Resource:
 
 
 def test_groups_claim_is_flat() -> None:
-    assert FLAT_GROUPS_CLAIM.violations(mapper(fullPath=False)) == []
+    assert flat_groups_claim.violations(mapper(fullPath=False)) == []
     # The provider's default for full_path is true.
     for props in ({}, {"fullPath": True}):
-        [message] = FLAT_GROUPS_CLAIM.violations(mapper(**props))
+        [message] = flat_groups_claim.violations(mapper(**props))
         assert "full_path=False" in message
-    [message] = FLAT_GROUPS_CLAIM.violations(mapper(fullPath=False, addToIdToken=False))
+    [message] = flat_groups_claim.violations(mapper(fullPath=False, addToIdToken=False))
     assert "add_to_id_token=True" in message
-    assert FLAT_GROUPS_CLAIM.violations(mapper(fullPath=UNKNOWN)) == []
+    assert flat_groups_claim.violations(mapper(fullPath=UNKNOWN)) == []
 
 
 def client(**changes: Any) -> Resource:
@@ -145,22 +145,32 @@ def client(**changes: Any) -> Resource:
 
 
 def test_confidential_client_with_exact_redirects() -> None:
-    assert CONFIDENTIAL_CLIENT.violations(client()) == []
-    [message] = CONFIDENTIAL_CLIENT.violations(client(accessType="PUBLIC"))
+    assert confidential_client.violations(client()) == []
+    [message] = confidential_client.violations(client(accessType="PUBLIC"))
     assert "access_type='CONFIDENTIAL'" in message
-    [message] = CONFIDENTIAL_CLIENT.violations(client(validPostLogoutRedirectUris=["*"]))
+    [message] = confidential_client.violations(client(validPostLogoutRedirectUris=["*"]))
     assert (
         "validPostLogoutRedirectUris" in message and "mlflow-keycloak-stack:mlflowPort" in message
     )
     assert (
-        CONFIDENTIAL_CLIENT.violations(client(validRedirectUris=UNKNOWN, accessType=UNKNOWN)) == []
+        confidential_client.violations(client(validRedirectUris=UNKNOWN, accessType=UNKNOWN)) == []
     )
 
 
 def test_a_client_can_be_exempted() -> None:
     public = client(clientId="cli", accessType="PUBLIC")
-    assert CONFIDENTIAL_CLIENT.violations(public)
-    assert CONFIDENTIAL_CLIENT.violations(public, {"exemptClientIds": ["cli"]}) == []
+    assert confidential_client.violations(public)
+    assert confidential_client.violations(public, {"exemptClientIds": ["cli"]}) == []
+
+
+def assert_realm_setting(rule: Rule, key: str, value: Any, passes: bool) -> None:
+    """The realm with ``key`` set to ``value`` passes ``rule`` or is refused naming the stack's
+    config key of the same name; an unknown value is never judged."""
+    found = rule.violations(realm(**{key: value}))
+    assert (found == []) is passes, found
+    if not passes:
+        assert f"mlflow-keycloak-stack:{key}" in found[0]
+    assert rule.violations(realm(**{key: UNKNOWN})) == []
 
 
 @pytest.mark.parametrize(
@@ -177,28 +187,23 @@ def test_a_client_can_be_exempted() -> None:
     ],
 )
 def test_password_policy_needs_a_length_floor(policy: Any, passes: bool) -> None:
-    found = PASSWORD_POLICY.violations(realm(passwordPolicy=policy))
-    assert (found == []) is passes, found
-    if not passes:
-        assert "mlflow-keycloak-stack:passwordPolicy" in found[0]
+    assert_realm_setting(password_policy, "passwordPolicy", policy, passes)
 
 
 def test_password_floor_comes_from_policy_config_and_unknown_is_not_judged() -> None:
-    assert PASSWORD_POLICY.violations(realm(passwordPolicy="length(12)"), {"minPasswordLength": 14})
+    assert password_policy.violations(realm(passwordPolicy="length(12)"), {"minPasswordLength": 14})
     assert (
-        PASSWORD_POLICY.violations(realm(passwordPolicy="length(8)"), {"minPasswordLength": 8})
+        password_policy.violations(realm(passwordPolicy="length(8)"), {"minPasswordLength": 8})
         == []
     )
-    assert PASSWORD_POLICY.violations(realm(passwordPolicy=UNKNOWN)) == []
-    schema = PASSWORD_POLICY.config["minPasswordLength"]
+    assert password_policy.violations(realm(passwordPolicy=UNKNOWN)) == []
+    schema = password_policy.config["minPasswordLength"]
     assert (schema["minimum"], schema["default"]) == (8, 12)
 
 
 @pytest.mark.parametrize(("value", "passes"), [(True, True), (False, False), (None, False)])
 def test_refresh_tokens_are_rotated(value: Any, passes: bool) -> None:
-    found = REFRESH_TOKEN_ROTATION.violations(realm(revokeRefreshToken=value))
-    assert (found == []) is passes
-    assert REFRESH_TOKEN_ROTATION.violations(realm(revokeRefreshToken=UNKNOWN)) == []
+    assert_realm_setting(refresh_token_rotation, "revokeRefreshToken", value, passes)
 
 
 @pytest.mark.parametrize(
@@ -213,17 +218,14 @@ def test_refresh_tokens_are_rotated(value: Any, passes: bool) -> None:
     ],
 )
 def test_sso_sessions_are_bounded(lifespan: Any, passes: bool) -> None:
-    found = SSO_SESSION_LIFESPAN.violations(realm(ssoSessionMaxLifespan=lifespan))
-    assert (found == []) is passes, found
-    if not passes:
-        assert "mlflow-keycloak-stack:ssoSessionMaxLifespan" in found[0]
+    assert_realm_setting(sso_session_lifespan, "ssoSessionMaxLifespan", lifespan, passes)
 
 
 def test_the_password_grant_is_refused_unless_the_client_is_allowed() -> None:
     client = Resource(OIDC_CLIENT, {"clientId": "mlflow", "directAccessGrantsEnabled": True})
-    [message] = NO_DIRECT_GRANTS.violations(client)
+    [message] = no_direct_grants.violations(client)
     assert "mlflow-keycloak-stack:directAccessGrants" in message
-    assert NO_DIRECT_GRANTS.violations(client, {"allowedClientIds": ["mlflow"]}) == []
+    assert no_direct_grants.violations(client, {"allowedClientIds": ["mlflow"]}) == []
     for enabled in (False, None, UNKNOWN):
         off = Resource(OIDC_CLIENT, {"clientId": "mlflow", "directAccessGrantsEnabled": enabled})
-        assert NO_DIRECT_GRANTS.violations(off) == []
+        assert no_direct_grants.violations(off) == []

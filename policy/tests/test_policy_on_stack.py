@@ -24,7 +24,6 @@ if str(ROOT) not in sys.path:
 
 from tests.unit.harness import Declared, DeclaredStack, run_program  # noqa: E402
 
-
 # (resource name, policy name, message); every policy of the pack is mandatory.
 Violation = tuple[str, str, str]
 

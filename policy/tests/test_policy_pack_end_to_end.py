@@ -102,100 +102,53 @@ def _with(props: dict[str, Any], **changes: Any) -> dict[str, Any]:
     return changed
 
 
+def _weakened(
+    resource_type: str, props: dict[str, Any], **changes: Any
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    return resource_type, props, _with(props, **changes)
+
+
 # policy name -> (resource type, the stack's compliant props, a violating variant)
 CASES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
-    "ports-on-loopback-only": (
-        CONTAINER,
-        KEYCLOAK_CONTAINER,
-        _with(KEYCLOAK_CONTAINER, ports=[{"internal": 8080, "external": 8080, "ip": "0.0.0.0"}]),
+    "ports-on-loopback-only": _weakened(
+        CONTAINER, KEYCLOAK_CONTAINER, ports=[{"internal": 8080, "external": 8080, "ip": "0.0.0.0"}]
     ),
-    "keycloak-production-mode": (
-        CONTAINER,
-        KEYCLOAK_CONTAINER,
-        _with(KEYCLOAK_CONTAINER, command=["start-dev"]),
-    ),
-    "keycloak-brute-force-detection": (
-        REALM,
-        REALM_PROPS,
-        _with(REALM_PROPS, securityDefenses=None),
-    ),
-    "keycloak-events-stored": (
-        REALM_EVENTS,
-        REALM_EVENTS_PROPS,
-        _with(REALM_EVENTS_PROPS, eventsExpiration=0),
-    ),
-    "keycloak-admin-events-expire": (
-        REALM,
-        REALM_PROPS,
-        _with(REALM_PROPS, attributes={}),
-    ),
-    "keycloak-access-token-lifespan": (
-        REALM,
-        REALM_PROPS,
-        _with(REALM_PROPS, accessTokenLifespan="1h0m0s"),
-    ),
-    "keycloak-flat-groups-claim": (
-        GROUP_MAPPER,
-        MAPPER_PROPS,
-        _with(MAPPER_PROPS, fullPath=True),
-    ),
-    "keycloak-confidential-client-exact-redirects": (
-        OIDC_CLIENT,
-        CLIENT_PROPS,
-        _with(CLIENT_PROPS, validRedirectUris=["http://localhost:5000/*"]),
+    "keycloak-production-mode": _weakened(CONTAINER, KEYCLOAK_CONTAINER, command=["start-dev"]),
+    "keycloak-brute-force-detection": _weakened(REALM, REALM_PROPS, securityDefenses=None),
+    "keycloak-events-stored": _weakened(REALM_EVENTS, REALM_EVENTS_PROPS, eventsExpiration=0),
+    "keycloak-admin-events-expire": _weakened(REALM, REALM_PROPS, attributes={}),
+    "keycloak-access-token-lifespan": _weakened(REALM, REALM_PROPS, accessTokenLifespan="1h0m0s"),
+    "keycloak-flat-groups-claim": _weakened(GROUP_MAPPER, MAPPER_PROPS, fullPath=True),
+    "keycloak-confidential-client-exact-redirects": _weakened(
+        OIDC_CLIENT, CLIENT_PROPS, validRedirectUris=["http://localhost:5000/*"]
     ),
     "images-pinned": (
         REMOTE_IMAGE,
         {"name": "mlflow-stack/keycloak:26.4.7-trixie", "keepLocally": True},
         {"name": "quay.io/keycloak/keycloak:latest", "keepLocally": True},
     ),
-    "mlflow-oidc-issuer-and-audience": (
+    "mlflow-oidc-issuer-and-audience": _weakened(
+        CONTAINER, MLFLOW_CONTAINER, envs=_mlflow_envs(OIDC_ISSUER=None)
+    ),
+    "mlflow-oidc-audience-is-the-client": _weakened(
+        CONTAINER, MLFLOW_CONTAINER, envs=_mlflow_envs(OIDC_AUDIENCE="account")
+    ),
+    "mlflow-default-permission": _weakened(
+        CONTAINER, MLFLOW_CONTAINER, envs=_mlflow_envs(DEFAULT_MLFLOW_PERMISSION="MANAGE")
+    ),
+    "container-no-host-access": _weakened(CONTAINER, KEYCLOAK_CONTAINER, networkMode="host"),
+    "keycloak-sso-session-lifespan": _weakened(
+        REALM, REALM_PROPS, ssoSessionMaxLifespan="8760h0m0s"
+    ),
+    "keycloak-refresh-token-rotation": _weakened(REALM, REALM_PROPS, revokeRefreshToken=False),
+    "keycloak-password-policy": _weakened(REALM, REALM_PROPS, passwordPolicy=""),
+    "keycloak-no-direct-grants": _weakened(
+        OIDC_CLIENT, CLIENT_PROPS, directAccessGrantsEnabled=True
+    ),
+    "container-secrets-not-plaintext": _weakened(
         CONTAINER,
         MLFLOW_CONTAINER,
-        _with(MLFLOW_CONTAINER, envs=_mlflow_envs(OIDC_ISSUER=None)),
-    ),
-    "mlflow-oidc-audience-is-the-client": (
-        CONTAINER,
-        MLFLOW_CONTAINER,
-        _with(MLFLOW_CONTAINER, envs=_mlflow_envs(OIDC_AUDIENCE="account")),
-    ),
-    "mlflow-default-permission": (
-        CONTAINER,
-        MLFLOW_CONTAINER,
-        _with(MLFLOW_CONTAINER, envs=_mlflow_envs(DEFAULT_MLFLOW_PERMISSION="MANAGE")),
-    ),
-    "container-no-host-access": (
-        CONTAINER,
-        KEYCLOAK_CONTAINER,
-        _with(KEYCLOAK_CONTAINER, networkMode="host"),
-    ),
-    "keycloak-sso-session-lifespan": (
-        REALM,
-        REALM_PROPS,
-        _with(REALM_PROPS, ssoSessionMaxLifespan="8760h0m0s"),
-    ),
-    "keycloak-refresh-token-rotation": (
-        REALM,
-        REALM_PROPS,
-        _with(REALM_PROPS, revokeRefreshToken=False),
-    ),
-    "keycloak-password-policy": (
-        REALM,
-        REALM_PROPS,
-        _with(REALM_PROPS, passwordPolicy=""),
-    ),
-    "keycloak-no-direct-grants": (
-        OIDC_CLIENT,
-        CLIENT_PROPS,
-        _with(CLIENT_PROPS, directAccessGrantsEnabled=True),
-    ),
-    "container-secrets-not-plaintext": (
-        CONTAINER,
-        MLFLOW_CONTAINER,
-        _with(
-            MLFLOW_CONTAINER,
-            envs=[line for line in MLFLOW_CONTAINER["envs"]["value"] if "BACKEND" not in line],
-        ),
+        envs=[line for line in MLFLOW_CONTAINER["envs"]["value"] if "BACKEND" not in line],
     ),
 }
 

@@ -1,0 +1,32 @@
+"""What every component of the stack is: a ComponentResource typed by its class name."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_docker as docker
+
+Options = pulumi.ResourceOptions | None
+
+
+class StackComponent(pulumi.ComponentResource):
+    """A component whose type token is ``mlflowstack:index:<class name>``; ``child`` are the
+    options of the resources it creates. Renaming the class changes every child's identity,
+    which tests/unit/test_resource_identity.py catches."""
+
+    child: pulumi.ResourceOptions
+
+    def __init__(self, name: str, opts: Options = None) -> None:
+        super().__init__(f"mlflowstack:index:{type(self).__name__}", name, None, opts)
+        self.child = pulumi.ResourceOptions(parent=self)
+
+
+def provider_options(
+    container: docker.Container, parent: pulumi.Resource
+) -> pulumi.ResourceOptions:
+    """Options of the provider that manages what lives inside `container`: the component's
+    child, used once the container is healthy. Released at the stack's root, hence the alias."""
+    return pulumi.ResourceOptions(
+        parent=parent,
+        depends_on=[container],
+        aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)],
+    )

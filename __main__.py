@@ -7,6 +7,7 @@ from components.access_groups import AccessGroups
 from components.app_database import AppDatabase
 from components.config import load_config
 from components.keycloak_server import KeycloakServer
+from components.mlflow_accounts import MlflowAccounts
 from components.mlflow_server import MlflowServer
 from components.oidc_client import OidcClient
 from components.postgres_server import PostgresServer
@@ -115,6 +116,19 @@ automation = (
     else None
 )
 
+# The stack's own MLflow administrator: deactivates offboarded people's MLflow accounts.
+stack_admin = OidcClient(
+    "stack-admin-client",
+    {
+        "realm_id": realm.realm_id,
+        "client_id": f"{cfg.client_id}-stack-admin",
+        "display_name": "MLflow stack administration",
+        "audience": client.client_id,
+        "service_account_group_ids": [groups.group_ids[cfg.admin_group]],
+    },
+    on_realm,
+)
+
 mlflow = MlflowServer(
     "mlflow",
     {
@@ -141,6 +155,21 @@ mlflow = MlflowServer(
     pulumi.ResourceOptions(depends_on=[realm, groups]),
 )
 
+MlflowAccounts(
+    "mlflow-accounts",
+    {
+        "api": {
+            "mlflow_url": cfg.urls.mlflow_from_host,
+            "token_url": cfg.urls.token_from_host,
+            "client_id": stack_admin.client_id,
+            "client_secret": stack_admin.client_secret,
+        },
+        "users": cfg.users,
+        "groups": cfg.groups,
+    },
+    pulumi.ResourceOptions(depends_on=[mlflow, stack_admin]),
+)
+
 pulumi.export("mlflowUrl", cfg.urls.mlflow)
 pulumi.export("keycloakUrl", cfg.urls.keycloak)
 pulumi.export("keycloakAdminConsoleUrl", cfg.urls.admin_console)
@@ -156,3 +185,5 @@ if automation:
     pulumi.export("automationClientSecret", automation.client_secret)
 pulumi.export("mlflowDbPort", cfg.mlflow_db_port)
 pulumi.export("keycloakDbPort", cfg.keycloak_db_port)
+pulumi.export("stackAdminClientId", stack_admin.client_id)
+pulumi.export("stackAdminClientSecret", stack_admin.client_secret)

@@ -79,6 +79,9 @@ class UserSpec(_Model):
     first_name: str = Field(min_length=1)
     last_name: str = Field(min_length=1)
     groups: tuple[str, ...] = ()
+    enabled: bool = True
+    """false: the person is locked out (Keycloak user disabled, MLflow account deactivated,
+    their sessions and tokens ended) but kept, e.g. after `stackctl users disable`."""
 
     @field_validator("username")
     @classmethod
@@ -128,6 +131,10 @@ class ServiceUrls:
     issuer: str
     admin_console: str
     keycloak_from_host: str
+    mlflow_from_host: str
+    """MLflow as the stack's own admin calls reach it from this host (offboarding)."""
+    token_from_host: str
+    """The realm's token endpoint, for the same calls."""
 
 
 class StackConfig(_Model):
@@ -197,7 +204,8 @@ class StackConfig(_Model):
     """Id of an optional service-account client for scripts and CI (unset = none)."""
     provision_on_bearer_auth: bool = True
     """Create an MLflow user on a valid bearer token's first use (issuer and audience are
-    checked)."""
+    checked). Must stay true: the stack's own admin account, which offboards people, is created
+    that way."""
     default_mlflow_permission: MlflowPermission = "NO_PERMISSIONS"
     """MLflow permission of a signed-in user on resources nobody granted (READ, EDIT, MANAGE,
     NO_PERMISSIONS)."""
@@ -211,6 +219,16 @@ class StackConfig(_Model):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("provision_on_bearer_auth")
+    @classmethod
+    def _provisioning(cls, value: bool) -> bool:
+        if not value:
+            raise ValueError(
+                "cannot be false: the stack's admin account, which deactivates offboarded people "
+                "in MLflow, is created by its first bearer call; remove the key (default true)"
+            )
+        return value
 
     @field_validator("bind_address")
     @classmethod
@@ -301,6 +319,11 @@ class StackConfig(_Model):
             issuer=f"{keycloak}/realms/{self.realm}",
             admin_console=f"{keycloak}/admin/master/console/",
             keycloak_from_host=f"http://{local}:{self.keycloak_port}",
+            mlflow_from_host=f"http://{local}:{self.mlflow_port}",
+            token_from_host=(
+                f"http://{local}:{self.keycloak_port}/realms/{self.realm}"
+                "/protocol/openid-connect/token"
+            ),
         )
 
     @property

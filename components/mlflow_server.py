@@ -135,6 +135,9 @@ class MlflowServer(StackComponent):
             # Bearer tokens of people who never used the browser (and of the automation
             # client) get an MLflow user on first use; safe because iss and aud are checked.
             OIDC_PROVISION_ON_BEARER_AUTH=str(oidc["provision_on_bearer_auth"]).lower(),
+            # Members of the admin group become MLflow admins at their first bearer call too:
+            # that is how the stack's own admin account (offboarding) gets its rights.
+            OIDC_TRUST_BEARER_GROUP_CLAIMS="true",
             OIDC_PROVIDER_DISPLAY_NAME="Keycloak",
             # A browser opening MLflow is sent to Keycloak instead of getting a bare 401.
             AUTOMATIC_LOGIN_REDIRECT="true",

@@ -43,7 +43,7 @@ class RealmUsers(StackComponent):
                 email_verified=True,
                 first_name=spec.first_name,
                 last_name=spec.last_name,
-                enabled=True,
+                enabled=spec.enabled,
                 initial_password=keycloak.UserInitialPasswordArgs(
                     value=pulumi.Output.secret(password.result), temporary=True
                 ),

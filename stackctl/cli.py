@@ -24,6 +24,7 @@ from stackctl.errors import StackctlError
 from stackctl.health import keycloak_health, mlflow_health
 from stackctl.outputs import StackOutputs, load_outputs_file, load_stack_outputs
 from stackrules.durations import format_duration, parse_duration
+from stackrules.mlflow_admin import AccountError, set_account_active
 
 # Tracebacks with locals would print the admin password; a bug gets a plain traceback.
 app = typer.Typer(
@@ -35,6 +36,8 @@ app = typer.Typer(
 )
 sessions_app = typer.Typer(help="List and revoke users' Keycloak sessions.", no_args_is_help=True)
 app.add_typer(sessions_app, name="sessions")
+users_app = typer.Typer(help="Lock people out in an emergency.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
 
 console = Console()
 
@@ -82,7 +85,7 @@ def failures_reported() -> Iterator[None]:
     """A StackctlError becomes its one line on stderr and exit code 1."""
     try:
         yield
-    except StackctlError as error:
+    except (StackctlError, AccountError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
 
@@ -213,11 +216,7 @@ def sessions_revoke(
             "give exactly one of --user, --session, --all-users",
             param_hint="'--user' / '--session' / '--all-users'",
         )
-    if not yes and not sys.stdin.isatty():
-        typer.echo(
-            "error: no terminal to confirm on; pass --yes to revoke without asking", err=True
-        )
-        raise typer.Exit(2)
+    _confirmed_or_told(yes)
     with on_the_realm(ctx) as (outputs, admin):
         if user is not None:
             plan = realm.plan_user_revocation(admin, user)
@@ -236,6 +235,46 @@ def sessions_revoke(
         return
     for name, count in plan.counts().items():
         typer.echo(f"revoked {count} session(s) of {name}")
+
+
+# -- users ----------------------------------------------------------------------------------
+
+
+def _confirmed_or_told(yes: bool) -> None:
+    """No confirmation possible without a terminal: say to pass --yes (exit 2)."""
+    if not yes and not sys.stdin.isatty():
+        typer.echo(
+            "error: no terminal to confirm on; pass --yes to go ahead without asking", err=True
+        )
+        raise typer.Exit(2)
+
+
+@users_app.command("disable")
+def users_disable(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument(help="The person to lock out.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Lock USERNAME out now: Keycloak user disabled and logged out; MLflow account deactivated
+    (its sessions ended, its access tokens deleted). Then set `enabled: false` on the user in
+    the stack config: `pulumi up --refresh` would enable them again."""
+    _confirmed_or_told(yes)
+    with on_the_realm(ctx) as (outputs, admin):
+        mlflow_admin = outputs.mlflow_admin()  # first: an older stack has none, change nothing
+        if not yes:
+            typer.confirm(
+                f"Lock {username!r} out of realm {outputs.realm!r} and MLflow?", abort=True
+            )
+        ended = realm.disable_user(admin, username)
+        typer.echo(f"{username}: Keycloak user disabled, {ended} session(s) ended")
+        with mlflow_admin.session() as api:
+            changed = set_account_active(api, username.lower(), False)
+        state = "deactivated" if changed else "was already inactive or never signed in"
+        typer.echo(f"{username}: MLflow account {state}; its sessions and access tokens are gone")
+    typer.echo(
+        f"next: set enabled: false for {username} under users in Pulumi.<stack>.yaml, so "
+        "`pulumi up --refresh` keeps them out"
+    )
 
 
 # -- audit trail ----------------------------------------------------------------------------

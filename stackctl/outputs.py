@@ -21,11 +21,17 @@ from pydantic.alias_generators import to_camel
 from components.versions import pin
 from stackctl.errors import StackctlError
 from stackrules.local_state import backend_env, cache_dir
+from stackrules.mlflow_admin import AdminClient
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # Pulumi prints this in place of a secret unless asked for --show-secrets.
 HIDDEN_SECRET = "[secret]"
-SECRET_OUTPUTS = ("clientSecret", "keycloakAdminPassword", "automationClientSecret")
+SECRET_OUTPUTS = (
+    "clientSecret",
+    "keycloakAdminPassword",
+    "automationClientSecret",
+    "stackAdminClientSecret",
+)
 
 
 class StackOutputs(BaseModel):
@@ -45,6 +51,23 @@ class StackOutputs(BaseModel):
     keycloak_admin_password: SecretStr
     automation_client_id: str | None = None
     automation_client_secret: SecretStr | None = None
+    # The stack's own MLflow administrator (offboarding); absent from stacks deployed earlier.
+    stack_admin_client_id: str | None = None
+    stack_admin_client_secret: SecretStr | None = None
+
+    def mlflow_admin(self) -> AdminClient:
+        """The plugin's admin API as the stack's admin client calls it."""
+        if self.stack_admin_client_id is None or self.stack_admin_client_secret is None:
+            raise StackctlError(
+                "the stack has no stackAdminClientId/stackAdminClientSecret outputs (deployed "
+                "by an older version); run `pulumi up` once, then export the outputs again"
+            )
+        return AdminClient(
+            mlflow_url=self.mlflow_url,
+            token_url=f"{self.keycloak_url}/realms/{self.realm}/protocol/openid-connect/token",
+            client_id=self.stack_admin_client_id,
+            client_secret=self.stack_admin_client_secret.get_secret_value(),
+        )
 
 
 def parse_outputs(values: Mapping[str, Any], source: str, fix: str) -> StackOutputs:

@@ -188,6 +188,16 @@ def revoke(admin: KeycloakAdmin, plan: Revocation) -> None:
         admin.user_logout(found)
 
 
+def disable_user(admin: KeycloakAdmin, username: str) -> int:
+    """Disable the user (no new sign-in, no token refresh) and end every session of theirs;
+    the number of sessions ended."""
+    found = user_id(admin, username)
+    sessions = admin.get_sessions(found)
+    admin.update_user(found, {"enabled": False})
+    admin.user_logout(found)
+    return len(sessions)
+
+
 # -- audit trail ----------------------------------------------------------------------------
 
 

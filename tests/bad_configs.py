@@ -72,6 +72,16 @@ BAD_CONFIGS = [
         ["users[0].role: unknown key"],
     ),
     BadConfig(
+        "user-enabled-not-boolean",
+        {"users": [user(enabled="sometimes")]},
+        ["users[0].enabled = 'sometimes'", "boolean"],
+    ),
+    BadConfig(
+        "bearer-provisioning-off",
+        {"provisionOnBearerAuth": False},
+        ["provisionOnBearerAuth = False", "cannot be false", "stack's admin account"],
+    ),
+    BadConfig(
         "lifespan-not-parseable",
         {"accessTokenLifespan": "five minutes"},
         ["accessTokenLifespan = 'five minutes'", "not a duration", "'5m'"],

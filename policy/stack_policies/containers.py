@@ -204,8 +204,8 @@ def token_audience_and_issuer(resource: Resource, config: Mapping[str, Any]) -> 
         )
 
 
-# mlflow-oidc-auth's own default when DEFAULT_MLFLOW_PERMISSION is unset.
-PLUGIN_DEFAULT_PERMISSION = "MANAGE"
+# mlflow-oidc-auth's own default when DEFAULT_MLFLOW_PERMISSION is unset (11.0.2, config.py).
+PLUGIN_DEFAULT_PERMISSION = "NO_PERMISSIONS"
 
 
 @rule(
@@ -221,7 +221,7 @@ PLUGIN_DEFAULT_PERMISSION = "MANAGE"
     },
 )
 def default_permission(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
-    """MLflow's DEFAULT_MLFLOW_PERMISSION (the plugin's MANAGE when unset) is one of
+    """MLflow's DEFAULT_MLFLOW_PERMISSION (the plugin's NO_PERMISSIONS when unset) is one of
     allowedDefaultPermissions (default NO_PERMISSIONS, READ).
     """
     entries = _oidc_envs(resource)

@@ -211,7 +211,7 @@ def test_audience_check_skips_containers_without_oidc_and_unknown_values() -> No
         (["DEFAULT_MLFLOW_PERMISSION=READ"], True),
         (["DEFAULT_MLFLOW_PERMISSION=EDIT"], False),
         (["DEFAULT_MLFLOW_PERMISSION=MANAGE"], False),
-        ([], False),  # the plugin's own default is MANAGE
+        ([], True),  # the plugin's own default is NO_PERMISSIONS
     ],
 )
 def test_default_mlflow_permission(envs: list[str], passes: bool) -> None:

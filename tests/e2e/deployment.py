@@ -18,7 +18,7 @@ from keycloak import KeycloakAdmin, KeycloakOpenID
 from pulumi import automation as auto
 
 from components.versions import pinned_versions
-from stackrules.names import resource_prefix
+from stackrules.names import config_key, resource_prefix
 from tests.workdir import REPO, config_paths, copy_project
 
 STACK = "e2e"
@@ -41,6 +41,8 @@ USERS: list[dict[str, Any]] = [
     {"username": "alice", "email": "alice@example.com", "groups": ["mlflow"]},
     {"username": "adam", "email": "adam@example.com", "groups": ["mlflow-admin"]},
     {"username": "otto", "email": "otto@example.com", "groups": []},
+    # lena leaves: tests/e2e/test_09_offboarding.py removes and disables her.
+    {"username": "lena", "email": "lena@example.com", "groups": ["mlflow"]},
 ]
 
 
@@ -127,12 +129,18 @@ class Deployment:
         }
         workspace = auto.LocalWorkspaceOptions(work_dir=str(workdir), env_vars=env)
         stack = auto.create_stack(stack_name, work_dir=str(workdir), opts=workspace)
-        for key, value in (config or e2e_config()).items():
-            for path, text in config_paths(key, value):
-                stack.set_config(path, auto.ConfigValue(text), path=path != key)
         deployment = cls(stack=stack)
+        for key, value in (config or e2e_config()).items():
+            deployment.set_config(key, value)
         deployment.up(log)
         return deployment
+
+    def set_config(self, key: str, value: Any) -> None:
+        """Set one config key; a list or object replaces every entry the key had."""
+        if config_key(key) in self.stack.get_all_config():
+            self.stack.remove_config(key)
+        for path, text in config_paths(key, value):
+            self.stack.set_config(path, auto.ConfigValue(text), path=path != key)
 
     def up(self, log: Callable[[str], None], refresh: bool = False) -> auto.UpResult:
         """`pulumi up`; with refresh, as `up --refresh` (what undoes changes made by hand)."""

@@ -7,7 +7,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from tests.unit.harness import DeclaredStack, resolve, run_program
+from tests.unit.harness import DeclaredStack, resolve, run_program, unit_config
 
 CONTAINER = "docker:index/container:Container"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
@@ -181,7 +181,7 @@ def test_secret_exports_stay_secret_and_urls_stay_plain(stack: DeclaredStack) ->
 
 
 def test_client_is_confidential_with_exact_callback_and_pkce(stack: DeclaredStack) -> None:
-    client = stack.one("keycloak:openid/client:Client").inputs
+    client = stack.one("keycloak:openid/client:Client", "mlflow-client").inputs
     assert client["accessType"] == "CONFIDENTIAL"
     assert client["validRedirectUris"] == ["http://localhost:5000/callback"]
     assert client["validPostLogoutRedirectUris"] == ["http://localhost:5000/oidc/ui/auth"]
@@ -194,7 +194,8 @@ def test_client_is_confidential_with_exact_callback_and_pkce(stack: DeclaredStac
 
 def test_groups_claim_is_flat_and_in_the_id_token(stack: DeclaredStack) -> None:
     mapper = stack.one(
-        "keycloak:openid/groupMembershipProtocolMapper:GroupMembershipProtocolMapper"
+        "keycloak:openid/groupMembershipProtocolMapper:GroupMembershipProtocolMapper",
+        "mlflow-client-groups",
     ).inputs
     assert mapper["claimName"] == "groups"
     assert mapper["fullPath"] is False
@@ -204,9 +205,14 @@ def test_groups_claim_is_flat_and_in_the_id_token(stack: DeclaredStack) -> None:
 
 
 def test_access_tokens_carry_mlflow_as_audience(stack: DeclaredStack) -> None:
-    mapper = stack.one("keycloak:openid/audienceProtocolMapper:AudienceProtocolMapper").inputs
-    assert mapper["includedClientAudience"] == "mlflow"
-    assert mapper["addToAccessToken"] is True
+    audiences = {
+        m.name: (m.inputs["includedClientAudience"], m.inputs["addToAccessToken"])
+        for m in stack.of_type("keycloak:openid/audienceProtocolMapper:AudienceProtocolMapper")
+    }
+    assert audiences == {
+        "mlflow-client-audience": ("mlflow", True),
+        "stack-admin-client-audience": ("mlflow", True),
+    }
 
 
 def test_groups_exist_with_a_mirrored_realm_role_each(stack: DeclaredStack) -> None:
@@ -230,6 +236,7 @@ def test_users_land_in_their_groups_with_temporary_generated_passwords(
     assert memberships == {
         "users-ada-groups": ["groups-mlflow-admin-id"],
         "users-alan-groups": ["groups-mlflow-id"],
+        "stack-admin-client-groups-membership": ["groups-mlflow-admin-id"],
     }
 
 
@@ -341,7 +348,12 @@ def test_protect_data_makes_destroy_refuse_to_delete_the_data() -> None:
 def test_exports_name_every_url_and_hide_every_secret(stack: DeclaredStack) -> None:
     values = {name: resolve(pulumi.Output.from_input(v)) for name, v in stack.exports.items()}
     secret = {name for name, (_, is_secret_output) in values.items() if is_secret_output}
-    assert secret == {"clientSecret", "keycloakAdminPassword", "userInitialPasswords"}
+    assert secret == {
+        "clientSecret",
+        "keycloakAdminPassword",
+        "userInitialPasswords",
+        "stackAdminClientSecret",
+    }
     assert values["mlflowUrl"][0] == "http://localhost:5000"
     assert values["keycloakUrl"][0] == "http://localhost:8080"
     assert values["keycloakAdminConsoleUrl"][0] == "http://localhost:8080/admin/master/console/"
@@ -351,7 +363,7 @@ def test_exports_name_every_url_and_hide_every_secret(stack: DeclaredStack) -> N
 
 def test_no_automation_client_unless_configured(stack: DeclaredStack) -> None:
     clients = [c.inputs["clientId"] for c in stack.of_type("keycloak:openid/client:Client")]
-    assert clients == ["mlflow"]
+    assert clients == ["mlflow", "mlflow-stack-admin"]
     assert "automationClientSecret" not in stack.exports
 
 
@@ -391,3 +403,33 @@ def test_postgres_stays_on_loopback_whatever_the_bind_address() -> None:
         "mlflow": ["0.0.0.0"],
         "mlflow-postgres": ["127.0.0.1"],
     }
+
+
+def test_the_stack_admin_is_a_service_account_of_the_admin_group(stack: DeclaredStack) -> None:
+    admin = stack.one("keycloak:openid/client:Client", "stack-admin-client").inputs
+    assert admin["clientId"] == "mlflow-stack-admin"
+    assert admin["serviceAccountsEnabled"] is True
+    assert admin["standardFlowEnabled"] is False
+    assert admin["directAccessGrantsEnabled"] is False
+    envs = envs_of(stack, "mlflow")
+    assert envs["OIDC_PROVISION_ON_BEARER_AUTH"] == envs["OIDC_TRUST_BEARER_GROUP_CLAIMS"] == "true"
+
+
+def test_each_person_has_an_mlflow_account_active_when_enabled_and_in_a_group() -> None:
+    users = [
+        {**user, "username": name, "email": f"{name}@example.com", "groups": groups}
+        for user in unit_config()["users"][:1]
+        for name, groups in (("in", ["mlflow"]), ("nogroup", []), ("admin", ["mlflow-admin"]))
+    ]
+    users.append({**users[0], "username": "off", "email": "off@example.com", "enabled": False})
+    stack = run_program({"users": users})
+    accounts = {
+        a.inputs["username"]: a.inputs["active"]
+        for a in stack.of_type("pulumi-python:dynamic:Resource")
+        if a.name.startswith("mlflow-accounts-")
+    }
+    assert accounts == {"in": True, "nogroup": False, "admin": True, "off": False}
+    assert stack.one("keycloak:index/user:User", "users-off").inputs["enabled"] is False
+    account = stack.one("pulumi-python:dynamic:Resource", "mlflow-accounts-in").inputs
+    assert account["mlflow_url"] == "http://127.0.0.1:5000"
+    assert is_secret(account["client_secret"])

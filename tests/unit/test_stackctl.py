@@ -146,7 +146,7 @@ def free_port() -> int:
 def test_help_lists_every_command() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("status", "sessions", "events", "admin-events", "token"):
+    for command in ("status", "sessions", "users", "events", "admin-events", "token"):
         assert command in result.stdout
 
 
@@ -162,6 +162,8 @@ def test_help_lists_every_command() -> None:
         ["sessions", "revoke", "--user", "alice", "--all-users", "--yes"],
         ["sessions", "revoke", "--user", "alice", "--session", "abc", "--yes"],
         ["sessions", "list", "--bogus"],
+        ["users", "disable"],
+        ["users", "disable", "a", "b", "--yes"],
     ],
 )
 def test_usage_errors_exit_2_before_touching_any_stack(args: list[str], tmp_path: Path) -> None:
@@ -184,6 +186,28 @@ def test_revoke_without_yes_and_without_a_terminal_refuses_with_exit_2(tmp_path:
         assert result.exit_code == 2
         assert "pass --yes" in result.stderr
         assert "revoked" not in result.stdout
+
+
+def test_users_disable_without_yes_and_without_a_terminal_refuses_with_exit_2(
+    tmp_path: Path,
+) -> None:
+    outputs = write(tmp_path / "outputs.json", OUTPUTS)
+    result = runner.invoke(app, ["--outputs-file", str(outputs), "users", "disable", "alice"])
+    assert result.exit_code == 2
+    assert "pass --yes" in result.stderr
+
+
+def test_users_disable_on_a_stack_without_its_admin_client_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    # Keycloak's URL answers nothing: had the command reached for it, the error would say so.
+    outputs = write(tmp_path / "outputs.json", {**OUTPUTS, "keycloakUrl": "http://127.0.0.1:9"})
+    args = ["--outputs-file", str(outputs), "users", "disable", "alice", "--yes"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "no stackAdminClientId/stackAdminClientSecret outputs" in result.stderr
+    assert "run `pulumi up` once" in result.stderr
 
 
 def test_token_without_an_automation_client_says_how_to_enable_one(tmp_path: Path) -> None:

@@ -1,0 +1,121 @@
+"""mlflow-oidc-auth's own account of each person, active exactly when the stack says so.
+
+The plugin keeps users of its own, with their personal access tokens and browser sessions;
+Keycloak never tells it that someone left. Each configured person is therefore one
+`MlflowAccount` resource (a Pulumi dynamic provider over the plugin's admin REST API):
+
+- active while the person is enabled and in one of MLflow's groups;
+- otherwise, and when the person is removed from the config, deactivated: the plugin then
+  refuses their PATs, bearer tokens and sessions at the next request and deletes their tokens;
+- `pulumi refresh` reads the flag back, so an account re-activated in the plugin's UI shows as
+  drift and `up` deactivates it again.
+
+The stack calls the API as its own service account (client credentials of the `stack admin`
+client, a member of MLflow's admin group): mlflow-oidc-auth provisions it as an administrator on
+its first bearer call (OIDC_PROVISION_ON_BEARER_AUTH with OIDC_TRUST_BEARER_GROUP_CLAIMS).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypedDict
+
+import pulumi
+from pulumi.dynamic import (
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    Resource,
+    ResourceProvider,
+    UpdateResult,
+)
+
+from components.config import UserSpec
+from components.stack_component import Options, StackComponent
+from stackrules.mlflow_admin import AdminClient, account_active, set_account_active
+
+# The admin client's fields, as the resource's inputs name them.
+API_FIELDS = ("mlflow_url", "token_url", "client_id", "client_secret")
+
+
+class AdminApi(TypedDict):
+    """How the stack reaches mlflow-oidc-auth's admin API from this host."""
+
+    mlflow_url: pulumi.Input[str]
+    token_url: pulumi.Input[str]
+    client_id: pulumi.Input[str]
+    client_secret: pulumi.Input[str]
+
+
+def _client(props: dict[str, Any]) -> AdminClient:
+    return AdminClient(**{field: props[field] for field in API_FIELDS})
+
+
+class MlflowAccountProvider(ResourceProvider):
+    """Create/update set the flag, delete deactivates, read reports the plugin's flag."""
+
+    def _apply(self, props: dict[str, Any], active: bool) -> dict[str, Any]:
+        with _client(props).session() as api:
+            set_account_active(api, props["username"], active)
+        return {**props, "active": active}
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        return CreateResult(props["username"], self._apply(props, bool(props["active"])))
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed = [key for key in ("username", "active", *API_FIELDS) if olds.get(key) != news[key]]
+        return DiffResult(
+            changes=bool(changed), replaces=["username"] if "username" in changed else []
+        )
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(self._apply(news, bool(news["active"])))
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        self._apply(props, False)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        with _client(props).session() as api:
+            found = account_active(api, id_)
+        # No account yet counts as active: nothing of theirs exists to refuse.
+        return ReadResult(id_, {**props, "active": True if found is None else found})
+
+
+class MlflowAccount(Resource):
+    """One person's account in mlflow-oidc-auth (see the module docstring)."""
+
+    active: pulumi.Output[bool]
+
+    def __init__(
+        self,
+        name: str,
+        api: AdminApi,
+        username: str,
+        active: bool,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        secret = pulumi.ResourceOptions(additional_secret_outputs=["client_secret"])
+        super().__init__(
+            MlflowAccountProvider(),
+            name,
+            {**api, "username": username, "active": active},
+            pulumi.ResourceOptions.merge(opts, secret),
+        )
+
+
+class MlflowAccountsArgs(TypedDict):
+    api: AdminApi
+    users: Sequence[UserSpec]
+    # MLflow's groups (user and admin group): membership of one is what lets a person in.
+    groups: Sequence[str]
+
+
+class MlflowAccounts(StackComponent):
+    """One MlflowAccount per configured person: active when enabled and in an MLflow group."""
+
+    def __init__(self, name: str, args: MlflowAccountsArgs, opts: Options = None) -> None:
+        super().__init__(name, opts)
+        for spec in args["users"]:
+            active = spec.enabled and any(group in args["groups"] for group in spec.groups)
+            MlflowAccount(f"{name}-{spec.username}", args["api"], spec.username, active, self.child)
+        self.register_outputs({})

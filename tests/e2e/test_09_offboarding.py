@@ -1,0 +1,145 @@
+"""Offboarding ends every kind of MLflow access within seconds of the command returning.
+
+A person who holds a personal access token (PAT), a Keycloak bearer token and a browser
+session is (1) removed from the stack config and `pulumi up` runs, then, once back, (2)
+disabled by `stackctl users disable`, and (3) kept out by `enabled: false` in the config. Each
+time all three are refused within BOUND_SECONDS; the measured times are printed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext
+from typer.testing import CliRunner
+
+from stackctl.cli import app
+from tests.e2e.browser_login import sign_in
+from tests.e2e.deployment import USERS, Deployment, e2e_config, log, poll
+
+LEAVER = "lena"
+SEARCH = "/api/2.0/mlflow/experiments/search?max_results=1"
+BOUND_SECONDS = 10
+
+
+@dataclass
+class Access:
+    """Every credential one person can reach MLflow with."""
+
+    context: BrowserContext
+    pat: str
+    bearer: str
+
+
+def open_access(deployment: Deployment, browser: Browser) -> Access:
+    """Sign the leaver in with the browser, get a bearer token and mint a PAT with it."""
+    context = browser.new_context()
+    sign_in(context.new_page(), deployment, LEAVER, deployment.set_known_password(LEAVER))
+    bearer = deployment.user_tokens(LEAVER)["access_token"]
+    expiry = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    with deployment.mlflow(bearer) as api:
+        made = api.post(
+            "/api/2.0/mlflow/users/current/tokens", json={"name": "e2e", "expiration": expiry}
+        )
+    assert made.status_code == 201, made.text
+    return Access(context, made.json()["token"], bearer)
+
+
+def allowed(deployment: Deployment, access: Access) -> dict[str, bool]:
+    """Which of the credentials MLflow still accepts."""
+    with (
+        deployment.mlflow(access.bearer) as bearer,
+        deployment.mlflow(basic=(LEAVER, access.pat)) as pat,
+    ):
+        session = access.context.request.get(f"{deployment.mlflow_url}{SEARCH}", max_redirects=0)
+        return {
+            "personal access token": pat.get(SEARCH).status_code == 200,
+            "bearer token": bearer.get(SEARCH).status_code == 200,
+            "browser session": session.status == 200,
+        }
+
+
+def seconds_until_refused(deployment: Deployment, access: Access) -> float:
+    """From now until MLflow refuses every credential of the leaver (TimeoutError past the
+    bound)."""
+    return poll(lambda: not any(allowed(deployment, access).values()), BOUND_SECONDS, interval=0.5)
+
+
+def users_config(**leaver: object) -> list[dict[str, object]]:
+    """e2e_config's users, with the leaver's entry changed (or left out: gone=True)."""
+    users = []
+    for user in e2e_config()["users"]:
+        if user["username"] == LEAVER:
+            if leaver.get("gone"):
+                continue
+            user = {**user, **{k: v for k, v in leaver.items() if k != "gone"}}
+        users.append(user)
+    return users
+
+
+@pytest.fixture
+def access(deployment: Deployment, browser: Browser) -> Iterator[Access]:
+    opened = open_access(deployment, browser)
+    assert allowed(deployment, opened) == dict.fromkeys(allowed(deployment, opened), True)
+    yield opened
+    opened.context.close()
+
+
+@pytest.fixture
+def restore_users(deployment: Deployment) -> Iterator[None]:
+    """Whatever a test did to the leaver, the stack ends as e2e_config declares it."""
+    yield
+    deployment.set_config("users", users_config())
+    deployment.up(log)
+
+
+def test_a_person_removed_from_the_config_loses_pat_bearer_and_session(
+    deployment: Deployment, access: Access, restore_users: None, measurements: dict[str, float]
+) -> None:
+    assert any(user["username"] == LEAVER for user in USERS)
+    deployment.set_config("users", users_config(gone=True))
+    started = time.monotonic()
+    deployment.up(log)
+    up_seconds = time.monotonic() - started
+    refused = seconds_until_refused(deployment, access)
+    measurements["removed from config: `up` (s)"] = up_seconds
+    measurements["removed from config: `up` returned -> PAT, bearer, session refused (s)"] = refused
+    print(f"removed from config: up took {up_seconds:.1f}s, all refused {refused:.2f}s after")
+
+
+def test_stackctl_users_disable_ends_access_and_enabled_false_keeps_it_ended(
+    deployment: Deployment,
+    access: Access,
+    restore_users: None,
+    measurements: dict[str, float],
+    tmp_path: Path,
+) -> None:
+    outputs = tmp_path / "outputs.json"
+    outputs.touch(mode=0o600)
+    outputs.write_text(json.dumps(deployment.outputs))
+    started = time.monotonic()
+    result = CliRunner().invoke(
+        app, ["--outputs-file", str(outputs), "users", "disable", LEAVER, "--yes"]
+    )
+    command_seconds = time.monotonic() - started
+    assert result.exit_code == 0, result.output
+    print(result.output)
+    assert f"{LEAVER}: Keycloak user disabled" in result.output
+    assert "MLflow account deactivated" in result.output
+    refused = seconds_until_refused(deployment, access)
+    measurements["stackctl users disable (s)"] = command_seconds
+    measurements["stackctl users disable returned -> all refused (s)"] = refused
+    print(f"stackctl users disable took {command_seconds:.1f}s, all refused {refused:.2f}s after")
+
+    # The config says so too: `up --refresh` keeps the person out (it would re-enable them
+    # otherwise), and a new sign-in is refused.
+    deployment.set_config("users", users_config(enabled=False))
+    deployment.up(log, refresh=True)
+    assert not any(allowed(deployment, access).values())
+    assert not deployment.admin().get_user(deployment.user_id(LEAVER))["enabled"]

@@ -117,5 +117,7 @@ class MlflowAccounts(StackComponent):
         super().__init__(name, opts)
         for spec in args["users"]:
             active = spec.enabled and any(group in args["groups"] for group in spec.groups)
-            MlflowAccount(f"{name}-{spec.username}", args["api"], spec.username, active, self.child)
+            # mlflow-oidc-auth names its users by their email (the token's email claim).
+            account = spec.email.lower()
+            MlflowAccount(f"{name}-{spec.username}", args["api"], account, active, self.child)
         self.register_outputs({})

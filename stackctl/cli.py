@@ -265,12 +265,20 @@ def users_disable(
             typer.confirm(
                 f"Lock {username!r} out of realm {outputs.realm!r} and MLflow?", abort=True
             )
-        ended = realm.disable_user(admin, username)
-        typer.echo(f"{username}: Keycloak user disabled, {ended} session(s) ended")
+        disabled = realm.disable_user(admin, username)
+        typer.echo(f"{username}: Keycloak user disabled, {disabled.sessions} session(s) ended")
+        if disabled.email is None:
+            raise StackctlError(
+                f"{username} has no email, which is how mlflow-oidc-auth names its users; "
+                "deactivate their MLflow account in the plugin's admin UI"
+            )
         with mlflow_admin.session() as api:
-            changed = set_account_active(api, username.lower(), False)
-        state = "deactivated" if changed else "was already inactive or never signed in"
-        typer.echo(f"{username}: MLflow account {state}; its sessions and access tokens are gone")
+            changed = set_account_active(api, disabled.email, False)
+        state = "deactivated" if changed else "was already inactive"
+        typer.echo(
+            f"{username}: MLflow account {disabled.email} {state}; its sessions and access "
+            "tokens are gone"
+        )
     typer.echo(
         f"next: set enabled: false for {username} under users in Pulumi.<stack>.yaml, so "
         "`pulumi up --refresh` keeps them out"

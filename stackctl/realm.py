@@ -188,14 +188,22 @@ def revoke(admin: KeycloakAdmin, plan: Revocation) -> None:
         admin.user_logout(found)
 
 
-def disable_user(admin: KeycloakAdmin, username: str) -> int:
-    """Disable the user (no new sign-in, no token refresh) and end every session of theirs;
-    the number of sessions ended."""
+@dataclass(frozen=True)
+class Disabled:
+    """What `disable_user` did: sessions ended, and the email mlflow-oidc-auth knows them by."""
+
+    sessions: int
+    email: str | None
+
+
+def disable_user(admin: KeycloakAdmin, username: str) -> Disabled:
+    """Disable the user (no new sign-in, no token refresh) and end every session of theirs."""
     found = user_id(admin, username)
     sessions = admin.get_sessions(found)
+    email = admin.get_user(found).get("email")
     admin.update_user(found, {"enabled": False})
     admin.user_logout(found)
-    return len(sessions)
+    return Disabled(len(sessions), email.lower() if email else None)
 
 
 # -- audit trail ----------------------------------------------------------------------------

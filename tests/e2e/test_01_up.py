@@ -41,6 +41,7 @@ def test_secrets_are_secret_outputs_of_the_stack(deployment: Deployment) -> None
         "keycloakAdminPassword",
         "userInitialPasswords",
         "automationClientSecret",
+        "stackAdminClientSecret",
     }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,8 @@ from tests.e2e.browser_login import sign_in
 from tests.e2e.deployment import USERS, Deployment, e2e_config, log, poll
 
 LEAVER = "lena"
+# mlflow-oidc-auth's name of her: her email.
+LEAVER_ACCOUNT = "lena@example.com"
 SEARCH = "/api/2.0/mlflow/experiments/search?max_results=1"
 BOUND_SECONDS = 10
 
@@ -45,24 +48,30 @@ def open_access(deployment: Deployment, browser: Browser) -> Access:
     expiry = (datetime.now(UTC) + timedelta(days=30)).isoformat()
     with deployment.mlflow(bearer) as api:
         made = api.post(
-            "/api/2.0/mlflow/users/current/tokens", json={"name": "e2e", "expiration": expiry}
+            "/api/2.0/mlflow/users/current/tokens",
+            json={"name": f"e2e-{uuid.uuid4().hex[:8]}", "expiration": expiry},
         )
     assert made.status_code == 201, made.text
     return Access(context, made.json()["token"], bearer)
 
 
-def allowed(deployment: Deployment, access: Access) -> dict[str, bool]:
-    """Which of the credentials MLflow still accepts."""
+def answers(deployment: Deployment, access: Access) -> dict[str, int]:
+    """MLflow's status code for each credential (200: accepted)."""
     with (
         deployment.mlflow(access.bearer) as bearer,
-        deployment.mlflow(basic=(LEAVER, access.pat)) as pat,
+        deployment.mlflow(basic=(LEAVER_ACCOUNT, access.pat)) as pat,
     ):
         session = access.context.request.get(f"{deployment.mlflow_url}{SEARCH}", max_redirects=0)
         return {
-            "personal access token": pat.get(SEARCH).status_code == 200,
-            "bearer token": bearer.get(SEARCH).status_code == 200,
-            "browser session": session.status == 200,
+            "personal access token": pat.get(SEARCH).status_code,
+            "bearer token": bearer.get(SEARCH).status_code,
+            "browser session": session.status,
         }
+
+
+def allowed(deployment: Deployment, access: Access) -> dict[str, bool]:
+    """Which of the credentials MLflow still accepts."""
+    return {kind: code == 200 for kind, code in answers(deployment, access).items()}
 
 
 def seconds_until_refused(deployment: Deployment, access: Access) -> float:
@@ -86,7 +95,8 @@ def users_config(**leaver: object) -> list[dict[str, object]]:
 @pytest.fixture
 def access(deployment: Deployment, browser: Browser) -> Iterator[Access]:
     opened = open_access(deployment, browser)
-    assert allowed(deployment, opened) == dict.fromkeys(allowed(deployment, opened), True)
+    codes = answers(deployment, opened)
+    assert set(codes.values()) == {200}, codes
     yield opened
     opened.context.close()
 
@@ -97,6 +107,8 @@ def restore_users(deployment: Deployment) -> Iterator[None]:
     yield
     deployment.set_config("users", users_config())
     deployment.up(log)
+    # Re-added, she is a new Keycloak user: the password the suite gave the old one is gone.
+    deployment.test_passwords.pop(LEAVER, None)
 
 
 def test_a_person_removed_from_the_config_loses_pat_bearer_and_session(
@@ -131,7 +143,7 @@ def test_stackctl_users_disable_ends_access_and_enabled_false_keeps_it_ended(
     assert result.exit_code == 0, result.output
     print(result.output)
     assert f"{LEAVER}: Keycloak user disabled" in result.output
-    assert "MLflow account deactivated" in result.output
+    assert f"MLflow account {LEAVER_ACCOUNT} deactivated" in result.output
     refused = seconds_until_refused(deployment, access)
     measurements["stackctl users disable (s)"] = command_seconds
     measurements["stackctl users disable returned -> all refused (s)"] = refused

@@ -428,7 +428,13 @@ def test_each_person_has_an_mlflow_account_active_when_enabled_and_in_a_group() 
         for a in stack.of_type("pulumi-python:dynamic:Resource")
         if a.name.startswith("mlflow-accounts-")
     }
-    assert accounts == {"in": True, "nogroup": False, "admin": True, "off": False}
+    # mlflow-oidc-auth knows people by their email.
+    assert accounts == {
+        "in@example.com": True,
+        "nogroup@example.com": False,
+        "admin@example.com": True,
+        "off@example.com": False,
+    }
     assert stack.one("keycloak:index/user:User", "users-off").inputs["enabled"] is False
     account = stack.one("pulumi-python:dynamic:Resource", "mlflow-accounts-in").inputs
     assert account["mlflow_url"] == "http://127.0.0.1:5000"

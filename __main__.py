@@ -6,6 +6,7 @@ import pulumi_docker as docker
 from components.access_groups import AccessGroups
 from components.app_database import AppDatabase
 from components.config import load_config
+from components.edge_proxy import EdgeProxy, Sites
 from components.keycloak_server import KeycloakServer
 from components.mlflow_accounts import MlflowAccounts
 from components.mlflow_server import MlflowServer
@@ -25,10 +26,34 @@ prefix = resource_prefix(pulumi.get_stack())
 network = docker.Network("network", name=f"{prefix}-net", driver="bridge")
 mlflow_db_network = docker.Network("mlflow-db-network", name=f"{prefix}-mlflow-db-net")
 keycloak_db_network = docker.Network("keycloak-db-network", name=f"{prefix}-keycloak-db-net")
+# With TLS, the edge proxy shares a network with each service alone: that network is the only
+# address range whose X-Forwarded-* headers Keycloak and MLflow trust.
+tls = cfg.tls != "off"
+keycloak_edge = (
+    docker.Network("keycloak-edge-network", name=f"{prefix}-keycloak-edge-net") if tls else None
+)
+mlflow_edge = (
+    docker.Network("mlflow-edge-network", name=f"{prefix}-mlflow-edge-net") if tls else None
+)
+
+
+def edge(network: docker.Network | None) -> list[docker.Network]:
+    return [network] if network else []
+
+
+def subnet(network: docker.Network | None) -> pulumi.Output[str] | None:
+    """The address range Docker gave `network` (the proxy's side of it)."""
+    if network is None:
+        return None
+    found: pulumi.Output[str] = network.ipam_configs.apply(lambda configs: str(configs[0].subnet))
+    return found
 
 
 def placed(
-    alias: str, host_port: int, networks: list[docker.Network], bind_address: str | None = None
+    alias: str,
+    host_port: int | None,
+    networks: list[docker.Network],
+    bind_address: str | None = None,
 ) -> Placement:
     """A service on `networks`, known by its alias, published on the bind address."""
     return Placement(
@@ -67,10 +92,52 @@ tracking_db = database("mlflow-tracking", mlflow_pg, "mlflow")
 auth_db = database("mlflow-auth", mlflow_pg, "mlflow_auth")
 keycloak_db = database("keycloak-store", keycloak_pg, "keycloak")
 
+proxy = (
+    EdgeProxy(
+        "proxy",
+        {
+            "sites": Sites(
+                mode=cfg.tls,
+                mlflow_host=cfg.mlflow_hostname,
+                keycloak_host=cfg.keycloak_hostname,
+                https_port=cfg.https_port,
+                realm=cfg.realm,
+                mlflow_upstream="mlflow:5000",
+                keycloak_upstream="keycloak:8080",
+                acme_email=cfg.acme_email,
+            ),
+            "image": cfg.proxy_image,
+            "container_name": f"{prefix}-proxy",
+            "networks": [*edge(keycloak_edge), *edge(mlflow_edge)],
+            "bind_address": cfg.bind_address,
+            "https_port": cfg.https_port,
+            "http_port": cfg.http_port,
+            "keycloak_port": cfg.keycloak_port,
+            "mlflow_port": cfg.mlflow_port,
+            "certificate": cfg.tls_certificate,
+            "key": cfg.tls_key,
+            "protect_data": cfg.protect_data,
+        },
+    )
+    if tls
+    else None
+)
+
 keycloak_server = KeycloakServer(
     "keycloak",
     {
-        "placement": placed("keycloak", cfg.keycloak_port, [network, keycloak_db_network]),
+        "placement": placed(
+            "keycloak",
+            None if tls else cfg.keycloak_port,
+            [network, keycloak_db_network, *edge(keycloak_edge)],
+        ),
+        "proxy": {
+            "trusted_addresses": subnet(keycloak_edge),
+            "admin_url": cfg.urls.keycloak_from_host,
+            "container": proxy.container,
+        }
+        if proxy
+        else None,
         "image": cfg.keycloak_image,
         "public_url": cfg.urls.keycloak,
         "database": keycloak_db,
@@ -132,7 +199,14 @@ stack_admin = OidcClient(
 mlflow = MlflowServer(
     "mlflow",
     {
-        "placement": placed("mlflow", cfg.mlflow_port, [network, mlflow_db_network]),
+        "placement": placed(
+            "mlflow",
+            None if tls else cfg.mlflow_port,
+            [network, mlflow_db_network, *edge(mlflow_edge)],
+        ),
+        "proxy": {"trusted_addresses": subnet(mlflow_edge), "public_url": cfg.urls.mlflow}
+        if proxy
+        else None,
         "image_name": "mlflow-keycloak-stack/mlflow",
         "prebuilt_image": cfg.mlflow_image,
         "build_args": cfg.mlflow_build_args,
@@ -167,7 +241,7 @@ MlflowAccounts(
         "users": cfg.users,
         "groups": cfg.groups,
     },
-    pulumi.ResourceOptions(depends_on=[mlflow, stack_admin]),
+    pulumi.ResourceOptions(depends_on=[mlflow, stack_admin, *([proxy] if proxy else [])]),
 )
 
 pulumi.export("mlflowUrl", cfg.urls.mlflow)
@@ -187,3 +261,7 @@ pulumi.export("mlflowDbPort", cfg.mlflow_db_port)
 pulumi.export("keycloakDbPort", cfg.keycloak_db_port)
 pulumi.export("stackAdminClientId", stack_admin.client_id)
 pulumi.export("stackAdminClientSecret", stack_admin.client_secret)
+pulumi.export("keycloakAdminUrl", cfg.urls.keycloak_from_host)
+pulumi.export("mlflowAdminUrl", cfg.urls.mlflow_from_host)
+if proxy and proxy.root_ca_certificate:
+    pulumi.export("rootCaCertificate", proxy.root_ca_certificate)

@@ -38,6 +38,7 @@ LIFESPAN_BOUNDS: dict[str, tuple[int, int]] = {
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 MlflowPermission = Literal["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"]
+TlsMode = Literal["off", "internal", "files", "acme"]
 
 
 class ConfigError(pulumi.RunError):
@@ -118,6 +119,7 @@ class RealmSettings(_Model):
     events_expiration: int
     admin_events_expiration: int
     protect_data: bool
+    ssl_required: Literal["external", "all"]
 
 
 @dataclass(frozen=True)
@@ -146,9 +148,33 @@ class StackConfig(_Model):
     public_hostname: str = "localhost"
     """Host name the browser uses for Keycloak and MLflow (the token issuer's host)."""
     keycloak_port: Port = 8080
-    """Host port of Keycloak (browser and the Pulumi keycloak provider)."""
+    """Host port of Keycloak (browser and the Pulumi keycloak provider). With TLS: the edge
+    proxy's plain-HTTP listener of all of Keycloak, admin API included, on 127.0.0.1 only."""
     mlflow_port: Port = 5000
-    """Host port of MLflow."""
+    """Host port of MLflow. With TLS: the edge proxy's plain-HTTP listener of MLflow for this
+    host's own tools (offboarding, stackctl), on 127.0.0.1 only."""
+    tls: TlsMode = "off"
+    """HTTPS at an edge proxy (Caddy): off (loopback binds only), internal (the stack's own
+    CA; its certificate is the output rootCaCertificate), files (tlsCertificate and tlsKey)
+    or acme (public hostnames, acmeEmail)."""
+    mlflow_hostname: str = "mlflow.localhost"
+    """With TLS: MLflow's host name (cookies are per host, so it differs from Keycloak's)."""
+    keycloak_hostname: str = "auth.localhost"
+    """With TLS: Keycloak's host name (login pages and the token issuer)."""
+    https_port: Port = 8443
+    """With TLS: the edge proxy's HTTPS port on bindAddress (443 for acme)."""
+    http_port: Port = 8880
+    """With TLS: the edge proxy's plain-HTTP port on bindAddress; it redirects to HTTPS (80
+    for acme)."""
+    acme_email: str | None = None
+    """With tls: acme, the account email given to the certificate authority."""
+    tls_certificate: str | None = None
+    """With tls: files, the PEM certificate chain of both hostnames (`pulumi config set
+    --secret tlsCertificate < chain.pem`)."""
+    tls_key: str | None = None
+    """With tls: files, its PEM private key (`pulumi config set --secret tlsKey < key.pem`)."""
+    proxy_image: str = pin("CADDY_IMAGE")
+    """Caddy image of the edge proxy with a pinned tag (CADDY_IMAGE in versions.env)."""
     mlflow_db_port: Port = 15432
     """Host port of MLflow's Postgres (loopback; used by the Pulumi postgresql provider)."""
     keycloak_db_port: Port = 15433
@@ -239,7 +265,7 @@ class StackConfig(_Model):
             raise ValueError("is not an IP address; use 127.0.0.1 (the default)") from None
         return value
 
-    @field_validator("public_hostname")
+    @field_validator("public_hostname", "mlflow_hostname", "keycloak_hostname")
     @classmethod
     def _hostname(cls, value: str) -> str:
         if not re.match(r"^[A-Za-z0-9.-]+$", value):
@@ -298,6 +324,12 @@ class StackConfig(_Model):
         }
 
     @property
+    def ssl_required(self) -> Literal["external", "all"]:
+        """Keycloak's HTTPS requirement of the realm: all with TLS; else Keycloak's default
+        (external: plain HTTP from loopback and private addresses only)."""
+        return "external" if self.tls == "off" else "all"
+
+    @property
     def database_bind_address(self) -> str:
         """Postgres is published on loopback only: just this host's Pulumi providers (and an
         operator's tools) connect to it, never another machine."""
@@ -312,17 +344,25 @@ class StackConfig(_Model):
     @property
     def urls(self) -> ServiceUrls:
         local = f"[{self.local_address}]" if ":" in self.local_address else self.local_address
-        keycloak = f"http://{self.public_hostname}:{self.keycloak_port}"
+        if self.tls == "off":
+            keycloak = f"http://{self.public_hostname}:{self.keycloak_port}"
+            mlflow = f"http://{self.public_hostname}:{self.mlflow_port}"
+        else:
+            local = "127.0.0.1"  # the proxy's listeners for this host's own tools
+            port = "" if self.https_port == 443 else f":{self.https_port}"
+            keycloak = f"https://{self.keycloak_hostname}{port}"
+            mlflow = f"https://{self.mlflow_hostname}{port}"
+        keycloak_from_host = f"http://{local}:{self.keycloak_port}"
         return ServiceUrls(
             keycloak=keycloak,
-            mlflow=f"http://{self.public_hostname}:{self.mlflow_port}",
+            mlflow=mlflow,
             issuer=f"{keycloak}/realms/{self.realm}",
-            admin_console=f"{keycloak}/admin/master/console/",
-            keycloak_from_host=f"http://{local}:{self.keycloak_port}",
+            admin_console=f"{keycloak if self.tls == 'off' else keycloak_from_host}"
+            "/admin/master/console/",
+            keycloak_from_host=keycloak_from_host,
             mlflow_from_host=f"http://{local}:{self.mlflow_port}",
             token_from_host=(
-                f"http://{local}:{self.keycloak_port}/realms/{self.realm}"
-                "/protocol/openid-connect/token"
+                f"{keycloak_from_host}/realms/{self.realm}/protocol/openid-connect/token"
             ),
         )
 
@@ -335,6 +375,54 @@ def _key(field: str) -> str:
     return to_camel(field)
 
 
+def _field(key: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
+
+
+def _is_loopback(address: str) -> bool:
+    return ipaddress.ip_address(address).is_loopback
+
+
+def _tls_errors(cfg: StackConfig) -> list[str]:
+    """TLS whenever anything is published beyond loopback, and what each mode needs."""
+    errors: list[str] = []
+    if cfg.tls == "off" and not _is_loopback(cfg.bind_address):
+        errors.append(
+            f"bindAddress = {cfg.bind_address!r}: beyond loopback without TLS, passwords and "
+            "session cookies would cross the network in clear. Fix: pulumi config set tls "
+            "internal (or files / acme), or keep bindAddress 127.0.0.1"
+        )
+    if cfg.tls != "off" and cfg.mlflow_hostname == cfg.keycloak_hostname:
+        errors.append(
+            f"mlflowHostname = {cfg.mlflow_hostname!r}: same as keycloakHostname; they must "
+            "differ so that each keeps its cookies. Fix: pulumi config set mlflowHostname "
+            "mlflow.<your domain>"
+        )
+    if cfg.tls == "acme":
+        if not cfg.acme_email:
+            errors.append(
+                "acmeEmail: required with tls = 'acme' (the certificate authority's contact). "
+                "Fix: pulumi config set acmeEmail you@example.com"
+            )
+        for key, name in (
+            ("mlflowHostname", cfg.mlflow_hostname),
+            ("keycloakHostname", cfg.keycloak_hostname),
+        ):
+            if name == "localhost" or name.endswith(".localhost"):
+                errors.append(
+                    f"{key} = {name!r}: a public certificate authority cannot certify a "
+                    f"localhost name. Fix: a public DNS name, or pulumi config set tls internal"
+                )
+    if cfg.tls == "files":
+        for key in ("tlsCertificate", "tlsKey"):
+            if not getattr(cfg, _field(key)):
+                errors.append(
+                    f"{key}: required with tls = 'files'. Fix: pulumi config set --secret "
+                    f"{key} < {'cert.pem' if key == 'tlsCertificate' else 'key.pem'}"
+                )
+    return errors
+
+
 def _consistency_errors(cfg: StackConfig) -> list[str]:
     """Checks that span several keys."""
     errors: list[str] = []
@@ -344,6 +432,9 @@ def _consistency_errors(cfg: StackConfig) -> list[str]:
         "mlflowDbPort": cfg.mlflow_db_port,
         "keycloakDbPort": cfg.keycloak_db_port,
     }
+    if cfg.tls != "off":
+        ports.update(httpsPort=cfg.https_port, httpPort=cfg.http_port)
+    errors += _tls_errors(cfg)
     seen: dict[int, str] = {}
     for key, port in ports.items():
         if port in seen:
@@ -465,7 +556,14 @@ def load_config() -> StackConfig:
         if not full_key.startswith(prefix):
             continue
         key = full_key[len(prefix) :]
-        raw[key] = config.get_object(key) if key == "users" else config.get(key)
+        if key == "users":
+            raw[key] = config.get_object(key)
+        elif pulumi.runtime.is_config_secret(full_key):
+            # A secret (tlsKey) is read as what it is; the model keeps it, and whoever uses it
+            # wraps it in pulumi.Output.secret again.
+            raw[key] = pulumi.runtime.get_config(full_key)
+        else:
+            raw[key] = config.get(key)
     try:
         return parse_config(raw, namespace)
     except ConfigError as error:

@@ -40,8 +40,28 @@ class KeycloakServerArgs(TypedDict):
     public_url: str
     database: AppDatabase
     admin_username: str
-    # Keycloak as Pulumi, on this host, reaches it (loopback for a wildcard bind).
+    # Keycloak as Pulumi, on this host, reaches it (loopback for a wildcard bind; with TLS the
+    # edge proxy's loopback listener).
     host_url: str
+    proxy: BehindProxy | None
+
+
+class BehindProxy(TypedDict):
+    """Keycloak behind the edge proxy: its X-Forwarded-* headers are trusted from its network
+    alone; the admin console lives on the proxy's loopback listener."""
+
+    trusted_addresses: pulumi.Input[str] | None
+    admin_url: str
+    container: docker.Container
+
+
+def _proxy_envs(proxy: BehindProxy) -> dict[str, pulumi.Input[str]]:
+    assert proxy["trusted_addresses"] is not None
+    return {
+        "KC_PROXY_HEADERS": "xforwarded",
+        "KC_PROXY_TRUSTED_ADDRESSES": proxy["trusted_addresses"],
+        "KC_HOSTNAME_ADMIN": proxy["admin_url"],
+    }
 
 
 class KeycloakServer(StackComponent):
@@ -78,6 +98,7 @@ class KeycloakServer(StackComponent):
             KC_HEALTH_ENABLED="true",
             KC_METRICS_ENABLED="false",
             KC_CACHE="local",
+            **(_proxy_envs(args["proxy"]) if args["proxy"] else {}),
         )
         self.container = service_container(
             name,
@@ -99,7 +120,9 @@ class KeycloakServer(StackComponent):
             username=args["admin_username"],
             password=self.admin_password,
             initial_login=False,
-            opts=provider_options(self.container, self),
+            opts=provider_options(
+                self.container, self, *([args["proxy"]["container"]] if args["proxy"] else [])
+            ),
         )
         self.register_outputs({"container": self.container.name})
 

@@ -59,6 +59,14 @@ class MlflowServerArgs(TypedDict):
     users_db_uri: pulumi.Input[str]
     oidc: OidcSettings
     protect_data: bool
+    proxy: BehindProxy | None
+
+
+class BehindProxy(TypedDict):
+    """MLflow behind the edge proxy on its own HTTPS hostname."""
+
+    trusted_addresses: pulumi.Input[str] | None
+    public_url: str
 
 
 def build_fingerprint(build_args: dict[str, str], context: Path = BUILD_CONTEXT) -> str:
@@ -71,6 +79,23 @@ def build_fingerprint(build_args: dict[str, str], context: Path = BUILD_CONTEXT)
     for key in sorted(build_args):
         digest.update(f"{key}={build_args[key]}".encode())
     return digest.hexdigest()[:12]
+
+
+def _proxy_envs(proxy: BehindProxy) -> dict[str, pulumi.Input[str]]:
+    """Secure session cookies; the proxy's forwarded headers trusted; MLflow's own host and
+    origin checks told the public name (its defaults allow only localhost names)."""
+    assert proxy["trusted_addresses"] is not None
+    public = proxy["public_url"].removeprefix("https://")
+    host = public.split(":")[0]
+    return {
+        "SESSION_COOKIE_SECURE": "true",
+        "TRUSTED_PROXIES": proxy["trusted_addresses"],
+        # The public name, and what the proxy's loopback listener and Docker's health check use.
+        "MLFLOW_SERVER_ALLOWED_HOSTS": ",".join(
+            [public, host, f"mlflow:{HTTP_PORT}", "localhost:*", "127.0.0.1:*"]
+        ),
+        "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS": proxy["public_url"],
+    }
 
 
 class MlflowServer(StackComponent):
@@ -141,6 +166,7 @@ class MlflowServer(StackComponent):
             OIDC_PROVIDER_DISPLAY_NAME="Keycloak",
             # A browser opening MLflow is sent to Keycloak instead of getting a bare 401.
             AUTOMATIC_LOGIN_REDIRECT="true",
+            **(_proxy_envs(args["proxy"]) if args["proxy"] else {}),
         )
         self.container = service_container(
             name,

@@ -55,6 +55,7 @@ class PostgresServer(StackComponent):
     def __init__(self, name: str, args: PostgresServerArgs, opts: Options = None) -> None:
         super().__init__(name, opts)
         self.alias = args["placement"].alias
+        assert args["placement"].host_port is not None, "the postgresql provider needs it"
         self.host_port = args["placement"].host_port
         self.superuser = SUPERUSER
 

@@ -20,7 +20,8 @@ class Placement:
     a network with it."""
     alias: str
     bind_address: str
-    host_port: int
+    host_port: int | None
+    """None: not published on the host (behind the edge proxy)."""
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,15 @@ def service_container(
     parent: pulumi.Resource,
     command: list[str] | None = None,
     volumes: list[docker.ContainerVolumeArgs] | None = None,
+    published: Sequence[tuple[str, int, int]] = (),
+    uploads: Sequence[docker.ContainerUploadArgs] = (),
 ) -> docker.Container:
-    """A long-running container that `pulumi up` waits for until its health check passes."""
+    """A long-running container that `pulumi up` waits for until its health check passes.
+    It publishes `internal_port` on the placement's host port (if any), and each
+    (host address, host port, container port) of `published`."""
+    ports = list(published)
+    if placement.host_port is not None:
+        ports.insert(0, (placement.bind_address, placement.host_port, internal_port))
     return docker.Container(
         name,
         name=placement.container_name,
@@ -74,12 +82,10 @@ def service_container(
             for network in placement.network_names
         ],
         ports=[
-            docker.ContainerPortArgs(
-                internal=internal_port,
-                external=placement.host_port,
-                ip=placement.bind_address,
-            )
+            docker.ContainerPortArgs(internal=inside, external=outside, ip=address)
+            for address, outside, inside in ports
         ],
+        uploads=list(uploads),
         healthcheck=docker.ContainerHealthcheckArgs(
             tests=health.test,
             interval="5s",

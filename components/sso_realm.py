@@ -43,6 +43,7 @@ class SsoRealm(StackComponent):
             refresh_token_max_reuse=settings.refresh_token_max_reuse,
             password_policy=settings.password_policy,
             remember_me=settings.remember_me,
+            ssl_required=settings.ssl_required,
             security_defenses=keycloak.RealmSecurityDefensesArgs(
                 brute_force_detection=keycloak.RealmSecurityDefensesBruteForceDetectionArgs(
                     max_login_failures=settings.brute_force_max_login_failures,

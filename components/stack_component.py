@@ -21,12 +21,12 @@ class StackComponent(pulumi.ComponentResource):
 
 
 def provider_options(
-    container: docker.Container, parent: pulumi.Resource
+    container: docker.Container, parent: pulumi.Resource, *also: pulumi.Resource
 ) -> pulumi.ResourceOptions:
     """Options of the provider that manages what lives inside `container`: the component's
     child, used once the container is healthy. Released at the stack's root, hence the alias."""
     return pulumi.ResourceOptions(
         parent=parent,
-        depends_on=[container],
+        depends_on=[container, *also],
         aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)],
     )

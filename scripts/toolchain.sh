@@ -32,6 +32,7 @@ timed "policy pack venv" ensure_policy_venv
 if [ "$cli_only" = 0 ]; then
   apt_packages=()
   [ -x /usr/bin/chromium ] || apt_packages+=(chromium)      # browser tests
+  command -v certutil >/dev/null 2>&1 || apt_packages+=(libnss3-tools)  # the browser trusts the test CA
   command -v mvn >/dev/null 2>&1 || apt_packages+=(maven)   # Keycloak from Maven Central
   if [ "${#apt_packages[@]}" -gt 0 ]; then
     [ "$(id -u)" = 0 ] || die "missing ${apt_packages[*]}: install them (apt-get install ${apt_packages[*]}) or run as root"
@@ -40,6 +41,7 @@ if [ "$cli_only" = 0 ]; then
       || die "apt-get install ${apt_packages[*]} failed"
   fi
   timed "images" bash toolchain/images.sh >&2
+  timed "hosts" bash toolchain/hosts.sh >&2  # the TLS test stack's names
 fi
 step "toolchain ready in $((SECONDS - started))s; env in $pulumi_env"
 echo "$pulumi_env"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -33,6 +34,7 @@ def keycloak_health(outputs: StackOutputs) -> ServiceHealth:
         realm_name=outputs.realm,
         client_id=outputs.client_id,
         timeout=TIMEOUT_SECONDS,
+        verify=outputs.ca_bundle(),
     )
     try:
         issuer = str(openid.well_known().get("issuer"))
@@ -52,7 +54,11 @@ def keycloak_health(outputs: StackOutputs) -> ServiceHealth:
 def mlflow_health(outputs: StackOutputs) -> ServiceHealth:
     url = outputs.mlflow_url
     try:
-        answer = httpx.get(f"{url}/health", timeout=TIMEOUT_SECONDS, follow_redirects=False)
+        ca = outputs.ca_bundle()
+        verify = ssl.create_default_context(cafile=ca) if isinstance(ca, str) else True
+        answer = httpx.get(
+            f"{url}/health", timeout=TIMEOUT_SECONDS, follow_redirects=False, verify=verify
+        )
     except httpx.TransportError as error:
         return ServiceHealth("mlflow", url, False, f"unreachable ({type(error).__name__})")
     body = " ".join(answer.text.split())[:60]

@@ -7,10 +7,12 @@ API with the environment `scripts/up.sh` uses, or a file written by
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import shutil
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -51,9 +53,29 @@ class StackOutputs(BaseModel):
     keycloak_admin_password: SecretStr
     automation_client_id: str | None = None
     automation_client_secret: SecretStr | None = None
+    # The edge proxy's loopback listeners (TLS on) or the services themselves; the stack's CA
+    # (tls: internal). Absent from stacks deployed earlier.
+    keycloak_admin_url: str | None = None
+    mlflow_admin_url: str | None = None
+    root_ca_certificate: str | None = None
     # The stack's own MLflow administrator (offboarding); absent from stacks deployed earlier.
     stack_admin_client_id: str | None = None
     stack_admin_client_secret: SecretStr | None = None
+
+    @property
+    def keycloak_admin(self) -> str:
+        """Where Keycloak's admin API answers this host (never on the public HTTPS name)."""
+        return self.keycloak_admin_url or self.keycloak_url
+
+    def ca_bundle(self) -> str | bool:
+        """What to verify the stack's HTTPS with: a file of its CA (tls: internal), else the
+        system's trust."""
+        if not self.root_ca_certificate:
+            return True
+        digest = hashlib.sha256(self.root_ca_certificate.encode()).hexdigest()[:16]
+        path = Path(tempfile.gettempdir()) / f"mlflow-stack-ca-{digest}.pem"
+        path.write_text(self.root_ca_certificate)
+        return str(path)
 
     def mlflow_admin(self) -> AdminClient:
         """The plugin's admin API as the stack's admin client calls it."""
@@ -62,9 +84,10 @@ class StackOutputs(BaseModel):
                 "the stack has no stackAdminClientId/stackAdminClientSecret outputs (deployed "
                 "by an older version); run `pulumi up` once, then export the outputs again"
             )
+        keycloak = self.keycloak_admin
         return AdminClient(
-            mlflow_url=self.mlflow_url,
-            token_url=f"{self.keycloak_url}/realms/{self.realm}/protocol/openid-connect/token",
+            mlflow_url=self.mlflow_admin_url or self.mlflow_url,
+            token_url=f"{keycloak}/realms/{self.realm}/protocol/openid-connect/token",
             client_id=self.stack_admin_client_id,
             client_secret=self.stack_admin_client_secret.get_secret_value(),
         )

@@ -35,7 +35,7 @@ URL_ADMIN_SESSION = "admin/realms/{realm-name}/sessions/{session}"
 def connect(outputs: StackOutputs, realm: str | None = None) -> KeycloakAdmin:
     """An admin client of `realm` (default: the stack's), logged in as the master admin."""
     return KeycloakAdmin(
-        server_url=outputs.keycloak_url,
+        server_url=outputs.keycloak_admin,
         username=outputs.keycloak_admin_username,
         password=outputs.keycloak_admin_password.get_secret_value(),
         realm_name=realm or outputs.realm,
@@ -54,7 +54,7 @@ def _reason(error: KeycloakError) -> str:
 @contextmanager
 def keycloak_errors(outputs: StackOutputs) -> Iterator[None]:
     """Turn python-keycloak's exceptions into one line naming Keycloak's URL and the fix."""
-    url = outputs.keycloak_url
+    url = outputs.keycloak_admin
     try:
         yield
     except KeycloakConnectionError:

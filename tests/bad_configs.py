@@ -82,6 +82,31 @@ BAD_CONFIGS = [
         ["provisionOnBearerAuth = False", "cannot be false", "stack's admin account"],
     ),
     BadConfig(
+        "wide-bind-without-tls",
+        {"bindAddress": "0.0.0.0"},
+        ["bindAddress = '0.0.0.0'", "without TLS", "pulumi config set tls internal"],
+    ),
+    BadConfig(
+        "unknown-tls-mode",
+        {"tls": "on"},
+        ["tls = 'on'", "'off'", "'internal'"],
+    ),
+    BadConfig(
+        "acme-without-email-on-localhost",
+        {"tls": "acme"},
+        ["acmeEmail: required", "mlflowHostname = 'mlflow.localhost'", "localhost name"],
+    ),
+    BadConfig(
+        "files-without-certificate",
+        {"tls": "files"},
+        ["tlsCertificate: required", "tlsKey: required", "pulumi config set --secret"],
+    ),
+    BadConfig(
+        "one-hostname-for-both",
+        {"tls": "internal", "mlflowHostname": "auth.localhost"},
+        ["mlflowHostname = 'auth.localhost'", "same as keycloakHostname"],
+    ),
+    BadConfig(
         "lifespan-not-parseable",
         {"accessTokenLifespan": "five minutes"},
         ["accessTokenLifespan = 'five minutes'", "not a duration", "'5m'"],

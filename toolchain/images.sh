@@ -5,6 +5,7 @@
 #   LOCAL_POSTGRES_IMAGE  images/postgres  (Debian's postgresql-$POSTGRES_MAJOR, official-image contract)
 #   LOCAL_KEYCLOAK_IMAGE  images/keycloak  (Quarkus distribution from Maven Central + Debian's JRE 21)
 #   LOCAL_PYTHON_IMAGE    images/python    (Debian's python3 + the host's CA bundle for pip)
+#   LOCAL_CADDY_IMAGE     images/caddy     (Debian's caddy, the official image's layout)
 #
 # Every image carries a label with the hash of its inputs (recipe, build context, build args,
 # the base's hash); an image whose label matches is left alone, so a warm run takes seconds and
@@ -259,13 +260,17 @@ build_python() {
     --build-arg "BASE_IMAGE=$LOCAL_BASE_IMAGE"
 }
 
+build_caddy() {
+  ensure_image "$LOCAL_CADDY_IMAGE" caddy "" --build-arg "BASE_IMAGE=$LOCAL_BASE_IMAGE"
+}
+
 main() {
   local targets=("$@") t
-  [ "${#targets[@]}" -gt 0 ] || targets=(base postgres keycloak python)
+  [ "${#targets[@]}" -gt 0 ] || targets=(base postgres keycloak python caddy)
   for t in "${targets[@]}"; do
     case "$t" in
-      base | postgres | keycloak | python) ;;
-      *) die "unknown image '$t'; choose from: base postgres keycloak python" ;;
+      base | postgres | keycloak | python | caddy) ;;
+      *) die "unknown image '$t'; choose from: base postgres keycloak python caddy" ;;
     esac
   done
   require_docker

@@ -69,11 +69,12 @@ def test_the_pack_passes_the_stack_because_its_container_secrets_arrive_marked(
 
 
 def test_a_stack_published_on_all_interfaces_is_refused_by_the_loopback_policy() -> None:
-    found = violations_with({"bindAddress": "0.0.0.0"})
-    # The databases stay on loopback whatever bindAddress says.
+    found = violations_with({"bindAddress": "0.0.0.0", "tls": "internal"})
+    # Only the edge proxy publishes beyond loopback (HTTPS and its redirect): the pack still
+    # asks for the address to be allowed explicitly.
     assert sorted((name, policy) for name, policy, _ in found) == [
-        ("keycloak", "ports-on-loopback-only"),
-        ("mlflow", "ports-on-loopback-only"),
+        ("proxy", "ports-on-loopback-only"),
+        ("proxy", "ports-on-loopback-only"),
     ]
     for _, _, message in found:
         assert "is published on 0.0.0.0 (every interface)" in message

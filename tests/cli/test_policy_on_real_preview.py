@@ -28,7 +28,8 @@ def test_the_stack_as_shipped_passes_every_policy(project: CliProject) -> None:
 
 def test_a_bind_on_every_interface_is_refused_with_the_fix(project: CliProject) -> None:
     code, out = policy_preview(
-        project, project.new_stack("policy-wildcard-bind", {"bindAddress": "0.0.0.0"})
+        project,
+        project.new_stack("policy-wildcard-bind", {"bindAddress": "0.0.0.0", "tls": "internal"}),
     )
     assert code != 0, out
     assert "ports-on-loopback-only" in out, out

@@ -5,6 +5,7 @@ update, the local Docker engine and the locally built images."""
 from __future__ import annotations
 
 import secrets
+import ssl
 import subprocess
 import sys
 import time
@@ -194,9 +195,25 @@ class Deployment:
     def realm(self) -> str:
         return str(self.outputs["realm"])
 
+    @property
+    def ca_file(self) -> Path | None:
+        """The stack's CA certificate as a file (tls: internal), for clients to verify with."""
+        pem = self.outputs.get("rootCaCertificate")
+        if not pem:
+            return None
+        path = Path(self.stack.workspace.work_dir) / "root-ca.pem"
+        path.write_text(pem)
+        return path
+
+    def tls(self) -> ssl.SSLContext | bool:
+        """What httpx verifies the stack's HTTPS with: its CA, or the system's trust."""
+        ca = self.ca_file
+        return ssl.create_default_context(cafile=str(ca)) if ca else True
+
     def admin(self) -> KeycloakAdmin:
+        # Keycloak's admin API: on the edge proxy's loopback listener when TLS is on.
         return KeycloakAdmin(
-            server_url=self.keycloak_url,
+            server_url=str(self.outputs.get("keycloakAdminUrl", self.keycloak_url)),
             username=self.outputs["keycloakAdminUsername"],
             password=self.outputs["keycloakAdminPassword"],
             realm_name=self.realm,
@@ -204,8 +221,10 @@ class Deployment:
         )
 
     def oidc(self, client_id: str | None = None, secret: str | None = None) -> KeycloakOpenID:
+        ca = self.ca_file
         return KeycloakOpenID(
             server_url=self.keycloak_url,
+            verify=str(ca) if ca else True,
             realm_name=self.realm,
             client_id=client_id or self.outputs["clientId"],
             client_secret_key=secret or self.outputs["clientSecret"],
@@ -235,6 +254,7 @@ class Deployment:
             base_url=self.mlflow_url,
             headers=headers,
             auth=basic,
+            verify=self.tls(),
             timeout=30,
             follow_redirects=False,
         )

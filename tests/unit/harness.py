@@ -62,6 +62,9 @@ class RecordingMocks(Mocks):
             state["clientSecret"] = "client-secret-from-keycloak"
         elif args.typ == "docker:index/remoteImage:RemoteImage":
             state["imageId"] = f"sha256:{args.name}"
+        elif args.typ == "docker:index/network:Network":
+            # Docker picks a free range; the program reads it back (the edge proxy's trust).
+            state["ipamConfigs"] = [{"subnet": f"172.30.{len(self.resources)}.0/24"}]
         self.resources.append(Declared(args.typ, args.name, dict(args.inputs), args.provider))
         return f"{args.name}-id", state
 

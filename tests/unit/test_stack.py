@@ -393,15 +393,20 @@ def test_automation_client_gets_tokens_mlflow_admits() -> None:
 
 
 def test_postgres_stays_on_loopback_whatever_the_bind_address() -> None:
-    stack = run_program({"bindAddress": "0.0.0.0"})
+    stack = run_program({"bindAddress": "0.0.0.0", "tls": "internal"})
     hosts = {p.inputs["host"] for p in stack.of_type("pulumi:providers:postgresql")}
     assert hosts == {"127.0.0.1"}
-    binds = {c.name: [port["ip"] for port in c.inputs["ports"]] for c in stack.of_type(CONTAINER)}
+    binds = {
+        c.name: sorted((port["ip"], port["external"]) for port in c.inputs.get("ports", []))
+        for c in stack.of_type(CONTAINER)
+    }
+    # Only the edge proxy is published beyond loopback: HTTPS and its redirect.
     assert binds == {
-        "keycloak": ["0.0.0.0"],
-        "keycloak-postgres": ["127.0.0.1"],
-        "mlflow": ["0.0.0.0"],
-        "mlflow-postgres": ["127.0.0.1"],
+        "keycloak": [],
+        "keycloak-postgres": [("127.0.0.1", 15433)],
+        "mlflow": [],
+        "mlflow-postgres": [("127.0.0.1", 15432)],
+        "proxy": [("0.0.0.0", 8443), ("0.0.0.0", 8880), ("127.0.0.1", 5000), ("127.0.0.1", 8080)],
     }
 
 

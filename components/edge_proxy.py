@@ -1,0 +1,185 @@
+"""The edge proxy (Caddy): HTTPS for MLflow and Keycloak on hostnames of their own.
+
+Only the proxy publishes MLflow's and Keycloak's ports. On `bindAddress`:
+- HTTPS (`httpsPort`): MLflow on `mlflowHostname`; Keycloak on `keycloakHostname` with only
+  its public paths (`/realms/<realm>/`, `/resources/`), never `/admin/`; HSTS on both;
+- plain HTTP (`httpPort`): a permanent redirect to HTTPS.
+On 127.0.0.1 only, for this host's own tools (the Pulumi keycloak provider, offboarding,
+stackctl): all of Keycloak, admin API and console included (`keycloakPort`), and MLflow
+(`mlflowPort`), in plain HTTP.
+
+Caddy replaces any X-Forwarded-* a client sends with what it saw itself, so Keycloak and
+MLflow, which trust these headers from the proxy's network only, log the real peer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypedDict
+
+import pulumi
+import pulumi_docker as docker
+
+from components.certificates import CertificateAuthority, SiteCertificate
+from components.service_container import HealthCheck, Placement, local_image, service_container
+from components.stack_component import Options, StackComponent
+
+CONFIG_PATH = "/etc/caddy/Caddyfile"
+CERT_PATH = "/etc/caddy/tls/site.crt"
+KEY_PATH = "/etc/caddy/tls/site.key"
+DATA_DIR = "/data"
+# The proxy's ports inside its container; the published ones come from the config.
+HTTPS, HTTP, KEYCLOAK_LOCAL, MLFLOW_LOCAL, READY = 443, 80, 8081, 8082, 8079
+HEALTH = HealthCheck(
+    ["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{READY}/"],
+    start_period="5s",
+    wait_timeout=120,
+)
+HSTS = 'header ?Strict-Transport-Security "max-age=31536000"'
+
+
+@dataclass(frozen=True)
+class Sites:
+    """What the proxy serves: the mode, the hostnames, the ports seen from outside."""
+
+    mode: str  # internal | files | acme
+    mlflow_host: str
+    keycloak_host: str
+    https_port: int
+    realm: str
+    mlflow_upstream: str
+    keycloak_upstream: str
+    acme_email: str | None = None
+
+
+def caddyfile(sites: Sites) -> str:
+    """The Caddyfile of the proxy (Caddy 2.6 and later)."""
+    acme = sites.mode == "acme"
+    options = (
+        [f"\temail {sites.acme_email}"] if acme else ["\tauto_https off", "\tocsp_stapling off"]
+    )
+    tls = "" if acme else f"\ttls {CERT_PATH} {KEY_PATH}\n"
+    scheme = "" if acme else "https://"
+    return "\n".join(
+        [
+            "{",
+            "\tadmin off",
+            *options,
+            "\tservers {",
+            "\t\tprotocols h1 h2",
+            "\t}",
+            "}",
+            f"{scheme}{sites.mlflow_host} {{",
+            f"{tls}\t{HSTS}",
+            f"\treverse_proxy {sites.mlflow_upstream}",
+            "}",
+            f"{scheme}{sites.keycloak_host} {{",
+            f"{tls}\t{HSTS}",
+            f"\t@public path /realms/{sites.realm}/* /resources/*",
+            "\thandle @public {",
+            f"\t\treverse_proxy {sites.keycloak_upstream}",
+            "\t}",
+            "\thandle {",
+            "\t\trespond 404",
+            "\t}",
+            "}",
+            *(
+                []
+                if acme
+                else [
+                    f"http://:{HTTP} {{",
+                    f"\tredir https://{{host}}:{sites.https_port}{{uri}} permanent",
+                    "}",
+                ]
+            ),
+            f"http://:{KEYCLOAK_LOCAL} {{",
+            f"\treverse_proxy {sites.keycloak_upstream}",
+            "}",
+            f"http://:{MLFLOW_LOCAL} {{",
+            f"\treverse_proxy {sites.mlflow_upstream}",
+            "}",
+            f"http://:{READY} {{",
+            '\trespond "ready"',
+            "}",
+            "",
+        ]
+    )
+
+
+class EdgeProxyArgs(TypedDict):
+    sites: Sites
+    image: str
+    container_name: pulumi.Input[str]
+    networks: list[docker.Network]
+    bind_address: str
+    https_port: int
+    http_port: int
+    keycloak_port: int
+    mlflow_port: int
+    # files mode: the PEM chain and key from the stack config (secret)
+    certificate: pulumi.Input[str] | None
+    key: pulumi.Input[str] | None
+    protect_data: bool
+
+
+class EdgeProxy(StackComponent):
+    """Caddy with a generated Caddyfile; in `internal` mode also the stack's CA and the site
+    certificate it signs (`root_ca_certificate`)."""
+
+    container: docker.Container
+    root_ca_certificate: pulumi.Output[str] | None
+
+    def __init__(self, name: str, args: EdgeProxyArgs, opts: Options = None) -> None:
+        super().__init__(name, opts)
+        sites = args["sites"]
+        uploads = [docker.ContainerUploadArgs(file=CONFIG_PATH, content=caddyfile(sites))]
+        self.root_ca_certificate = None
+        certificate, key = args["certificate"], args["key"]
+        if sites.mode == "internal":
+            authority = CertificateAuthority(
+                f"{name}-ca", f"MLflow stack CA ({pulumi.get_stack()})", self.child
+            )
+            site = SiteCertificate(
+                f"{name}-certificate",
+                authority,
+                [sites.mlflow_host, sites.keycloak_host],
+                self.child,
+            )
+            self.root_ca_certificate = authority.cert_pem
+            certificate, key = site.cert_pem, site.key_pem
+        if sites.mode != "acme":
+            assert certificate is not None and key is not None, "files mode needs both"
+            uploads += [
+                docker.ContainerUploadArgs(file=CERT_PATH, content=certificate),
+                docker.ContainerUploadArgs(file=KEY_PATH, content=pulumi.Output.secret(key)),
+            ]
+        # ACME account and certificates must outlive the container.
+        data = docker.Volume(
+            f"{name}-data",
+            name=pulumi.Output.concat(args["container_name"], "-data"),
+            opts=pulumi.ResourceOptions(parent=self, protect=args["protect_data"]),
+        )
+        bind = args["bind_address"]
+        self.container = service_container(
+            name,
+            image=local_image(f"{name}-image", args["image"], self),
+            placement=Placement(
+                container_name=args["container_name"],
+                network_names=[network.name for network in args["networks"]],
+                alias=name,
+                bind_address=bind,
+                host_port=args["https_port"],
+            ),
+            internal_port=HTTPS,
+            published=[
+                (bind, args["http_port"], HTTP),
+                ("127.0.0.1", args["keycloak_port"], KEYCLOAK_LOCAL),
+                ("127.0.0.1", args["mlflow_port"], MLFLOW_LOCAL),
+            ],
+            envs=[],
+            health=HEALTH,
+            volumes=[docker.ContainerVolumeArgs(volume_name=data.name, container_path=DATA_DIR)],
+            uploads=uploads,
+            parent=self,
+        )
+        self.register_outputs({})

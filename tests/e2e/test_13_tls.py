@@ -1,0 +1,191 @@
+"""HTTPS at the edge proxy (`tls: internal`), on a stack of its own, proven from outside.
+
+The stack's CA (output rootCaCertificate) is trusted the way the README says: in the
+browser's NSS database with certutil, and as a CA file for Python clients. Then: Chromium signs
+in over HTTPS with no certificate error allowed; the session cookie is Secure and HttpOnly;
+HSTS is sent; plain HTTP redirects; Keycloak's admin paths are refused on its public name;
+only the proxy publishes MLflow and Keycloak; a forged X-Forwarded-For is not believed; the
+stock MLflow client logs a run over HTTPS.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from mlflow.tracking import MlflowClient
+from playwright.sync_api import Browser, sync_playwright
+
+from components.versions import pinned_versions
+from stackrules.names import resource_prefix
+from tests.e2e.browser_login import sign_in
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.deployment import Deployment, docker, e2e_config, log, remove_leftovers
+
+STACK = "tls"
+PORTS = {
+    "keycloakPort": 18083,
+    "mlflowPort": 15003,
+    "mlflowDbPort": 25438,
+    "keycloakDbPort": 25439,
+    "httpsPort": 18443,
+    "httpPort": 18880,
+}
+FORGED = "203.0.113.77"
+SEARCH = "/api/2.0/mlflow/experiments/search?max_results=1"
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Deployment]:
+    remove_leftovers(log, resource_prefix(STACK))
+    with tempfile.TemporaryDirectory() as scratch:
+        config: dict[str, Any] = {
+            **e2e_config(),
+            **PORTS,
+            "tls": "internal",
+            "proxyImage": pinned_versions()["LOCAL_CADDY_IMAGE"],
+        }
+        deployed = Deployment.create(Path(scratch), log, STACK, config)
+        try:
+            yield deployed
+        finally:
+            deployed.destroy(log)
+
+
+@pytest.fixture(scope="module")
+def trusting_browser(stack: Deployment) -> Iterator[Browser]:
+    """Chromium with the stack's CA in its NSS database, as the README tells people to."""
+    ca = stack.ca_file
+    assert ca is not None, "tls: internal exports rootCaCertificate"
+    with tempfile.TemporaryDirectory() as home:
+        nssdb = Path(home) / ".pki" / "nssdb"
+        nssdb.mkdir(parents=True)
+        for step in (
+            ["-N", "--empty-password"],
+            ["-A", "-t", "C,,", "-n", "mlflow-stack-ca", "-i", str(ca)],
+        ):
+            subprocess.run(["certutil", "-d", f"sql:{nssdb}", *step], check=True)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, args=CHROMIUM_ARGS, env={**os.environ, "HOME": home}
+            )
+            yield browser
+            browser.close()
+
+
+def test_urls_are_https_on_separate_hostnames(stack: Deployment) -> None:
+    assert stack.mlflow_url == "https://mlflow.localhost:18443"
+    assert stack.keycloak_url == "https://auth.localhost:18443"
+    assert stack.outputs["issuer"] == "https://auth.localhost:18443/realms/mlflow"
+
+
+def test_the_browser_signs_in_over_https_and_gets_a_secure_httponly_cookie(
+    stack: Deployment, trusting_browser: Browser
+) -> None:
+    context = trusting_browser.new_context()  # certificate errors are NOT ignored
+    page = context.new_page()
+    sign_in(page, stack, "alice", stack.set_known_password("alice"))
+    cookies = {c["name"]: c for c in context.cookies(stack.mlflow_url)}
+    print(f"MLflow's cookies after sign-in: {sorted(cookies)}")
+    session = cookies["session"]
+    assert session["secure"] is True and session["httpOnly"] is True, session
+    assert session["domain"].lstrip(".") == "mlflow.localhost"
+    answer = context.request.get(f"{stack.mlflow_url}{SEARCH}")
+    assert answer.status == 200
+    assert "max-age=" in answer.headers["strict-transport-security"]
+    context.close()
+
+
+def test_keycloak_sends_hsts_and_hides_its_admin_paths(stack: Deployment) -> None:
+    with httpx.Client(verify=stack.tls(), timeout=15) as client:
+        discovery = client.get(
+            f"{stack.keycloak_url}/realms/mlflow/.well-known/openid-configuration"
+        )
+        assert discovery.status_code == 200
+        assert "max-age=" in discovery.headers["strict-transport-security"]
+        refused = {
+            path: client.get(f"{stack.keycloak_url}{path}").status_code
+            for path in (
+                "/admin/",
+                "/admin/master/console/",
+                "/ADMIN/master/console/",
+                "//admin/realms/mlflow",
+                "/realms/master/.well-known/openid-configuration",
+                "/",
+            )
+        }
+    print(f"public Keycloak paths that must be refused: {refused}")
+    assert set(refused.values()) == {404}, refused
+
+
+def test_plain_http_redirects_to_https(stack: Deployment) -> None:
+    for host in ("mlflow.localhost", "auth.localhost"):
+        answer = httpx.get(f"http://{host}:18880/some/path?x=1", follow_redirects=False)
+        assert answer.status_code == 301
+        assert answer.headers["location"] == f"https://{host}:18443/some/path?x=1"
+
+
+def test_only_the_proxy_publishes_mlflow_and_keycloak(stack: Deployment) -> None:
+    prefix = resource_prefix(STACK)
+    for service in ("mlflow", "keycloak"):
+        assert docker("port", f"{prefix}-{service}").strip() == "", service
+    published = docker("port", f"{prefix}-proxy").split()
+    print(f"the proxy's published ports: {published}")
+    listening = subprocess.run(["ss", "-Htln"], capture_output=True, text=True, check=True)
+    for port in PORTS.values():
+        hosts = {
+            line.split()[3].rpartition(":")[0]
+            for line in listening.stdout.splitlines()
+            if line.split()[3].endswith(f":{port}")
+        }
+        assert hosts == {"127.0.0.1"}, (port, hosts)
+
+
+def test_a_forged_forwarded_for_is_not_believed(stack: Deployment) -> None:
+    password = stack.set_known_password("alice")
+    token_url = f"{stack.keycloak_url}/realms/mlflow/protocol/openid-connect/token"
+    with httpx.Client(verify=stack.tls(), timeout=15, headers={"X-Forwarded-For": FORGED}) as c:
+        granted = c.post(
+            token_url,
+            data={
+                "grant_type": "password",
+                "client_id": stack.outputs["clientId"],
+                "client_secret": stack.outputs["clientSecret"],
+                "username": "alice",
+                "password": password,
+            },
+        )
+        assert granted.status_code == 200, granted.text
+        token = granted.json()["access_token"]
+        assert (
+            c.get(
+                f"{stack.mlflow_url}{SEARCH}", headers={"Authorization": f"Bearer {token}"}
+            ).status_code
+            == 200
+        )
+    logins = stack.admin().get_events(query={"type": "LOGIN", "user": stack.user_id("alice")})
+    addresses = {event.get("ipAddress") for event in logins}
+    print(f"Keycloak's login events of alice came from {addresses}")
+    assert addresses and FORGED not in addresses
+    mlflow_log = docker("logs", "--tail", "200", f"{resource_prefix(STACK)}-mlflow")
+    assert FORGED not in mlflow_log
+
+
+def test_the_mlflow_client_logs_a_run_over_https(
+    stack: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", stack.user_tokens("alice")["access_token"])
+    monkeypatch.setenv("MLFLOW_TRACKING_SERVER_CERT_PATH", str(stack.ca_file))
+    client = MlflowClient(tracking_uri=stack.mlflow_url)
+    experiment_id = client.create_experiment(f"over-tls-{uuid.uuid4().hex[:8]}")
+    run = client.create_run(experiment_id)
+    client.log_metric(run.info.run_id, "loss", 0.5)
+    client.set_terminated(run.info.run_id)
+    assert client.get_run(run.info.run_id).info.status == "FINISHED"

@@ -23,6 +23,7 @@ import pulumi_docker as docker
 from components.certificates import CertificateAuthority, SiteCertificate
 from components.service_container import HealthCheck, Placement, local_image, service_container
 from components.stack_component import Options, StackComponent
+from stackrules.names import EDGE_PROXY_ROLE, ROLE_LABEL
 
 CONFIG_PATH = "/etc/caddy/Caddyfile"
 CERT_PATH = "/etc/caddy/tls/site.crt"
@@ -180,6 +181,8 @@ class EdgeProxy(StackComponent):
             health=HEALTH,
             volumes=[docker.ContainerVolumeArgs(volume_name=data.name, container_path=DATA_DIR)],
             uploads=uploads,
+            # What the policy pack recognises as the one container allowed beyond loopback.
+            labels={ROLE_LABEL: EDGE_PROXY_ROLE},
             parent=self,
         )
         self.register_outputs({})

@@ -63,6 +63,7 @@ def service_container(
     volumes: list[docker.ContainerVolumeArgs] | None = None,
     published: Sequence[tuple[str, int, int]] = (),
     uploads: Sequence[docker.ContainerUploadArgs] = (),
+    labels: dict[str, str] | None = None,
 ) -> docker.Container:
     """A long-running container that `pulumi up` waits for until its health check passes.
     It publishes `internal_port` on the placement's host port (if any), and each
@@ -86,6 +87,7 @@ def service_container(
             for address, outside, inside in ports
         ],
         uploads=list(uploads),
+        labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in (labels or {}).items()],
         healthcheck=docker.ContainerHealthcheckArgs(
             tests=health.test,
             interval="5s",

@@ -14,3 +14,9 @@ def config_key(key: str) -> str:
 def resource_prefix(stack: str) -> str:
     """What every container, volume and network of a stack is named after."""
     return f"mlflow-{stack}"
+
+
+# The Docker label of the TLS edge proxy's container: the only one the policy pack lets publish
+# beyond loopback.
+ROLE_LABEL = "org.mlflow-stack.role"
+EDGE_PROXY_ROLE = "tls-edge-proxy"

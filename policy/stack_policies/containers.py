@@ -7,6 +7,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from stackrules.names import EDGE_PROXY_ROLE, ROLE_LABEL
+
 from .props import (
     EnvEntry,
     env_entries,
@@ -81,6 +83,32 @@ _DEV_ENV = {
     "KC_PROFILE": {"dev"},
     "QUARKUS_PROFILE": {"dev"},
 }
+
+
+def _labels(resource: Resource) -> dict[str, Any]:
+    return {
+        str(item.get("label")): item.get("value")
+        for item in known_items(resource.props.get("labels"))
+        if isinstance(item, dict)
+    }
+
+
+@rule("tls-beyond-loopback", CONTAINER)
+def tls_beyond_loopback(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+    """A container that publishes a port beyond loopback is the stack's TLS edge proxy (label
+    org.mlflow-stack.role=tls-edge-proxy): nothing else speaks plain HTTP to the network."""
+    if _labels(resource).get(ROLE_LABEL) == EDGE_PROXY_ROLE:
+        return
+    for port in known_items(resource.props.get("ports")):
+        address = port.get("ip")
+        if is_unknown(address) or _is_loopback(address or WILDCARD):
+            continue
+        yield (
+            f"Container {resource.name or ''} publishes {_number(port.get('external'))} on "
+            f"{address or WILDCARD} in plain HTTP: passwords and session cookies would cross the "
+            f"network unencrypted. Fix: `pulumi config set {config_key('tls')} internal` (or "
+            "files / acme): the edge proxy then publishes HTTPS and the services nothing."
+        )
 
 
 @rule("keycloak-production-mode", CONTAINER)

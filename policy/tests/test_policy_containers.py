@@ -13,12 +13,15 @@ from stack_policies.containers import (
     oidc_token_checks,
     ports_on_loopback,
     secrets_not_plaintext,
+    tls_beyond_loopback,
     token_audience_and_issuer,
 )
 from stack_policies.props import UNKNOWN
 from stack_policies.resource_types import CONTAINER, REALM
 from stack_policies.rule import Resource
 from stack_policies.secret_markers import SECRET_PATHS_KEY
+
+from stackrules.names import EDGE_PROXY_ROLE, ROLE_LABEL
 
 
 def container(**props: Any) -> Resource:
@@ -262,3 +265,15 @@ def test_own_network_named_volumes_and_unknowns_pass_the_host_access_rule() -> N
 def test_a_keycloak_client_as_audience_is_refused_even_before_the_client_id_is_known() -> None:
     [message] = token_audience_and_issuer.violations(mlflow("OIDC_AUDIENCE=account", UNKNOWN))
     assert "OIDC_AUDIENCE is 'account'" in message
+
+
+def test_only_the_labelled_tls_proxy_publishes_beyond_loopback() -> None:
+    proxy_labels = [{"label": ROLE_LABEL, "value": EDGE_PROXY_ROLE}]
+    assert (
+        tls_beyond_loopback.violations(container(ports=[port("0.0.0.0")], labels=proxy_labels))
+        == []
+    )
+    assert tls_beyond_loopback.violations(container(ports=[port("127.0.0.1")])) == []
+    [message] = tls_beyond_loopback.violations(container(ports=[port("192.0.2.10")]))
+    assert "mlflow-keycloak-stack:tls internal" in message
+    assert tls_beyond_loopback.violations(container(ports=[port(UNKNOWN)])) == []

@@ -18,6 +18,8 @@ from stack_policies.resource_types import (
     REMOTE_IMAGE,
 )
 
+from stackrules.names import EDGE_PROXY_ROLE, ROLE_LABEL
+
 KEYCLOAK_CONTAINER: dict[str, Any] = {
     "name": "keycloak",
     "image": "sha256:" + "ab" * 32,
@@ -92,6 +94,10 @@ MAPPER_PROPS: dict[str, Any] = {
 }
 
 
+LAN = "192.0.2.10"
+PROXY_LABELS = [{"label": ROLE_LABEL, "value": EDGE_PROXY_ROLE}]
+
+
 def _with(props: dict[str, Any], **changes: Any) -> dict[str, Any]:
     changed = copy.deepcopy(props)
     for key, value in changes.items():
@@ -110,8 +116,18 @@ def _weakened(
 
 # policy name -> (resource type, the stack's compliant props, a violating variant)
 CASES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
+    # The edge proxy on every interface: refused by the address allow-list alone.
     "ports-on-loopback-only": _weakened(
-        CONTAINER, KEYCLOAK_CONTAINER, ports=[{"internal": 8080, "external": 8080, "ip": "0.0.0.0"}]
+        CONTAINER,
+        KEYCLOAK_CONTAINER,
+        ports=[{"internal": 443, "external": 8443, "ip": "0.0.0.0"}],
+        labels=PROXY_LABELS,
+    ),
+    # A service on an allowed LAN address, but in plain HTTP (not the TLS proxy).
+    "tls-beyond-loopback": _weakened(
+        CONTAINER,
+        KEYCLOAK_CONTAINER,
+        ports=[{"internal": 8080, "external": 8080, "ip": "192.0.2.10"}],
     ),
     "keycloak-production-mode": _weakened(CONTAINER, KEYCLOAK_CONTAINER, command=["start-dev"]),
     "keycloak-brute-force-detection": _weakened(REALM, REALM_PROPS, securityDefenses=None),
@@ -163,10 +179,16 @@ def test_the_stacks_settings_pass(analyze, policy: str) -> None:
     assert [name for name, _ in analyze(resource_type, compliant)] == []
 
 
+# Pack config that lets a case violate its own policy alone.
+CASE_CONFIG = {
+    "tls-beyond-loopback": {"ports-on-loopback-only": {"allowedBindAddresses": ["192.0.2.10"]}}
+}
+
+
 @pytest.mark.parametrize("policy", sorted(CASES))
 def test_a_weakened_resource_is_reported_with_a_fix(analyze, policy: str) -> None:
     resource_type, _, violating = CASES[policy]
-    diagnostics = analyze(resource_type, violating)
+    diagnostics = analyze(resource_type, violating, CASE_CONFIG.get(policy))
     assert [name for name, _ in diagnostics] == [policy]
     assert "Fix:" in diagnostics[0][1]
 
@@ -192,7 +214,9 @@ def test_values_unknown_in_preview_are_not_judged(analyze) -> None:
 
 def test_policy_config_widens_a_rule(analyze) -> None:
     open_port = _with(
-        KEYCLOAK_CONTAINER, ports=[{"internal": 8080, "external": 8080, "ip": "192.0.2.10"}]
+        KEYCLOAK_CONTAINER,
+        ports=[{"internal": 443, "external": 443, "ip": LAN}],
+        labels=PROXY_LABELS,
     )
     assert [n for n, _ in analyze(CONTAINER, open_port)] == ["ports-on-loopback-only"]
     config = {"ports-on-loopback-only": {"allowedBindAddresses": ["192.0.2.10"]}}

@@ -444,3 +444,51 @@ def test_each_person_has_an_mlflow_account_active_when_enabled_and_in_a_group() 
     account = stack.one("pulumi-python:dynamic:Resource", "mlflow-accounts-in").inputs
     assert account["mlflow_url"] == "http://127.0.0.1:5000"
     assert is_secret(account["client_secret"])
+
+
+def test_with_tls_only_the_proxy_publishes_and_each_service_trusts_only_its_edge_network() -> None:
+    stack = run_program({"tls": "internal"})
+    networks = {n.name: n for n in stack.of_type("docker:index/network:Network")}
+    joined = {
+        c.name: sorted(n["name"] for n in c.inputs["networksAdvanced"])
+        for c in stack.of_type(CONTAINER)
+    }
+    edge = {
+        name: networks[f"{name}-edge-network"].inputs["name"] for name in ("keycloak", "mlflow")
+    }
+    assert joined["proxy"] == sorted(edge.values())
+    assert edge["keycloak"] in joined["keycloak"] and edge["mlflow"] not in joined["keycloak"]
+    assert edge["mlflow"] in joined["mlflow"] and edge["keycloak"] not in joined["mlflow"]
+    for service in ("keycloak", "mlflow"):
+        assert stack.one(CONTAINER, service).inputs.get("ports", []) == []
+
+    keycloak, mlflow = envs_of(stack, "keycloak"), envs_of(stack, "mlflow")
+    assert keycloak["KC_HOSTNAME"] == "https://auth.localhost:8443"
+    assert keycloak["KC_PROXY_HEADERS"] == "xforwarded"
+    assert keycloak["KC_HOSTNAME_ADMIN"] == "http://127.0.0.1:8080"
+    # The ranges Docker gave the edge networks (the harness plays Docker here).
+    assert keycloak["KC_PROXY_TRUSTED_ADDRESSES"].startswith("172.30.")
+    assert mlflow["TRUSTED_PROXIES"].startswith("172.30.")
+    assert mlflow["TRUSTED_PROXIES"] != keycloak["KC_PROXY_TRUSTED_ADDRESSES"]
+    assert mlflow["SESSION_COOKIE_SECURE"] == "true"
+    assert mlflow["OIDC_REDIRECT_URI"] == "https://mlflow.localhost:8443/callback"
+    assert "mlflow.localhost:8443" in mlflow["MLFLOW_SERVER_ALLOWED_HOSTS"].split(",")
+    assert mlflow["MLFLOW_SERVER_CORS_ALLOWED_ORIGINS"] == "https://mlflow.localhost:8443"
+    assert stack.one("keycloak:index/realm:Realm").inputs["sslRequired"] == "all"
+
+    # The key makes the uploads secret (the engine marks the whole list).
+    declared = stack.one(CONTAINER, "proxy").inputs["uploads"]
+    assert is_secret(declared)
+    uploads = {u["file"] for u in plain(declared)}
+    assert uploads == {"/etc/caddy/Caddyfile", "/etc/caddy/tls/site.crt", "/etc/caddy/tls/site.key"}
+    provider = stack.one("pulumi:providers:keycloak").inputs
+    assert provider["url"] == "http://127.0.0.1:8080"
+    assert stack.exports.keys() >= {"rootCaCertificate", "keycloakAdminUrl", "mlflowAdminUrl"}
+
+
+def test_without_tls_the_realm_keeps_keycloaks_default_and_there_is_no_proxy(
+    stack: DeclaredStack,
+) -> None:
+    assert stack.one("keycloak:index/realm:Realm").inputs["sslRequired"] == "external"
+    assert [c.name for c in stack.of_type(CONTAINER) if c.name == "proxy"] == []
+    assert "rootCaCertificate" not in stack.exports

@@ -246,16 +246,6 @@ class StackConfig(_Model):
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
-    @field_validator("provision_on_bearer_auth")
-    @classmethod
-    def _provisioning(cls, value: bool) -> bool:
-        if not value:
-            raise ValueError(
-                "cannot be false: the stack's admin account, which deactivates offboarded people "
-                "in MLflow, is created by its first bearer call; remove the key (default true)"
-            )
-        return value
-
     @field_validator("bind_address")
     @classmethod
     def _bind_address(cls, value: str) -> str:
@@ -459,6 +449,13 @@ def _consistency_errors(cfg: StackConfig) -> list[str]:
                 f"{getattr(cfg, longer)!r} ({why}). Fix: pulumi config set {_key(shorter)} "
                 f"<at most {getattr(cfg, longer)}>"
             )
+
+    if not cfg.provision_on_bearer_auth:
+        errors.append(
+            "provisionOnBearerAuth = False: cannot be false: the stack's admin account, which "
+            "deactivates offboarded people in MLflow, is created by its first bearer call. Fix: "
+            "pulumi config rm provisionOnBearerAuth (the default is true)"
+        )
 
     if cfg.automation_client_id == cfg.client_id:
         errors.append(

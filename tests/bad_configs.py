@@ -79,7 +79,11 @@ BAD_CONFIGS = [
     BadConfig(
         "bearer-provisioning-off",
         {"provisionOnBearerAuth": False},
-        ["provisionOnBearerAuth = False", "cannot be false", "stack's admin account"],
+        [
+            "provisionOnBearerAuth = False",
+            "cannot be false",
+            "pulumi config rm provisionOnBearerAuth",
+        ],
     ),
     BadConfig(
         "wide-bind-without-tls",

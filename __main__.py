@@ -11,6 +11,7 @@ from components.keycloak_server import KeycloakServer
 from components.mlflow_accounts import MlflowAccounts
 from components.mlflow_server import MlflowServer
 from components.oidc_client import OidcClient
+from components.operator_client import OperatorClient
 from components.postgres_server import PostgresServer
 from components.realm_users import RealmUsers
 from components.service_container import Placement
@@ -183,6 +184,17 @@ automation = (
     else None
 )
 
+# stackctl's own account: the realm alone, only the roles its commands need.
+operator = OperatorClient(
+    "stackctl-client",
+    {
+        "realm_id": realm.realm_id,
+        "client_id": f"{cfg.client_id}-stackctl",
+        "provider": keycloak_server.provider,
+    },
+    on_realm,
+)
+
 # The stack's own MLflow administrator: deactivates offboarded people's MLflow accounts.
 stack_admin = OidcClient(
     "stack-admin-client",
@@ -265,3 +277,5 @@ pulumi.export("keycloakAdminUrl", cfg.urls.keycloak_from_host)
 pulumi.export("mlflowAdminUrl", cfg.urls.mlflow_from_host)
 if proxy and proxy.root_ca_certificate:
     pulumi.export("rootCaCertificate", proxy.root_ca_certificate)
+pulumi.export("stackctlClientId", operator.client.client_id)
+pulumi.export("stackctlClientSecret", operator.client_secret)

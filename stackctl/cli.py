@@ -289,9 +289,12 @@ def users_disable(
 
 
 def _names(outputs: StackOutputs, admin: KeycloakAdmin, ids: set[str]) -> dict[str, str]:
-    """Usernames for ids the events leave bare; admins act from the master realm."""
+    """Usernames for ids the events leave bare. stackctl's own account sees its realm only;
+    the bootstrap admin also looks in master, where admins act from."""
     if not ids:
         return {}
+    if outputs.stackctl_client_id:
+        return realm.usernames([admin], ids)
     return realm.usernames([admin, realm.connect(outputs, "master")], ids)
 
 

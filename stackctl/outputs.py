@@ -33,6 +33,7 @@ SECRET_OUTPUTS = (
     "keycloakAdminPassword",
     "automationClientSecret",
     "stackAdminClientSecret",
+    "stackctlClientSecret",
 )
 
 
@@ -58,6 +59,10 @@ class StackOutputs(BaseModel):
     keycloak_admin_url: str | None = None
     mlflow_admin_url: str | None = None
     root_ca_certificate: str | None = None
+    # stackctl's realm-scoped account; absent from stacks deployed earlier (then stackctl signs
+    # in as the master realm's bootstrap admin, as it used to).
+    stackctl_client_id: str | None = None
+    stackctl_client_secret: SecretStr | None = None
     # The stack's own MLflow administrator (offboarding); absent from stacks deployed earlier.
     stack_admin_client_id: str | None = None
     stack_admin_client_secret: SecretStr | None = None

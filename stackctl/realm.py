@@ -33,7 +33,17 @@ URL_ADMIN_SESSION = "admin/realms/{realm-name}/sessions/{session}"
 
 
 def connect(outputs: StackOutputs, realm: str | None = None) -> KeycloakAdmin:
-    """An admin client of `realm` (default: the stack's), logged in as the master admin."""
+    """An admin client of `realm` (default: the stack's): as stackctl's own realm-scoped
+    account when the stack has one, else as the master realm's bootstrap admin."""
+    if outputs.stackctl_client_id and outputs.stackctl_client_secret and realm is None:
+        return KeycloakAdmin(
+            server_url=outputs.keycloak_admin,
+            client_id=outputs.stackctl_client_id,
+            client_secret_key=outputs.stackctl_client_secret.get_secret_value(),
+            realm_name=outputs.realm,
+            user_realm_name=outputs.realm,
+            timeout=TIMEOUT_SECONDS,
+        )
     return KeycloakAdmin(
         server_url=outputs.keycloak_admin,
         username=outputs.keycloak_admin_username,

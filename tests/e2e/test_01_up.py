@@ -42,6 +42,7 @@ def test_secrets_are_secret_outputs_of_the_stack(deployment: Deployment) -> None
         "userInitialPasswords",
         "automationClientSecret",
         "stackAdminClientSecret",
+        "stackctlClientSecret",
     }
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from keycloak import KeycloakAdmin
 from keycloak.exceptions import KeycloakError
 from typer.testing import CliRunner, Result
 
@@ -149,7 +150,8 @@ def test_a_revocation_appears_in_the_admin_events_with_who_did_it(
     event = matching[0]
     assert event["operation"] == "ACTION"
     assert event["user"] == "adam"
-    assert event["actor"] == deployment.outputs["keycloakAdminUsername"]
+    # stackctl acts as its own realm-scoped account, and the audit trail says so.
+    assert event["actor"] == f"service-account-{deployment.outputs['stackctlClientId']}"
 
 
 def test_token_prints_lines_that_give_a_script_mlflow_access(
@@ -182,3 +184,18 @@ def test_revoking_an_unknown_user_is_a_one_line_error(
     assert result.exit_code == 1
     assert result.stderr == f"error: no user 'nobody-here' in realm {deployment.realm!r}\n"
     assert "Traceback" not in result.output
+
+
+def test_stackctls_account_may_not_change_the_realm(deployment: Deployment) -> None:
+    """Its roles read the realm and manage users' sessions; changing realm settings is refused."""
+    account = KeycloakAdmin(
+        server_url=deployment.outputs["keycloakAdminUrl"],
+        client_id=deployment.outputs["stackctlClientId"],
+        client_secret_key=deployment.outputs["stackctlClientSecret"],
+        realm_name=deployment.realm,
+        user_realm_name=deployment.realm,
+    )
+    assert account.get_realm(deployment.realm)["realm"] == deployment.realm
+    with pytest.raises(KeycloakError) as refused:
+        account.update_realm(deployment.realm, {"accessTokenLifespan": 3600})
+    assert refused.value.response_code == 403

@@ -69,6 +69,8 @@ class RecordingMocks(Mocks):
         return f"{args.name}-id", state
 
     def call(self, args: MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
+        if args.token == "keycloak:openid/getClient:getClient":
+            return {**args.args, "id": f"{args.args['clientId']}-uuid"}, []
         return {}, None
 
 

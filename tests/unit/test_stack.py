@@ -353,6 +353,7 @@ def test_exports_name_every_url_and_hide_every_secret(stack: DeclaredStack) -> N
         "keycloakAdminPassword",
         "userInitialPasswords",
         "stackAdminClientSecret",
+        "stackctlClientSecret",
     }
     assert values["mlflowUrl"][0] == "http://localhost:5000"
     assert values["keycloakUrl"][0] == "http://localhost:8080"
@@ -363,7 +364,7 @@ def test_exports_name_every_url_and_hide_every_secret(stack: DeclaredStack) -> N
 
 def test_no_automation_client_unless_configured(stack: DeclaredStack) -> None:
     clients = [c.inputs["clientId"] for c in stack.of_type("keycloak:openid/client:Client")]
-    assert clients == ["mlflow", "mlflow-stack-admin"]
+    assert clients == ["mlflow", "mlflow-stackctl", "mlflow-stack-admin"]
     assert "automationClientSecret" not in stack.exports
 
 
@@ -492,3 +493,29 @@ def test_without_tls_the_realm_keeps_keycloaks_default_and_there_is_no_proxy(
     assert stack.one("keycloak:index/realm:Realm").inputs["sslRequired"] == "external"
     assert [c.name for c in stack.of_type(CONTAINER) if c.name == "proxy"] == []
     assert "rootCaCertificate" not in stack.exports
+
+
+def test_stackctl_has_a_realm_account_with_only_the_roles_its_commands_need(
+    stack: DeclaredStack,
+) -> None:
+    client = stack.one("keycloak:openid/client:Client", "stackctl-client").inputs
+    assert client["serviceAccountsEnabled"] is True
+    assert client["standardFlowEnabled"] is False
+    assert client["directAccessGrantsEnabled"] is False
+    roles = {
+        r.inputs["role"]: r.inputs["clientId"]
+        for r in stack.of_type("keycloak:openid/clientServiceAccountRole:ClientServiceAccountRole")
+    }
+    assert roles == dict.fromkeys(
+        [
+            "view-realm",
+            "view-clients",
+            "query-clients",
+            "view-users",
+            "query-users",
+            "view-events",
+            "manage-users",
+        ],
+        "realm-management-uuid",
+    )
+    assert "manage-realm" not in roles and "manage-clients" not in roles

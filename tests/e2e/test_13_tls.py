@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from mlflow.tracking import MlflowClient
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Playwright
 
 from components.versions import pinned_versions
 from stackrules.names import resource_prefix
@@ -60,7 +60,7 @@ def stack() -> Iterator[Deployment]:
 
 
 @pytest.fixture(scope="module")
-def trusting_browser(stack: Deployment) -> Iterator[Browser]:
+def trusting_browser(stack: Deployment, playwright: Playwright) -> Iterator[Browser]:
     """Chromium with the stack's CA in its NSS database, as the README tells people to."""
     ca = stack.ca_file
     assert ca is not None, "tls: internal exports rootCaCertificate"
@@ -72,12 +72,11 @@ def trusting_browser(stack: Deployment) -> Iterator[Browser]:
             ["-A", "-t", "C,,", "-n", "mlflow-stack-ca", "-i", str(ca)],
         ):
             subprocess.run(["certutil", "-d", f"sql:{nssdb}", *step], check=True)
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM, args=CHROMIUM_ARGS, env={**os.environ, "HOME": home}
-            )
-            yield browser
-            browser.close()
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, env={**os.environ, "HOME": home}
+        )
+        yield browser
+        browser.close()
 
 
 def test_urls_are_https_on_separate_hostnames(stack: Deployment) -> None:

@@ -45,8 +45,8 @@ class OperatorClient(StackComponent):
             realm_id=args["realm_id"],
             client_id=args["client_id"],
             name="stackctl (operator CLI)",
+            service_accounts_enabled=True,  # the client-credentials grant, and nothing else:
             access_type="CONFIDENTIAL",
-            service_accounts_enabled=True,
             standard_flow_enabled=False,
             implicit_flow_enabled=False,
             direct_access_grants_enabled=False,

@@ -117,8 +117,10 @@ class Deployment:
         stack_name: str = STACK,
         config: dict[str, Any] | None = None,
         project: Callable[[Path], None] = copy_project,
+        secret_config: dict[str, str] | None = None,
     ) -> Deployment:
-        """A new stack of `project` (by default this checkout's) in workdir, brought up."""
+        """A new stack of `project` (by default this checkout's) in workdir, brought up;
+        `secret_config` is set as `pulumi config set --secret` would."""
         project(workdir)
         state = workdir / "state"
         state.mkdir()
@@ -133,6 +135,8 @@ class Deployment:
         deployment = cls(stack=stack)
         for key, value in (config or e2e_config()).items():
             deployment.set_config(key, value)
+        for key, text in (secret_config or {}).items():
+            stack.set_config(key, auto.ConfigValue(text, secret=True))
         deployment.up(log)
         return deployment
 

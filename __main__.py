@@ -7,8 +7,10 @@ from components.access_groups import AccessGroups
 from components.app_database import AppDatabase
 from components.config import load_config
 from components.edge_proxy import EdgeProxy, Sites
+from components.keycloak_server import HTTP_PORT as KEYCLOAK_HTTP_PORT
 from components.keycloak_server import KeycloakServer
 from components.mlflow_accounts import MlflowAccounts
+from components.mlflow_server import HTTP_PORT as MLFLOW_HTTP_PORT
 from components.mlflow_server import MlflowServer
 from components.oidc_client import OidcClient
 from components.operator_client import OperatorClient
@@ -103,8 +105,8 @@ proxy = (
                 keycloak_host=cfg.keycloak_hostname,
                 https_port=cfg.https_port,
                 realm=cfg.realm,
-                mlflow_upstream="mlflow:5000",
-                keycloak_upstream="keycloak:8080",
+                mlflow_upstream=f"mlflow:{MLFLOW_HTTP_PORT}",
+                keycloak_upstream=f"keycloak:{KEYCLOAK_HTTP_PORT}",
                 acme_email=cfg.acme_email,
             ),
             "image": cfg.proxy_image,

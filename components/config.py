@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 from components.versions import pin
+from stackrules.addresses import is_loopback
 from stackrules.durations import format_duration, parse_duration
 from stackrules.images import pinning_problem
 from stackrules.names import NAMESPACE
@@ -365,18 +366,10 @@ def _key(field: str) -> str:
     return to_camel(field)
 
 
-def _field(key: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
-
-
-def _is_loopback(address: str) -> bool:
-    return ipaddress.ip_address(address).is_loopback
-
-
 def _tls_errors(cfg: StackConfig) -> list[str]:
     """TLS whenever anything is published beyond loopback, and what each mode needs."""
     errors: list[str] = []
-    if cfg.tls == "off" and not _is_loopback(cfg.bind_address):
+    if cfg.tls == "off" and not is_loopback(cfg.bind_address):
         errors.append(
             f"bindAddress = {cfg.bind_address!r}: beyond loopback without TLS, passwords and "
             "session cookies would cross the network in clear. Fix: pulumi config set tls "
@@ -404,11 +397,11 @@ def _tls_errors(cfg: StackConfig) -> list[str]:
                     f"localhost name. Fix: a public DNS name, or pulumi config set tls internal"
                 )
     if cfg.tls == "files":
-        for key in ("tlsCertificate", "tlsKey"):
-            if not getattr(cfg, _field(key)):
+        for field, pem in (("tls_certificate", "cert.pem"), ("tls_key", "key.pem")):
+            if not getattr(cfg, field):
                 errors.append(
-                    f"{key}: required with tls = 'files'. Fix: pulumi config set --secret "
-                    f"{key} < {'cert.pem' if key == 'tlsCertificate' else 'key.pem'}"
+                    f"{_key(field)}: required with tls = 'files'. Fix: pulumi config set "
+                    f"--secret {_key(field)} < {pem}"
                 )
     return errors
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from stackrules.addresses import is_loopback
 from stackrules.names import EDGE_PROXY_ROLE, ROLE_LABEL
 
 from .props import (
@@ -23,15 +23,6 @@ from .resource_types import CONTAINER
 from .rule import Resource, config_key, names_option, rule
 
 WILDCARD = "0.0.0.0"
-
-
-def _is_loopback(address: str) -> bool:
-    if address.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(address.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _number(value: Any) -> str:
@@ -62,7 +53,7 @@ def ports_on_loopback(resource: Resource, config: Mapping[str, Any]) -> Iterator
         if is_unknown(address):
             continue
         address = address or WILDCARD  # Docker publishes on every interface when no ip is given.
-        if _is_loopback(address) or address in allowed:
+        if is_loopback(address) or address in allowed:
             continue
         published = f"{_number(port.get('external'))}->{_number(port.get('internal'))}"
         everywhere = " (every interface)" if address in (WILDCARD, "::") else ""
@@ -101,7 +92,7 @@ def tls_beyond_loopback(resource: Resource, config: Mapping[str, Any]) -> Iterat
         return
     for port in known_items(resource.props.get("ports")):
         address = port.get("ip")
-        if is_unknown(address) or _is_loopback(address or WILDCARD):
+        if is_unknown(address) or is_loopback(address or WILDCARD):
             continue
         yield (
             f"Container {resource.name or ''} publishes {_number(port.get('external'))} on "

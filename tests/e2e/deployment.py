@@ -4,6 +4,7 @@ update, the local Docker engine and the locally built images."""
 
 from __future__ import annotations
 
+import functools
 import secrets
 import ssl
 import subprocess
@@ -199,9 +200,10 @@ class Deployment:
     def realm(self) -> str:
         return str(self.outputs["realm"])
 
-    @property
+    @functools.cached_property
     def ca_file(self) -> Path | None:
-        """The stack's CA certificate as a file (tls: internal), for clients to verify with."""
+        """The stack's CA certificate as a file (tls: internal), for clients to verify with;
+        written once (the CA lives as long as the stack)."""
         pem = self.outputs.get("rootCaCertificate")
         if not pem:
             return None

@@ -10,8 +10,8 @@ from components.edge_proxy import EdgeProxy, Sites
 from components.keycloak_server import HTTP_PORT as KEYCLOAK_HTTP_PORT
 from components.keycloak_server import KeycloakServer
 from components.mlflow_accounts import MlflowAccounts
+from components.mlflow_server import ARTIFACTS_DIR, MlflowServer
 from components.mlflow_server import HTTP_PORT as MLFLOW_HTTP_PORT
-from components.mlflow_server import MlflowServer
 from components.oidc_client import OidcClient
 from components.operator_client import OperatorClient
 from components.postgres_server import PostgresServer
@@ -281,3 +281,16 @@ if proxy and proxy.root_ca_certificate:
     pulumi.export("rootCaCertificate", proxy.root_ca_certificate)
 pulumi.export("stackctlClientId", operator.client.client_id)
 pulumi.export("stackctlClientSecret", operator.client_secret)
+# What `stackctl backup` copies and `stackctl restore` puts back (no secret in it).
+pulumi.export(
+    "dataStores",
+    {
+        "databases": [
+            tracking_db.store("tracking"),
+            auth_db.store("permissions"),
+            keycloak_db.store("identities"),
+        ],
+        "artifacts": {"container": mlflow.container.name, "path": ARTIFACTS_DIR},
+        "services": [keycloak_server.container.name, mlflow.container.name],
+    },
+)

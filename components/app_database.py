@@ -64,6 +64,16 @@ class AppDatabase(StackComponent):
         )
         self.register_outputs({"role": self.role.name, "database": self.database.name})
 
+    def store(self, purpose: str) -> dict[str, pulumi.Input[str]]:
+        """Where a backup finds this database (what it holds, its name, its owner, its
+        server's container)."""
+        return {
+            "purpose": purpose,
+            "database": self.database.name,
+            "owner": self.role.name,
+            "container": self.server.container.name,
+        }
+
     def uri(self) -> pulumi.Output[str]:
         """SQLAlchemy URI for containers on the stack's network (psycopg 3 driver), secret."""
         return pulumi.Output.secret(

@@ -8,23 +8,34 @@ from __future__ import annotations
 import shlex
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from keycloak import KeycloakAdmin
 from rich.console import Console
 from rich.table import Table
 
-from stackctl import realm, views
+from stackctl import backup as backups
+from stackctl import realm, state_graft, views
 from stackctl.automation import automation_token
 from stackctl.errors import StackctlError
 from stackctl.health import keycloak_health, mlflow_health
-from stackctl.outputs import StackOutputs, load_outputs_file, load_stack_outputs
+from stackctl.outputs import (
+    PROJECT_DIR,
+    StackOutputs,
+    load_outputs_file,
+    load_stack_outputs,
+    pulumi_stack,
+    stack_outputs,
+)
 from stackrules.durations import format_duration, parse_duration
 from stackrules.mlflow_admin import AccountError, set_account_active
+
+if TYPE_CHECKING:
+    from pulumi import automation as auto
 
 # Tracebacks with locals would print the admin password; a bug gets a plain traceback.
 app = typer.Typer(
@@ -54,6 +65,15 @@ OutputsFile = Annotated[
         envvar="STACKCTL_OUTPUTS_FILE",
         dir_okay=False,
         help="JSON of `pulumi stack output --json --show-secrets`, instead of asking Pulumi.",
+    ),
+]
+ProjectDir = Annotated[
+    Path,
+    typer.Option(
+        "--project-dir",
+        envvar="STACKCTL_PROJECT_DIR",
+        file_okay=False,
+        help="The Pulumi project (Pulumi.yaml, Pulumi.<stack>.yaml) the stack belongs to.",
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -96,17 +116,33 @@ class Target:
 
     stack: str
     outputs_file: Path | None
+    project_dir: Path
 
     def outputs(self) -> StackOutputs:
         if self.outputs_file is not None:
             return load_outputs_file(self.outputs_file, self.stack)
-        return load_stack_outputs(self.stack)
+        return load_stack_outputs(self.stack, project_dir=self.project_dir)
+
+    def pulumi_stack(self, command: str) -> AbstractContextManager[auto.Stack]:
+        """The stack itself, for commands that read or write its state."""
+        if self.outputs_file is not None:
+            raise StackctlError(
+                f"{command} works on the stack's Pulumi state, which --outputs-file does not "
+                "give; run it where `pulumi` reaches the stack"
+            )
+        return pulumi_stack(self.stack, project_dir=self.project_dir)
 
 
 @app.callback()
-def target(ctx: typer.Context, stack: Stack = "dev", outputs_file: OutputsFile = None) -> None:
-    """Operate a deployed MLflow + Keycloak stack: status, sessions, audit trail, tokens."""
-    ctx.obj = Target(stack, outputs_file)
+def target(
+    ctx: typer.Context,
+    stack: Stack = "dev",
+    outputs_file: OutputsFile = None,
+    project_dir: ProjectDir = PROJECT_DIR,
+) -> None:
+    """Operate a deployed MLflow + Keycloak stack: status, sessions, audit trail, tokens,
+    backups."""
+    ctx.obj = Target(stack, outputs_file, project_dir)
 
 
 def _target(ctx: typer.Context) -> Target:
@@ -379,3 +415,83 @@ def token(
         typer.echo(
             'the token is hidden; to use it: eval "$(stackctl token --show-secret)"', err=True
         )
+
+
+# -- backup and restore ---------------------------------------------------------------------
+
+
+@app.command()
+def backup(
+    ctx: typer.Context,
+    to: Annotated[Path, typer.Option("--to", file_okay=False, help="A new (or empty) directory.")],
+) -> None:
+    """Copy the stack's databases, artifacts and Keycloak state into a new directory.
+
+    The three databases, the artifacts volume and the Pulumi state of the Keycloak objects, in
+    a directory of mode 700 with files of mode 600 (it holds secrets). Keycloak and MLflow are
+    paused for the seconds the copy takes, so it is of one moment: requests wait, none fail.
+    """
+    target = _target(ctx)
+    with failures_reported():
+        with target.pulumi_stack("backup") as stack:
+            outputs = stack_outputs(stack)
+            deployment = stack.export_stack().deployment or {}
+        manifest = backups.take_backup(outputs, deployment, target.stack, to, typer.echo)
+    total = sum(part.bytes for part in manifest.parts)
+    typer.echo(
+        f"backup of stack {target.stack!r} in {to}: {len(manifest.parts)} parts, {total} bytes, "
+        f"writes paused {manifest.writes_paused_seconds:.1f} s"
+    )
+
+
+@app.command()
+def restore(
+    ctx: typer.Context,
+    source: Annotated[
+        Path,
+        typer.Option("--from", exists=True, file_okay=False, help="A directory `backup` wrote."),
+    ],
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Restore even over experiments the stack holds."),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Put a backup back into a freshly created stack with the same config.
+
+    The databases and artifacts are replaced, the Keycloak objects' Pulumi state grafted from
+    the backup, then `pulumi up` rolls their secrets out to the containers. The backup and the
+    stack are checked before anything is changed.
+    """
+    _confirmed_or_told(yes)
+    target = _target(ctx)
+    with failures_reported(), target.pulumi_stack("restore") as stack:
+        outputs = stack_outputs(stack)
+        stores = backups.data_stores(outputs)
+        manifest = backups.verify_backup(source, stores)
+        if manifest.realm != outputs.realm:
+            raise StackctlError(
+                f"the backup is of realm {manifest.realm!r}, the stack's is {outputs.realm!r}; "
+                "restore into a stack with the backup's config"
+            )
+        exported = stack.export_stack()
+        saved_stack, saved = backups.saved_identities(source)
+        grafted = state_graft.graft(exported.deployment or {}, saved, saved_stack, stack.name)
+        if not overwrite:
+            backups.assert_fresh(stores)
+        typer.echo(f"backup {source} of {manifest.created}: complete, every checksum matches")
+        if not yes:
+            typer.confirm(f"Replace stack {target.stack!r}'s data with this backup?", abort=True)
+        try:
+            backups.restore_data(source, manifest, stores, typer.echo)
+            backups.import_state(stack, grafted, exported.version or 3)
+            typer.echo("Pulumi state of the Keycloak objects: grafted from the backup")
+            backups.start_services(stores, typer.echo)
+            typer.echo("pulumi up: the restored secrets go out to the containers")
+            stack.up(on_output=typer.echo, color="never")
+        except StackctlError as error:
+            raise StackctlError(
+                f"{error}; restore stopped part way: fix that, then run restore again with "
+                "--overwrite"
+            ) from None
+    typer.echo(f"stack {target.stack!r} restored from {source}")

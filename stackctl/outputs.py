@@ -13,9 +13,10 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 from pydantic.alias_generators import to_camel
@@ -24,6 +25,9 @@ from components.versions import pin
 from stackctl.errors import StackctlError
 from stackrules.local_state import backend_env, cache_dir
 from stackrules.mlflow_admin import AdminClient
+
+if TYPE_CHECKING:
+    from pulumi import automation as auto
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # Pulumi prints this in place of a secret unless asked for --show-secrets.
@@ -35,6 +39,35 @@ SECRET_OUTPUTS = (
     "stackAdminClientSecret",
     "stackctlClientSecret",
 )
+
+
+class DatabaseStore(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    purpose: Literal["tracking", "permissions", "identities"]
+    database: str
+    owner: str
+    container: str
+
+
+class ArtifactStore(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    container: str
+    path: str
+
+
+class DataStores(BaseModel):
+    """Where the stack keeps what a backup must copy, and the services writing it."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    databases: list[DatabaseStore]
+    artifacts: ArtifactStore
+    services: list[str]
+
+    def database(self, purpose: str) -> DatabaseStore:
+        return next(store for store in self.databases if store.purpose == purpose)
 
 
 class StackOutputs(BaseModel):
@@ -66,6 +99,8 @@ class StackOutputs(BaseModel):
     # The stack's own MLflow administrator (offboarding); absent from stacks deployed earlier.
     stack_admin_client_id: str | None = None
     stack_admin_client_secret: SecretStr | None = None
+    # What backup and restore copy; absent from stacks deployed earlier.
+    data_stores: DataStores | None = None
 
     @property
     def keycloak_admin(self) -> str:
@@ -175,8 +210,12 @@ def _pulumi_message(error: Exception) -> str:
     return re.sub(r"^error:\s*", "", found)
 
 
-def load_stack_outputs(stack: str, environ: Mapping[str, str] | None = None) -> StackOutputs:
-    """Outputs of a deployed stack through the Automation API (`pulumi stack output`)."""
+@contextmanager
+def pulumi_stack(
+    stack: str, environ: Mapping[str, str] | None = None, project_dir: Path = PROJECT_DIR
+) -> Iterator[auto.Stack]:
+    """The deployed stack through the Automation API, with the environment `scripts/up.sh`
+    uses; a Pulumi failure inside the block becomes a StackctlError that says how to fix it."""
     # Imported here: the Automation API takes a second to import, and --outputs-file and
     # --help need none of it.
     from pulumi import automation as auto
@@ -195,8 +234,7 @@ def load_stack_outputs(stack: str, environ: Mapping[str, str] | None = None) -> 
     command = auto.PulumiCommand(root=root) if root else auto.PulumiCommand()
     options = auto.LocalWorkspaceOptions(pulumi_command=command, env_vars=added)
     try:
-        selected = auto.select_stack(stack_name=stack, work_dir=str(PROJECT_DIR), opts=options)
-        raw = selected.outputs()
+        yield auto.select_stack(stack_name=stack, work_dir=str(project_dir), opts=options)
     except auto.StackNotFoundError:
         raise StackctlError(
             f"no stack {stack!r} in {backend}: deploy it with scripts/up.sh {stack}, "
@@ -214,10 +252,24 @@ def load_stack_outputs(stack: str, environ: Mapping[str, str] | None = None) -> 
             raise StackctlError(
                 f"no Pulumi state at {backend}: the stack is not deployed here; run scripts/up.sh"
             ) from None
-        raise StackctlError(f"pulumi could not read stack {stack!r}: {message}") from None
+        raise StackctlError(f"pulumi failed on stack {stack!r}: {message}") from None
+
+
+def stack_outputs(selected: auto.Stack) -> StackOutputs:
+    """The outputs of a stack opened with pulumi_stack."""
+    name = selected.name
+    raw = selected.outputs()
     if not raw:
         raise StackctlError(
-            f"stack {stack!r} has no outputs: it is not deployed; run scripts/up.sh {stack}"
+            f"stack {name!r} has no outputs: it is not deployed; run scripts/up.sh {name}"
         )
-    values = {name: output.value for name, output in raw.items()}
-    return parse_outputs(values, f"stack {stack!r}", f"run scripts/up.sh {stack} to update it")
+    values = {key: output.value for key, output in raw.items()}
+    return parse_outputs(values, f"stack {name!r}", f"run scripts/up.sh {name} to update it")
+
+
+def load_stack_outputs(
+    stack: str, environ: Mapping[str, str] | None = None, project_dir: Path = PROJECT_DIR
+) -> StackOutputs:
+    """Outputs of a deployed stack through the Automation API (`pulumi stack output`)."""
+    with pulumi_stack(stack, environ, project_dir) as selected:
+        return stack_outputs(selected)

@@ -159,10 +159,14 @@ class Deployment:
             policy_pack_configs=[POLICY_CONFIG],
         )
         self.timings.setdefault("first up (s)", time.monotonic() - started)
+        self.reload_outputs()
+        return result
+
+    def reload_outputs(self) -> None:
+        """The stack's outputs as its state holds them now (after an up, or a restore)."""
         outputs = self.stack.outputs()
         self.outputs = {key: value.value for key, value in outputs.items()}
         self.secret_outputs = {key for key, value in outputs.items() if value.secret}
-        return result
 
     def preview(self, log: Callable[[str], None], **options: Any) -> auto.PreviewResult:
         return self.stack.preview(

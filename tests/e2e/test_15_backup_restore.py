@@ -1,0 +1,249 @@
+"""Nothing lost: data in, `stackctl backup`, `pulumi destroy`, `pulumi up` (new volumes, same
+config), `stackctl restore`; every experiment, run, metric, artifact, MLflow permission,
+Keycloak user, group and session setting is back, people sign in with their changed
+passwords, and `pulumi up --refresh` finds nothing to change. A damaged or incomplete backup,
+and a restore over a stack holding data, are refused before anything changes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import stat
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from stackctl.cli import app
+from stackrules.names import resource_prefix
+from tests.e2e.deployment import Deployment, e2e_config, log, remove_leftovers
+
+STACK = "restore"
+PORTS = {"keycloakPort": 18082, "mlflowPort": 15002, "mlflowDbPort": 25436, "keycloakDbPort": 25437}
+ARTIFACT = "notes/summary.txt"
+SESSION_SETTINGS = ("ssoSessionIdleTimeout", "ssoSessionMaxLifespan", "accessTokenLifespan")
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Deployment]:
+    remove_leftovers(log, resource_prefix(STACK))
+    with tempfile.TemporaryDirectory() as scratch:
+        deployed = Deployment.create(Path(scratch), log, STACK, {**e2e_config(), **PORTS})
+        try:
+            yield deployed
+        finally:
+            deployed.destroy(log)
+
+
+def stackctl(stack: Deployment, *args: str) -> Result:
+    workspace = stack.stack.workspace
+    result = runner.invoke(
+        app,
+        ["--stack", STACK, "--project-dir", str(workspace.work_dir), *args],
+        env=dict(workspace.env_vars),
+    )
+    log(f"stackctl {' '.join(args)} -> {result.exit_code}\n{result.output}")
+    return result
+
+
+def mlflow_user(username: str) -> str:
+    return f"{username}@example.com"
+
+
+def write_data(stack: Deployment) -> dict[str, Any]:
+    """An experiment with a run (params, metric history, an artifact), a permission granted to
+    bella, a user made by hand in Keycloak, alice's own password."""
+    token = stack.user_tokens("alice")["access_token"]
+    name = f"kept-{uuid.uuid4().hex[:8]}"
+    with stack.mlflow(token) as mlflow:
+        experiment_id = mlflow.post(
+            "/api/2.0/mlflow/experiments/create", json={"name": name}
+        ).json()["experiment_id"]
+        run_id = mlflow.post(
+            "/api/2.0/mlflow/runs/create",
+            json={"experiment_id": experiment_id, "start_time": int(time.time() * 1000)},
+        ).json()["run"]["info"]["run_id"]
+        metrics = [{"key": "loss", "value": 1 / (step + 1), "timestamp": step, "step": step}
+                   for step in range(20)]  # fmt: skip
+        logged = mlflow.post(
+            "/api/2.0/mlflow/runs/log-batch",
+            json={"run_id": run_id, "metrics": metrics, "params": [{"key": "lr", "value": "0.01"}]},
+        )
+        assert logged.status_code == 200, logged.text
+        uploaded = mlflow.put(
+            f"/api/2.0/mlflow-artifacts/artifacts/{experiment_id}/{run_id}/artifacts/{ARTIFACT}",
+            content=b"the loss went down",
+        )
+        assert uploaded.status_code == 200, uploaded.text
+        granted = mlflow.post(
+            f"/api/2.0/mlflow/permissions/users/{mlflow_user('bella')}/experiments/{experiment_id}",
+            json={"permission": "READ"},
+        )
+        assert granted.status_code in (200, 201), granted.text
+    admin = stack.admin()
+    admin.create_user({"username": "carol", "email": "carol@example.com", "enabled": True})
+    return {
+        "name": name,
+        "experiment_id": experiment_id,
+        "run_id": run_id,
+        "alice_password": stack.set_known_password("alice"),
+        "realm": {key: admin.get_realm(stack.realm)[key] for key in SESSION_SETTINGS},
+        "groups": sorted(g["name"] for g in admin.get_groups()),
+        "users": sorted(u["username"] for u in admin.get_users()),
+    }
+
+
+@pytest.fixture(scope="module")
+def written(stack: Deployment) -> dict[str, Any]:
+    return write_data(stack)
+
+
+@pytest.fixture(scope="module")
+def backup_dir(stack: Deployment, written: dict[str, Any]) -> Iterator[Path]:
+    with tempfile.TemporaryDirectory() as parent:
+        target = Path(parent) / "backup"
+        result = stackctl(stack, "backup", "--to", str(target))
+        assert result.exit_code == 0, result.output
+        yield target
+
+
+def test_a_backup_is_readable_by_its_owner_alone_with_every_part_checksummed(
+    backup_dir: Path,
+) -> None:
+    assert stat.S_IMODE(backup_dir.stat().st_mode) == 0o700
+    manifest = json.loads((backup_dir / "manifest.json").read_text())
+    parts = {(p["kind"], p["database"]) for p in manifest["parts"]}
+    assert parts == {
+        ("identities", None),
+        ("artifacts", None),
+        ("database", "mlflow"),
+        ("database", "mlflow_auth"),
+        ("database", "keycloak"),
+    }
+    for file in backup_dir.iterdir():
+        assert stat.S_IMODE(file.stat().st_mode) == 0o600, file.name
+    assert all(p["bytes"] > 0 and len(p["sha256"]) == 64 for p in manifest["parts"])
+
+
+def damaged_copy(backup_dir: Path, scratch: Path, damage: str) -> Path:
+    copy = scratch / damage
+    shutil.copytree(backup_dir, copy)
+    if damage == "truncated":
+        dump = copy / "keycloak.sql"
+        dump.write_bytes(dump.read_bytes()[: dump.stat().st_size // 2])
+    elif damage == "no-manifest":
+        (copy / "manifest.json").unlink()
+    elif damage == "part-missing":
+        (copy / "artifacts.tar").unlink()
+    return copy
+
+
+@pytest.mark.parametrize(
+    ("damage", "said"),
+    [
+        ("truncated", "keycloak.sql has"),
+        ("no-manifest", "holds no manifest.json"),
+        ("part-missing", "artifacts.tar is missing"),
+    ],
+)
+def test_a_damaged_or_incomplete_backup_is_refused_before_anything_changes(
+    stack: Deployment, written: dict[str, Any], backup_dir: Path, damage: str, said: str
+) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        copy = damaged_copy(backup_dir, Path(scratch), damage)
+        result = stackctl(stack, "restore", "--from", str(copy), "--overwrite", "--yes")
+    assert result.exit_code == 1
+    assert said in result.output and "nothing was changed" in result.output.replace("\n", " ")
+    token = stack.user_tokens("alice")["access_token"]
+    with stack.mlflow(token) as mlflow:
+        kept = mlflow.get("/api/2.0/mlflow/runs/get", params={"run_id": written["run_id"]})
+        assert kept.status_code == 200, "the refused restore must leave the stack serving"
+
+
+def test_restoring_over_a_stack_that_holds_data_needs_overwrite(
+    stack: Deployment, backup_dir: Path
+) -> None:
+    result = stackctl(stack, "restore", "--from", str(backup_dir), "--yes")
+    assert result.exit_code == 1
+    assert "already holds 1 experiment(s) and 1 run(s)" in result.output.replace("\n", " ")
+
+
+@pytest.fixture(scope="module")
+def restored(stack: Deployment, written: dict[str, Any], backup_dir: Path) -> dict[str, float]:
+    """The backed-up stack destroyed and created afresh (new volumes), then restored."""
+    stack.destroy(log)
+    stack.destroyed = False
+    stack.up(log)
+    stack.test_passwords.clear()  # the new Keycloak knows none of them
+    token = stack.user_tokens("adam")["access_token"]
+    with stack.mlflow(token) as mlflow:
+        gone = mlflow.get(
+            "/api/2.0/mlflow/experiments/get-by-name", params={"experiment_name": written["name"]}
+        )
+        assert gone.status_code == 404, "the new stack must start empty"
+    started = time.monotonic()
+    result = stackctl(stack, "restore", "--from", str(backup_dir), "--yes")
+    assert result.exit_code == 0, result.output
+    seconds = time.monotonic() - started
+    stack.reload_outputs()
+    stack.test_passwords.clear()  # set in the new stack's Keycloak, which the backup replaced
+    return {"restore (s)": seconds}
+
+
+def test_every_experiment_run_metric_and_artifact_is_back(
+    stack: Deployment, written: dict[str, Any], restored: dict[str, float]
+) -> None:
+    oidc = stack.oidc()
+    token = oidc.token("alice", written["alice_password"])["access_token"]
+    with stack.mlflow(token) as mlflow:
+        found = mlflow.get(
+            "/api/2.0/mlflow/experiments/get-by-name", params={"experiment_name": written["name"]}
+        )
+        assert found.status_code == 200, found.text
+        assert found.json()["experiment"]["experiment_id"] == written["experiment_id"]
+        run = mlflow.get("/api/2.0/mlflow/runs/get", params={"run_id": written["run_id"]})
+        assert run.json()["run"]["data"]["params"] == [{"key": "lr", "value": "0.01"}]
+        history = mlflow.get(
+            "/api/2.0/mlflow/metrics/get-history",
+            params={"run_id": written["run_id"], "metric_key": "loss", "max_results": 100},
+        ).json()["metrics"]
+        assert sorted(m["step"] for m in history) == list(range(20))
+        artifact = mlflow.get(
+            f"/api/2.0/mlflow-artifacts/artifacts/{written['experiment_id']}/"
+            f"{written['run_id']}/artifacts/{ARTIFACT}"
+        )
+        assert artifact.status_code == 200, artifact.text
+        assert artifact.content == b"the loss went down"
+
+
+def test_mlflow_permissions_keycloak_users_groups_and_session_settings_are_back(
+    stack: Deployment, written: dict[str, Any], restored: dict[str, float]
+) -> None:
+    token = stack.user_tokens("bella")["access_token"]
+    with stack.mlflow(token) as mlflow:
+        permission = mlflow.get(
+            f"/api/2.0/mlflow/permissions/users/{mlflow_user('bella')}/experiments/"
+            f"{written['experiment_id']}"
+        )
+        assert permission.status_code == 200, permission.text
+        assert permission.json()["experiment_permission"]["permission"] == "READ"
+    admin = stack.admin()
+    assert sorted(u["username"] for u in admin.get_users()) == written["users"]
+    assert "carol" in written["users"]
+    assert sorted(g["name"] for g in admin.get_groups()) == written["groups"]
+    realm = admin.get_realm(stack.realm)
+    assert {key: realm[key] for key in SESSION_SETTINGS} == written["realm"]
+
+
+def test_after_a_restore_pulumi_up_refresh_finds_nothing_to_change(
+    stack: Deployment, restored: dict[str, float]
+) -> None:
+    preview = stack.preview(log, refresh=True)
+    changes = {op: n for op, n in preview.change_summary.items() if op != "same" and n}
+    assert changes == {}, f"the restored stack's state and its services disagree: {changes}"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pulumi
 import pytest
 
-from tests.unit.harness import DeclaredStack, resolve, run_program, unit_config
+from components.keycloak_server import BUILD_OPTIONS
+from tests.unit.harness import ROOT, DeclaredStack, resolve, run_program, unit_config
 
 CONTAINER = "docker:index/container:Container"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
@@ -118,6 +120,18 @@ def test_keycloak_runs_in_production_mode_with_the_hostname_split(stack: Declare
     assert env["KC_DB_URL"] == "jdbc:postgresql://keycloak-db:5432/keycloak"
     assert env["KC_DB_USERNAME"] == "keycloak"
     assert "/health/ready" in keycloak.inputs["healthcheck"]["tests"][-1]
+
+
+def test_keycloak_starts_without_rebuilding_the_local_image_it_runs(stack: DeclaredStack) -> None:
+    """Every build-time option the container runs with is the one images/keycloak built with:
+    one difference (even a default set explicitly) re-augments Quarkus at every start."""
+    dockerfile = (ROOT / "images/keycloak/Dockerfile").read_text()
+    build = re.search(r"bin/kc\.sh build (.*?);", dockerfile)
+    assert build, "images/keycloak/Dockerfile runs kc.sh build"
+    built = dict(re.findall(r"--([a-z-]+)=(\S+)", build.group(1)))
+    env = envs_of(stack, "keycloak")
+    run = {o: env[f"KC_{o.upper().replace('-', '_')}"] for o in BUILD_OPTIONS}
+    assert built == BUILD_OPTIONS == run
 
 
 def test_keycloak_provider_logs_in_lazily_so_preview_works_before_keycloak_exists(

@@ -213,17 +213,20 @@ def verify_backup(directory: Path, stores: DataStores) -> Manifest:
     if not path.is_file():
         raise StackctlError(
             f"{directory} holds no {MANIFEST}: not a backup, or one cut short (the manifest is "
-            "written last); restore from a complete backup"
+            "written last); nothing was changed: restore from a complete backup"
         )
     try:
         manifest = Manifest.model_validate_json(path.read_text())
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise StackctlError(f"{path} is damaged ({where}: {first['msg']})") from None
+        raise StackctlError(
+            f"{path} is damaged ({where}: {first['msg']}); nothing was changed"
+        ) from None
     if manifest.format != FORMAT:
         raise StackctlError(
-            f"{path} is backup format {manifest.format}; this stackctl restores format {FORMAT}"
+            f"{path} is backup format {manifest.format}; this stackctl restores format "
+            f"{FORMAT}; nothing was changed"
         )
     problems = []
     needed = [("identities", None), ("artifacts", None)] + [
@@ -295,9 +298,18 @@ def restore_data(directory: Path, manifest: Manifest, stores: DataStores, say: S
         assert part is not None, "verify_backup found every database part"
         _restore_database(store, directory / part.file)
         say(f"database {store.database}: restored")
+    # Unpacked as root by a throwaway container of MLflow's image on MLflow's volumes: tar
+    # keeps the files' owner (MLflow's user); `docker cp` would make them root's.
+    container = stores.artifacts.container
+    image = docker("inspect", "--format", "{{.Image}}", container).strip()
     parent = str(Path(stores.artifacts.path).parent)
     with (directory / ARTIFACTS).open("rb") as archive:
-        docker("cp", "-a", "-", f"{stores.artifacts.container}:{parent}", stdin=archive)
+        docker(
+            "run", "--rm", "-i", "--network", "none", "--user", "0",
+            "--volumes-from", container, "--entrypoint", "tar", image,
+            "-x", "-p", "-f", "-", "-C", parent,
+            stdin=archive,
+        )  # fmt: skip
     say("artifacts: restored")
 
 

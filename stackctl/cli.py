@@ -490,6 +490,7 @@ def restore(
             typer.echo("pulumi up: the restored secrets go out to the containers")
             stack.up(on_output=typer.echo, color="never")
         except StackctlError as error:
+            backups.start_services(stores, typer.echo)  # serving again, if on mixed data
             raise StackctlError(
                 f"{error}; restore stopped part way: fix that, then run restore again with "
                 "--overwrite"

@@ -59,6 +59,9 @@ def mlflow_user(username: str) -> str:
 def write_data(stack: Deployment) -> dict[str, Any]:
     """An experiment with a run (params, metric history, an artifact), a permission granted to
     bella, a user made by hand in Keycloak, alice's own password."""
+    # bella's MLflow account exists once she has called MLflow (provisioned on bearer auth).
+    with stack.mlflow(stack.user_tokens("bella")["access_token"]) as mlflow:
+        assert mlflow.get("/api/2.0/mlflow/users/current").status_code == 200
     token = stack.user_tokens("alice")["access_token"]
     name = f"kept-{uuid.uuid4().hex[:8]}"
     with stack.mlflow(token) as mlflow:
@@ -225,7 +228,8 @@ def test_every_experiment_run_metric_and_artifact_is_back(
 def test_mlflow_permissions_keycloak_users_groups_and_session_settings_are_back(
     stack: Deployment, written: dict[str, Any], restored: dict[str, float]
 ) -> None:
-    token = stack.user_tokens("bella")["access_token"]
+    # alice manages the experiment she made: she may read bella's grant on it.
+    token = stack.oidc().token("alice", written["alice_password"])["access_token"]
     with stack.mlflow(token) as mlflow:
         permission = mlflow.get(
             f"/api/2.0/mlflow/permissions/users/{mlflow_user('bella')}/experiments/"

@@ -87,7 +87,7 @@ def test_the_stack_heals_itself_and_loses_no_acknowledged_write(
         access_token=personal_token,
     )
     inflict = inflicted(container) if container else restart_docker_engine
-    outcome = under_load(load, fault, inflict, list(CONTAINERS), log)
+    outcome = under_load(load, fault, inflict, list(CONTAINERS), log, container or None)
     outcomes.append(outcome)
     measurements[f"{fault}: to healthy (s)"] = outcome.seconds_to_healthy
     measurements[f"{fault}: failed requests"] = outcome.failed_writes + outcome.failed_logins

@@ -1,7 +1,8 @@
 """Keycloak's start, measured in one run and printed as a ratio (not a test).
 
 The same image (the local one, pre-built by `kc.sh build` with the stack's BUILD_OPTIONS) on
-the same Postgres, started three ways, each on an empty database so each does the same work:
+the same Postgres database, its schema made by a first start that is not counted (as when a
+container restarts or is replaced), then started three ways:
   1. with exactly the build options it was built with: no re-augmentation;
   2. with one build option different (metrics-enabled=true): Quarkus re-augments first, which
      is what every start of the stack did while its metrics-enabled=false differed from the
@@ -88,12 +89,13 @@ def main() -> None:
         differing = {**BUILD_OPTIONS, "metrics-enabled": "true"}
         runs = [("as built", BUILD_OPTIONS), ("one option differs", differing),
                 ("as built, again", BUILD_OPTIONS)]  # fmt: skip
+        docker("exec", "-u", "postgres", f"{NAME}-db", "createdb", "keycloak")
+        progress("Keycloak's first start: its schema (not counted)")
+        ready_seconds(BUILD_OPTIONS, password, "keycloak")
         results = []
-        for number, (label, options) in enumerate(runs):
-            database = f"kc{number}"
-            docker("exec", "-u", "postgres", f"{NAME}-db", "createdb", database)
+        for label, options in runs:
             progress(f"Keycloak start: {label}")
-            seconds, rebuilt = ready_seconds(options, password, database)
+            seconds, rebuilt = ready_seconds(options, password, "keycloak")
             results.append((label, seconds, rebuilt))
         for label, seconds, rebuilt in results:
             print(

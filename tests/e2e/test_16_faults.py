@@ -6,8 +6,9 @@ password."""
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -56,10 +57,6 @@ def outcomes() -> Iterator[list[Outcome]]:
         log(outcome.row())
 
 
-def inflicted(container: str) -> Callable[[], None]:
-    return lambda: crash(container)
-
-
 FAULTS = [*((f"crash of {name}", name) for name in CONTAINERS), ("docker engine", "")]
 
 
@@ -86,7 +83,7 @@ def test_the_stack_heals_itself_and_loses_no_acknowledged_write(
         password=deployment.set_known_password(USER),
         access_token=personal_token,
     )
-    inflict = inflicted(container) if container else restart_docker_engine
+    inflict = functools.partial(crash, container) if container else restart_docker_engine
     outcome = under_load(load, fault, inflict, list(CONTAINERS), log, container or None)
     outcomes.append(outcome)
     measurements[f"{fault}: to healthy (s)"] = outcome.seconds_to_healthy

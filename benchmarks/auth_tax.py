@@ -83,12 +83,13 @@ def operations(experiment_id: str, run_id: str) -> dict[str, Call]:
     }
 
 
-def timed(client: httpx.Client, call: Call) -> float:
+def timed(way: str, client: httpx.Client, call: Call) -> float:
     started = time.perf_counter()
     answer = call(client)
     seconds = time.perf_counter() - started
     if answer.status_code != 200:
-        raise SystemExit(f"{answer.request.method} {answer.request.url}: {answer.status_code} "
+        request = answer.request
+        raise SystemExit(f"{way}: {request.method} {request.url}: {answer.status_code} "
                          f"{answer.text[:200]}")  # fmt: skip
     return seconds
 
@@ -110,48 +111,50 @@ def main() -> None:
     report(results)
 
 
-def clients(deployment: Deployment, plain_url: str, cookies: Any) -> dict[str, httpx.Client]:
-    with deployment.mlflow(deployment.user_tokens(USER)["access_token"]) as mlflow:
-        pat = mlflow.patch("/api/2.0/mlflow/users/access-token", json={}).json()["token"]
-    session = httpx.Client(base_url=deployment.mlflow_url, timeout=30)
-    for cookie in cookies:
-        session.cookies.set(cookie["name"], cookie["value"], domain=cookie["domain"])
-    return {
-        "no auth (no plugin)": httpx.Client(base_url=plain_url, timeout=30),
-        "bearer token": deployment.mlflow(deployment.user_tokens(USER)["access_token"]),
-        "personal access token": deployment.mlflow(basic=(f"{USER}@example.com", pat)),
-        "browser session": session,
-    }
+def session_client(deployment: Deployment, cookies: Any) -> httpx.Client:
+    # A header, not the cookie jar: Python's jar files a dotless host (localhost) under
+    # "localhost.local" and would send the browser's cookies nowhere.
+    host = httpx.URL(deployment.mlflow_url).host
+    jar = "; ".join(f"{c['name']}={c['value']}" for c in cookies if c["domain"].lstrip(".") == host)
+    return httpx.Client(base_url=deployment.mlflow_url, timeout=30, headers={"Cookie": jar})
 
 
 def measure(deployment: Deployment, scratch: Path) -> dict[tuple[str, str], list[float]]:
     progress("starting the same MLflow image without the plugin")
     plain_url = plain_mlflow(scratch)
-    progress("signing in through Keycloak's login page for a browser session")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context()
-        sign_in(context.new_page(), deployment, USER, deployment.set_known_password(USER))
-        cookies = context.cookies()
-        browser.close()
-    ways = clients(deployment, plain_url, cookies)
-    with ways["bearer token"] as mlflow:
+    with deployment.mlflow(deployment.user_tokens(USER)["access_token"]) as mlflow:
+        pat = mlflow.patch("/api/2.0/mlflow/users/access-token", json={}).json()["token"]
         experiment_id = mlflow.post(
             "/api/2.0/mlflow/experiments/create", json={"name": f"auth-tax-{int(time.time())}"}
         ).json()["experiment_id"]
         run_id = mlflow.post(
             "/api/2.0/mlflow/runs/create", json={"experiment_id": experiment_id}
         ).json()["run"]["info"]["run_id"]
+    ways = {
+        "no auth (no plugin)": httpx.Client(base_url=plain_url, timeout=30),
+        "bearer token": deployment.mlflow(deployment.user_tokens(USER)["access_token"]),
+        "personal access token": deployment.mlflow(basic=(f"{USER}@example.com", pat)),
+    }
     results: dict[tuple[str, str], list[float]] = {}
-    for operation, call in operations(experiment_id, run_id).items():
-        progress(f"{operation}: {REQUESTS} requests per way in")
-        for _ in range(REQUESTS // ROUND):
-            # The e2e realm's access tokens live 60 s: a fresh one per round.
-            token = deployment.user_tokens(USER)["access_token"]
-            ways["bearer token"].headers["Authorization"] = f"Bearer {token}"
-            for way, client in ways.items():
-                cell = results.setdefault((operation, way), [])
-                cell.extend(timed(client, call) for _ in range(ROUND))
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for operation, call in operations(experiment_id, run_id).items():
+            # The plugin's browser session lasts as long as the access token it holds (60 s
+            # in the e2e realm): a fresh sign-in through Keycloak's login page per operation.
+            context = browser.new_context()
+            sign_in(context.new_page(), deployment, USER, deployment.set_known_password(USER))
+            ways["browser session"] = session_client(deployment, context.cookies())
+            context.close()
+            progress(f"{operation}: {REQUESTS} requests per way in")
+            for _ in range(REQUESTS // ROUND):
+                # A fresh bearer token per round, well inside its 60 s.
+                token = deployment.user_tokens(USER)["access_token"]
+                ways["bearer token"].headers["Authorization"] = f"Bearer {token}"
+                for way, client in ways.items():
+                    cell = results.setdefault((operation, way), [])
+                    cell.extend(timed(way, client, call) for _ in range(ROUND))
+            ways.pop("browser session").close()
+        browser.close()
     for client in ways.values():
         client.close()
     return results

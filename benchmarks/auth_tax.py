@@ -16,7 +16,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,10 +24,10 @@ from typing import Any
 import httpx
 from playwright.sync_api import sync_playwright
 
-from benchmarks.engine import log, progress
+from benchmarks.engine import deployed_e2e_stack, progress
 from tests.e2e.browser_login import sign_in
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.e2e.deployment import PREFIX, Deployment, docker, poll, remove_leftovers
+from tests.e2e.deployment import PREFIX, Deployment, docker, poll
 
 REQUESTS = 200
 ROUND = 20
@@ -99,15 +98,11 @@ def percentile(values: list[float], p: int) -> float:
 
 
 def main() -> None:
-    remove_leftovers(progress, PREFIX)
-    with tempfile.TemporaryDirectory() as scratch:
-        progress("deploying the e2e stack")
-        deployment = Deployment.create(Path(scratch), log)
+    with deployed_e2e_stack() as (deployment, scratch):
         try:
-            results = measure(deployment, Path(scratch))
+            results = measure(deployment, scratch)
         finally:
             subprocess.run(["docker", "rm", "-f", PLAIN], capture_output=True, check=False)
-            deployment.destroy(log)
     report(results)
 
 

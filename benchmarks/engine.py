@@ -18,6 +18,8 @@ import secrets
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -37,6 +39,20 @@ def log(line: str) -> None:
 
 def progress(message: str) -> None:
     print(f"==> {message}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def deployed_e2e_stack() -> Iterator[tuple[Deployment, Path]]:
+    """The e2e test stack, brought up in a scratch directory and destroyed after the block;
+    what an earlier, killed run left of it is removed first."""
+    remove_leftovers(progress, PREFIX)
+    with tempfile.TemporaryDirectory() as scratch:
+        progress("deploying the e2e stack")
+        deployment = Deployment.create(Path(scratch), log)
+        try:
+            yield deployment, Path(scratch)
+        finally:
+            deployment.destroy(log)
 
 
 @dataclass

@@ -11,45 +11,33 @@ from __future__ import annotations
 
 import functools
 import sys
-import tempfile
-from pathlib import Path
 
-from benchmarks.engine import log, progress
-from tests.e2e.deployment import CONTAINERS, PREFIX, Deployment, remove_leftovers
+from benchmarks.engine import deployed_e2e_stack, log, progress
+from tests.e2e.deployment import CONTAINERS
 from tests.e2e.faults import Load, crash, restart_docker_engine, under_load
 
 USER = "alice"
 
 
 def main() -> None:
-    remove_leftovers(progress, PREFIX)
-    with tempfile.TemporaryDirectory() as scratch:
-        progress("deploying the e2e stack")
-        deployment = Deployment.create(Path(scratch), log)
-        try:
+    with deployed_e2e_stack() as (deployment, _):
+        with deployment.mlflow(deployment.user_tokens(USER)["access_token"]) as mlflow:
+            pat = mlflow.patch("/api/2.0/mlflow/users/access-token", json={}).json()["token"]
+            experiment = mlflow.post(
+                "/api/2.0/mlflow/experiments/create", json={"name": "fault-benchmark"}
+            ).json()["experiment_id"]
+        faults = [(f"crash of {name}", name) for name in CONTAINERS]
+        faults.append(("docker engine restart", ""))
+        rows = []
+        for fault, container in faults:
+            progress(fault)
             with deployment.mlflow(deployment.user_tokens(USER)["access_token"]) as mlflow:
-                pat = mlflow.patch("/api/2.0/mlflow/users/access-token", json={}).json()["token"]
-                experiment = mlflow.post(
-                    "/api/2.0/mlflow/experiments/create", json={"name": "fault-benchmark"}
-                ).json()["experiment_id"]
-            faults = [(f"crash of {name}", name) for name in CONTAINERS]
-            faults.append(("docker engine restart", ""))
-            rows = []
-            for fault, container in faults:
-                progress(fault)
-                with deployment.mlflow(deployment.user_tokens(USER)["access_token"]) as mlflow:
-                    run_id = mlflow.post(
-                        "/api/2.0/mlflow/runs/create", json={"experiment_id": experiment}
-                    ).json()["run"]["info"]["run_id"]
-                load = Load(deployment, run_id, USER, deployment.set_known_password(USER), pat)
-                inflict = (
-                    functools.partial(crash, container) if container else restart_docker_engine
-                )
-                rows.append(
-                    under_load(load, fault, inflict, list(CONTAINERS), log, container or None)
-                )
-        finally:
-            deployment.destroy(log)
+                run_id = mlflow.post(
+                    "/api/2.0/mlflow/runs/create", json={"experiment_id": experiment}
+                ).json()["run"]["info"]["run_id"]
+            load = Load(deployment, run_id, USER, deployment.set_known_password(USER), pat)
+            inflict = functools.partial(crash, container) if container else restart_docker_engine
+            rows.append(under_load(load, fault, inflict, list(CONTAINERS), log, container or None))
     print(f"{'fault':36} {'to healthy':>10} {'failed writes':>13} {'failed logins':>13} "
           f"{'acked':>6} {'lost':>4}")  # fmt: skip
     for r in rows:

@@ -19,17 +19,15 @@ from __future__ import annotations
 import html
 import os
 import re
-import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 
 import httpx
 
-from benchmarks.engine import log, progress
-from tests.e2e.deployment import PREFIX, Deployment, remove_leftovers
+from benchmarks.engine import deployed_e2e_stack, progress
+from tests.e2e.deployment import Deployment
 
 SECONDS_PER_CASE = 20
 FORM_ACTION = re.compile(r'<form[^>]*id="kc-form-login"[^>]*action="([^"]+)"')
@@ -89,30 +87,24 @@ def run_case(
 
 
 def main() -> None:
-    remove_leftovers(progress, PREFIX)
-    with tempfile.TemporaryDirectory() as scratch:
-        progress("deploying the e2e stack")
-        deployment = Deployment.create(Path(scratch), log)
-        try:
-            alice = ("alice", deployment.set_known_password("alice"))
-            adam = ("adam", deployment.set_known_password("adam"))
-            cases: list[tuple[str, Login, list[tuple[str, str]]]] = [
-                ("browser login, 1 thread", browser_login, [alice]),
-                ("browser login, 2 threads, same user", browser_login, [alice, alice]),
-                ("browser login, 2 threads, 2 users", browser_login, [alice, adam]),
-                ("password grant, 1 thread", password_grant, [alice]),
-                ("password grant, 2 threads, same user", password_grant, [alice, alice]),
-            ]
-            rows = []
-            for label, login, users in cases:
-                progress(label)
-                rows.append((label, *run_case(deployment, login, users)))
-            errors = Counter(
-                str(event.get("error"))
-                for event in deployment.admin().get_events({"type": "LOGIN_ERROR", "max": 10000})
-            )
-        finally:
-            deployment.destroy(log)
+    with deployed_e2e_stack() as (deployment, _):
+        alice = ("alice", deployment.set_known_password("alice"))
+        adam = ("adam", deployment.set_known_password("adam"))
+        cases: list[tuple[str, Login, list[tuple[str, str]]]] = [
+            ("browser login, 1 thread", browser_login, [alice]),
+            ("browser login, 2 threads, same user", browser_login, [alice, alice]),
+            ("browser login, 2 threads, 2 users", browser_login, [alice, adam]),
+            ("password grant, 1 thread", password_grant, [alice]),
+            ("password grant, 2 threads, same user", password_grant, [alice, alice]),
+        ]
+        rows = []
+        for label, login, users in cases:
+            progress(label)
+            rows.append((label, *run_case(deployment, login, users)))
+        errors = Counter(
+            str(event.get("error"))
+            for event in deployment.admin().get_events({"type": "LOGIN_ERROR", "max": 10000})
+        )
     cpus = os.cpu_count() or 1
     print(f"{'case':40} {'logins/s':>8} {'per vCPU':>8} {'ok':>6} {'refused':>7}")
     for label, rate, ok, refused in rows:

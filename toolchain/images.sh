@@ -6,13 +6,16 @@
 #   LOCAL_KEYCLOAK_IMAGE  images/keycloak  (Quarkus distribution from Maven Central + Debian's JRE 21)
 #   LOCAL_PYTHON_IMAGE    images/python    (Debian's python3 + the host's CA bundle for pip)
 #   LOCAL_CADDY_IMAGE     images/caddy     (Debian's caddy, the official image's layout)
+#   LOCAL_PREVIOUS_KEYCLOAK_IMAGE, LOCAL_PREVIOUS_MLFLOW_IMAGE   the previous release's Keycloak
+#                         and MLflow (PREVIOUS_* in versions.env), for the upgrade test only
 #
 # Every image carries a label with the hash of its inputs (recipe, build context, build args,
 # the base's hash); an image whose label matches is left alone, so a warm run takes seconds and
 # editing a Dockerfile rebuilds that image and the ones built on it. Downloads (the debootstrap
 # rootfs tarball, the Keycloak distribution) are cached in $MKS_CACHE and survive a wiped Docker.
 #
-# Usage: toolchain/images.sh [base|postgres|keycloak|python ...]   (default: all)
+# Usage: toolchain/images.sh [base|postgres|keycloak|python|caddy|keycloak-previous|mlflow-previous ...]
+#        (default: all)
 # Needs: a running dockerd (toolchain/docker-engine.sh), root for debootstrap, mvn for Keycloak.
 set -euo pipefail
 
@@ -224,19 +227,20 @@ build_postgres() {
 }
 
 # Only called when the Keycloak image must be (re)built: a warm run never touches Maven.
+# The distribution's version is KEYCLOAK_DIST_VERSION (build_keycloak_previous), else KEYCLOAK_VERSION.
 stage_keycloak() {
-  local dir="$MKS_CACHE/keycloak" file
-  file="$dir/keycloak-quarkus-dist-$KEYCLOAK_VERSION.tar.gz"
+  local dir="$MKS_CACHE/keycloak" file version="${KEYCLOAK_DIST_VERSION:-$KEYCLOAK_VERSION}"
+  file="$dir/keycloak-quarkus-dist-$version.tar.gz"
   if [ ! -s "$file" ]; then
     command -v mvn >/dev/null 2>&1 || die "mvn is not on PATH; install Maven to fetch Keycloak from Maven Central"
-    log "keycloak: fetching org.keycloak:keycloak-quarkus-dist:$KEYCLOAK_VERSION:tar.gz from Maven Central"
+    log "keycloak: fetching org.keycloak:keycloak-quarkus-dist:$version:tar.gz from Maven Central"
     mkdir -p "$dir"
     # Debian's mvn writes colour codes to stdout even with -q -B: keep its output in a log.
     if ! mvn -q -B "org.apache.maven.plugins:maven-dependency-plugin:$MAVEN_DEPENDENCY_PLUGIN_VERSION:copy" \
-      "-Dartifact=org.keycloak:keycloak-quarkus-dist:$KEYCLOAK_VERSION:tar.gz" \
+      "-Dartifact=org.keycloak:keycloak-quarkus-dist:$version:tar.gz" \
       "-DoutputDirectory=$dir" >"$dir/mvn.log" 2>&1; then
       tail -n 20 "$dir/mvn.log" >&2
-      die "mvn could not fetch keycloak-quarkus-dist $KEYCLOAK_VERSION; check Maven Central access ($dir/mvn.log)"
+      die "mvn could not fetch keycloak-quarkus-dist $version; check Maven Central access ($dir/mvn.log)"
     fi
     [ -s "$file" ] || die "mvn finished but $file is missing"
   fi
@@ -247,6 +251,27 @@ build_keycloak() {
   # A Maven Central release never changes: its version is its identity in the hash.
   ensure_image "$LOCAL_KEYCLOAK_IMAGE" keycloak "keycloak-quarkus-dist=$KEYCLOAK_VERSION" \
     --build-arg "BASE_IMAGE=$LOCAL_BASE_IMAGE"
+}
+
+build_keycloak_previous() {
+  KEYCLOAK_DIST_VERSION=$PREVIOUS_KEYCLOAK_VERSION ensure_image "$LOCAL_PREVIOUS_KEYCLOAK_IMAGE" keycloak \
+    "keycloak-quarkus-dist=$PREVIOUS_KEYCLOAK_VERSION" --build-arg "BASE_IMAGE=$LOCAL_BASE_IMAGE"
+}
+
+# The current MLflow image is built by the stack itself; this one is images/mlflow with the
+# previous release's lock, on the local Python image.
+PREVIOUS_MLFLOW_LOCK="$REPO_ROOT/images/mlflow-previous/requirements.lock"
+stage_mlflow() {
+  STAGE_EXTRA=("$PREVIOUS_MLFLOW_LOCK:requirements.lock")
+}
+
+build_mlflow_previous() {
+  [ -s "$PREVIOUS_MLFLOW_LOCK" ] || die "$PREVIOUS_MLFLOW_LOCK is missing; run images/mlflow/lock.sh --previous"
+  ensure_image "$LOCAL_PREVIOUS_MLFLOW_IMAGE" mlflow "lock=$(sha256sum <"$PREVIOUS_MLFLOW_LOCK" | cut -d' ' -f1)" \
+    --build-arg "BASE_IMAGE=$LOCAL_PYTHON_IMAGE" \
+    --build-arg "MLFLOW_VERSION=$PREVIOUS_MLFLOW_VERSION" \
+    --build-arg "MLFLOW_OIDC_AUTH_VERSION=$PREVIOUS_MLFLOW_OIDC_AUTH_VERSION" \
+    --build-arg "PSYCOPG_VERSION=$PSYCOPG_VERSION"
 }
 
 stage_python() {
@@ -266,11 +291,11 @@ build_caddy() {
 
 main() {
   local targets=("$@") t
-  [ "${#targets[@]}" -gt 0 ] || targets=(base postgres keycloak python caddy)
+  [ "${#targets[@]}" -gt 0 ] || targets=(base postgres keycloak python caddy keycloak-previous mlflow-previous)
   for t in "${targets[@]}"; do
     case "$t" in
-      base | postgres | keycloak | python | caddy) ;;
-      *) die "unknown image '$t'; choose from: base postgres keycloak python caddy" ;;
+      base | postgres | keycloak | python | caddy | keycloak-previous | mlflow-previous) ;;
+      *) die "unknown image '$t'; choose from: base postgres keycloak python caddy keycloak-previous mlflow-previous" ;;
     esac
   done
   require_docker
@@ -280,7 +305,7 @@ main() {
   for t in "${targets[@]}"; do
     [ "$t" = base ] && continue
     STAGE_EXTRA=()
-    "build_$t"
+    "build_${t//-/_}"
   done
 }
 

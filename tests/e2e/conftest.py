@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
+from components.versions import pinned_versions
 from tests.e2e.deployment import (
     Deployment,
     container_logs,
@@ -46,6 +47,11 @@ def _require_toolchain() -> None:
         problems.append("policy/venv is missing (scripts/toolchain.sh makes it)")
     if not Path(CHROMIUM).exists():
         problems.append(f"{CHROMIUM} is missing (apt-get install chromium)")
+    pins = pinned_versions()
+    for key in sorted(k for k in pins if k.startswith("LOCAL_") and k.endswith("_IMAGE")):
+        found = subprocess.run(["docker", "image", "inspect", pins[key]], capture_output=True)
+        if found.returncode != 0:
+            problems.append(f"image {pins[key]} ({key}) is missing (toolchain/images.sh builds it)")
     if problems:
         pytest.fail("end-to-end prerequisites missing: " + "; ".join(problems), pytrace=False)
 

@@ -20,17 +20,13 @@ from pulumi import automation as auto
 
 from stackrules.names import resource_prefix
 from tests.e2e.deployment import Deployment, e2e_config, log, remove_leftovers
+from tests.e2e.upgrades import dropped_data, dropping_steps
 from tests.workdir import PROJECT_FILES, REPO, copy_project
 
 # main as the first release left it: what users have deployed.
 RELEASED = "328154d9bdd7500b59a5a9e6adfb1552c33cc6f5"
 STACK = "upgrade"
 PORTS = {"keycloakPort": 18081, "mlflowPort": 15001, "mlflowDbPort": 25434, "keycloakDbPort": 25435}
-DATA_TYPES = (
-    "docker:index/volume:Volume",
-    "postgresql:index/database:Database",
-    "keycloak:index/realm:Realm",
-)
 # What an upgrade may replace: containers are stateless (the data is on named volumes, which
 # must stay), and the MLflow image is rebuilt whenever images/mlflow changes.
 REPLACEABLE_TYPES = {"docker:index/container:Container"}
@@ -38,7 +34,6 @@ REPLACEABLE = {
     "mlflowstack:index:MlflowServer$docker:index/image:Image::mlflow-image",
     "mlflowstack:index:MlflowServer$docker:index/remoteImage:RemoteImage::mlflow-built-image",
 }
-DROPPING_OPS = {"replace", "create-replacement", "delete-replaced", "delete", "discard"}
 
 
 def released_project(workdir: Path) -> None:
@@ -51,15 +46,6 @@ def released_project(workdir: Path) -> None:
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(workdir, filter="data")
     (workdir / ".venv").symlink_to(REPO / ".venv")
-
-
-def dropping_steps(events: list[auto.EngineEvent]) -> list[tuple[str, str, str]]:
-    steps: list[tuple[str, str, str]] = []
-    for event in events:
-        pre = event.resource_pre_event
-        if pre is not None and pre.metadata.op.value in DROPPING_OPS:
-            steps.append((str(pre.metadata.op.value), pre.metadata.type, pre.metadata.urn))
-    return steps
 
 
 @pytest.fixture(scope="module")
@@ -95,13 +81,13 @@ def test_upgrading_to_this_code_replaces_no_volume_database_or_realm(released: D
     released.preview(log, on_event=previewed.append)
     planned = dropping_steps(previewed)
     log(f"upgrade plan, steps that drop a resource: {planned or 'none'}")
-    assert [step for step in planned if step[1] in DATA_TYPES] == []
+    assert dropped_data(planned) == []
 
     applied: list[auto.EngineEvent] = []
     result = released.stack.up(on_output=log, on_event=applied.append, color="never")
     done = dropping_steps(applied)
     log(f"upgrade: {result.summary.resource_changes}; steps that dropped a resource: {done}")
-    assert [step for step in done if step[1] in DATA_TYPES] == []
+    assert dropped_data(done) == []
     unexpected = sorted(
         {
             urn

@@ -6,6 +6,7 @@ import re
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 
 from components.config import StackConfig
@@ -113,9 +114,9 @@ def test_every_config_field_has_a_description() -> None:
     assert missing == []
 
 
-def test_the_mlflow_image_lock_installs_the_pinned_versions_with_hashes() -> None:
-    """images/mlflow/requirements.lock (lock.sh) agrees with versions.env; each pin has hashes."""
-    text = (ROOT / "images/mlflow/requirements.lock").read_text()
+def locked_packages(lock: str) -> dict[str, str]:
+    """name -> version of a lock.sh output; each pin must carry hashes."""
+    text = (ROOT / lock).read_text()
     # One block per package: its `name==version [; marker] \` line and the hash lines after it.
     blocks = re.split(r"^(?=[a-z0-9_.-]+==)", text, flags=re.M)[1:]
     locked = {}
@@ -123,8 +124,31 @@ def test_the_mlflow_image_lock_installs_the_pinned_versions_with_hashes() -> Non
         name, version = re.match(r"([a-z0-9_.-]+)==([^\s;]+)", block).groups()  # type: ignore[union-attr]
         locked[name] = version
         assert re.search(r"--hash=sha256:[0-9a-f]{64}", block), f"{name} is pinned without a hash"
-    versions = pinned_versions()
-    assert locked["mlflow"] == versions["MLFLOW_VERSION"]
-    assert locked["mlflow-oidc-auth"] == versions["MLFLOW_OIDC_AUTH_VERSION"]
-    assert locked["psycopg"] == locked["psycopg-binary"] == versions["PSYCOPG_VERSION"]
     assert len(locked) > 50
+    return locked
+
+
+@pytest.mark.parametrize(
+    ("lock", "prefix"),
+    [
+        ("images/mlflow/requirements.lock", ""),
+        ("images/mlflow-previous/requirements.lock", "PREVIOUS_"),
+    ],
+)
+def test_the_mlflow_image_locks_install_the_pinned_versions_with_hashes(
+    lock: str, prefix: str
+) -> None:
+    """images/mlflow/lock.sh [--previous] wrote the lock from versions.env; each pin has hashes."""
+    locked, versions = locked_packages(lock), pinned_versions()
+    assert locked["mlflow"] == versions[f"{prefix}MLFLOW_VERSION"]
+    assert locked["mlflow-oidc-auth"] == versions[f"{prefix}MLFLOW_OIDC_AUTH_VERSION"]
+    assert locked["psycopg"] == locked["psycopg-binary"] == versions["PSYCOPG_VERSION"]
+
+
+def test_the_previous_release_images_are_named_for_the_versions_they_hold() -> None:
+    pins = pinned_versions()
+    keycloak, mlflow = pins["LOCAL_PREVIOUS_KEYCLOAK_IMAGE"], pins["LOCAL_PREVIOUS_MLFLOW_IMAGE"]
+    assert f":{pins['PREVIOUS_KEYCLOAK_VERSION']}-" in keycloak
+    plugin = pins["PREVIOUS_MLFLOW_OIDC_AUTH_VERSION"]
+    assert f":{pins['PREVIOUS_MLFLOW_VERSION']}-oidc-{plugin}-" in mlflow
+    assert pins["PREVIOUS_KEYCLOAK_VERSION"] != pins["KEYCLOAK_VERSION"]

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from mlflow.tracking import MlflowClient
 from playwright.sync_api import Browser
 
 from tests.e2e.browser_login import current_user, sign_in
 from tests.e2e.deployment import Deployment
+from tests.e2e.form_login import SignInError, form_login, personal_access_token
 
 
 def test_browser_is_sent_to_keycloak_signs_in_and_lands_in_mlflow(
@@ -27,3 +30,24 @@ def test_browser_is_sent_to_keycloak_signs_in_and_lands_in_mlflow(
     assert current_user(context, deployment)["username"] == "bella@example.com"
     assert page.title() != ""
     context.close()
+
+
+def test_the_load_generators_form_login_signs_in_like_the_browser_and_gets_a_token(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """benchmarks/load.py signs people in without Chromium (tests/e2e/form_login.py): the same
+    authorization-code flow through Keycloak's form; a wrong password is refused."""
+    password = deployment.set_known_password("alice")
+    browser = form_login(deployment.mlflow_url, "alice", password)
+    try:
+        me = browser.request("GET", f"{deployment.mlflow_url}/api/2.0/mlflow/users/current")
+        assert me.json()["username"] == "alice@example.com"
+        token = personal_access_token(browser, deployment.mlflow_url)
+    finally:
+        browser.close()
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "alice@example.com")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", token)
+    client = MlflowClient(tracking_uri=deployment.mlflow_url)
+    assert client.search_experiments(max_results=1) is not None
+    with pytest.raises(SignInError, match="login form again"):
+        form_login(deployment.mlflow_url, "alice", password + "-wrong")

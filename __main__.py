@@ -146,6 +146,7 @@ keycloak_server = KeycloakServer(
         "database": keycloak_db,
         "admin_username": cfg.keycloak_admin_username,
         "host_url": cfg.urls.keycloak_from_host,
+        "allow_concurrent_logins": cfg.brute_force_allow_concurrent_logins,
     },
 )
 on_realm = pulumi.ResourceOptions(providers={"keycloak": keycloak_server.provider})

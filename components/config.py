@@ -218,6 +218,12 @@ class StackConfig(_Model):
     """Keycloak password policy of the realm."""
     brute_force_max_login_failures: Annotated[int, Field(ge=1, le=100)] = 5
     """Failed logins before a temporary lockout (brute-force detection is always on)."""
+    brute_force_allow_concurrent_logins: bool = False
+    """Let logins of one user run at the same time. Off (Keycloak's default), Keycloak's
+    brute-force detector refuses a login while another login of the same user is in progress
+    (reported as `user_temporarily_disabled`; the refusal is not counted as a failure), so
+    parallel password guesses cannot outrun the failure count. Turn on only for accounts that
+    sign in from many places at once; scripts are better served by tokens."""
     remember_me: bool = False
     """Offer "Remember me" on the login page (sessions then outlive the browser)."""
     events_expiration: str = "7d"

@@ -26,6 +26,11 @@ MANAGEMENT_PORT = 9000
 # even an option set to its default, costs a Quarkus rebuild at every container start.
 BUILD_OPTIONS = {"db": "postgres", "health-enabled": "true", "metrics-enabled": "false"}
 
+# Keycloak 26's SPI option syntax: spi-<spi>--<provider>--<option>, `--` as `__` in the env.
+CONCURRENT_LOGINS_OPTION = (
+    "KC_SPI_BRUTE_FORCE_PROTECTOR__DEFAULT_BRUTE_FORCE_DETECTOR__ALLOW_CONCURRENT_REQUESTS"
+)
+
 # The official image has no curl: ask the management port with bash's /dev/tcp.
 READY_PROBE = (
     f"exec 3<>/dev/tcp/127.0.0.1/{MANAGEMENT_PORT} && "
@@ -48,6 +53,8 @@ class KeycloakServerArgs(TypedDict):
     # edge proxy's loopback listener).
     host_url: str
     proxy: BehindProxy | None
+    # Keycloak's brute-force detector lets logins of one user overlap (its SPI option).
+    allow_concurrent_logins: bool
 
 
 class BehindProxy(TypedDict):
@@ -101,6 +108,7 @@ class KeycloakServer(StackComponent):
             KC_HTTP_PORT=str(HTTP_PORT),
             KC_CACHE="local",
             **(_proxy_envs(args["proxy"]) if args["proxy"] else {}),
+            **({CONCURRENT_LOGINS_OPTION: "true"} if args["allow_concurrent_logins"] else {}),
         )
         self.container = service_container(
             name,

@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.keycloak_server import BUILD_OPTIONS
+from components.keycloak_server import BUILD_OPTIONS, CONCURRENT_LOGINS_OPTION
 from tests.unit.harness import ROOT, DeclaredStack, resolve, run_program, unit_config
 
 CONTAINER = "docker:index/container:Container"
@@ -526,3 +526,11 @@ def test_stackctl_has_a_realm_account_with_only_the_roles_its_commands_need(
         [*sorted(reading), "view-events", "manage-users"], "realm-management-uuid"
     )
     assert "manage-realm" not in roles and "manage-clients" not in roles
+
+
+def test_concurrent_logins_of_one_user_stay_refused_unless_config_allows_them(
+    stack: DeclaredStack,
+) -> None:
+    assert CONCURRENT_LOGINS_OPTION not in envs_of(stack, "keycloak")
+    allowed = run_program({"bruteForceAllowConcurrentLogins": "true"})
+    assert envs_of(allowed, "keycloak")[CONCURRENT_LOGINS_OPTION] == "true"

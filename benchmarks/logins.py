@@ -1,14 +1,15 @@
-"""Login capacity through the whole stack, measured in one run (not a test).
+"""Login capacity through the whole stack, and why concurrent logins of one user are refused,
+measured in one run (not a test).
 
-A browser-equivalent login: open MLflow, get sent to Keycloak's login form, post the
-password, come back through MLflow's /callback (which redeems the code at Keycloak) and ask
-MLflow who is signed in; plain HTTP, no JavaScript, every redirect followed. Measured:
-  1. one client thread: complete logins per second (and per vCPU, against Keycloak's sizing
-     guide: 15 password logins/s per vCPU);
-  2. two client threads signing the same user in, and two signing two users in: logins/s
-     and refusals;
-  3. the password grant with two threads on one user, and Keycloak's own LOGIN_ERROR events
-     for the refusals, which say why.
+Two kinds of login, each for SECONDS_PER_CASE:
+  - the form login a browser makes (tests/e2e/form_login.py): MLflow's /login, Keycloak's
+    form, the password posted, MLflow's /callback redeeming the code, MLflow's session;
+  - the password grant straight at Keycloak (what the e2e suite and scripts use).
+For each: logins per second, and the CPU time each container spent per login, read from
+Docker's own counters, so "logins per Keycloak vCPU" compares with Keycloak's sizing guide
+(15 password logins/s per vCPU) whatever else the 2 vCPUs were doing. Then two threads
+logging the same user in, with Keycloak's LOGIN_ERROR reasons and its brute-force record of
+the user; then the same with `bruteForceAllowConcurrentLogins` on.
 
 Run with the toolchain's env sourced:  .venv/bin/python -m benchmarks.logins
 It deploys the e2e test stack, so it must not run beside the suite.
@@ -16,38 +17,29 @@ It deploys the e2e test stack, so it must not run beside the suite.
 
 from __future__ import annotations
 
-import html
 import os
-import re
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import httpx
 
-from benchmarks.engine import deployed_e2e_stack, progress
-from tests.e2e.deployment import Deployment
+from benchmarks.engine import deployed_e2e_stack, log, progress
+from tests.e2e.deployment import CONTAINERS, Deployment
+from tests.e2e.form_login import SignInError, form_login
 
 SECONDS_PER_CASE = 20
-FORM_ACTION = re.compile(r'<form[^>]*id="kc-form-login"[^>]*action="([^"]+)"')
+DOCKER_SOCKET = "/var/run/docker.sock"
 
 
-def browser_login(deployment: Deployment, username: str, password: str) -> bool:
-    """One complete sign-in to MLflow through Keycloak's form; True when MLflow knows the user."""
-    with httpx.Client(follow_redirects=True, timeout=30) as browser:
-        form = browser.get(deployment.mlflow_url)
-        found = FORM_ACTION.search(form.text)
-        if found is None:
-            return False
-        landed = browser.post(
-            html.unescape(found.group(1)),
-            data={"username": username, "password": password, "credentialId": ""},
-        )
-        if landed.status_code != 200:
-            return False
-        me = browser.get(f"{deployment.mlflow_url}/api/2.0/mlflow/users/current")
-        return me.status_code == 200 and me.json().get("username") == f"{username}@example.com"
+def form(deployment: Deployment, username: str, password: str) -> bool:
+    try:
+        form_login(deployment.mlflow_url, username, password).close()
+        return True
+    except (SignInError, httpx.HTTPError):
+        return False
 
 
 def password_grant(deployment: Deployment, username: str, password: str) -> bool:
@@ -61,11 +53,41 @@ def password_grant(deployment: Deployment, username: str, password: str) -> bool
 Login = Callable[[Deployment, str, str], bool]
 
 
+def cpu_seconds() -> dict[str, float]:
+    """Each stack container's CPU time so far, from the Docker engine's stats."""
+    transport = httpx.HTTPTransport(uds=DOCKER_SOCKET)
+    seconds = {}
+    with httpx.Client(transport=transport, base_url="http://docker", timeout=30) as engine:
+        for name in CONTAINERS:
+            stats = engine.get(
+                f"/containers/{name}/stats", params={"stream": "false", "one-shot": "true"}
+            )
+            stats.raise_for_status()
+            seconds[name] = stats.json()["cpu_stats"]["cpu_usage"]["total_usage"] / 1e9
+    return seconds
+
+
+@dataclass
+class Case:
+    label: str
+    seconds: float
+    ok: int
+    refused: int
+    cpu: dict[str, float]
+
+    @property
+    def rate(self) -> float:
+        return self.ok / self.seconds
+
+    def cpu_per_login(self, container: str) -> float:
+        return self.cpu[container] / max(self.ok, 1)
+
+
 def run_case(
-    deployment: Deployment, login: Login, users: list[tuple[str, str]]
-) -> tuple[float, int, int]:
-    """Each (user, password) signs in over and over in its own thread for SECONDS_PER_CASE:
-    logins per second, successes, refusals."""
+    label: str, deployment: Deployment, login: Login, users: list[tuple[str, str]]
+) -> Case:
+    """Each (user, password) signs in over and over in its own thread for SECONDS_PER_CASE."""
+    progress(label)
     done: Counter[bool] = Counter()
     lock = threading.Lock()
     deadline = time.monotonic() + SECONDS_PER_CASE
@@ -76,41 +98,85 @@ def run_case(
             with lock:
                 done[ok] += 1
 
-    started = time.monotonic()
+    before, started = cpu_seconds(), time.monotonic()
     threads = [threading.Thread(target=loop, args=user) for user in users]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     elapsed = time.monotonic() - started
-    return done[True] / elapsed, done[True], done[False]
+    after = cpu_seconds()
+    cpu = {name: after[name] - before[name] for name in CONTAINERS}
+    return Case(label, elapsed, done[True], done[False], cpu)
+
+
+def login_errors(deployment: Deployment) -> Counter[str]:
+    events = deployment.admin().get_events({"type": "LOGIN_ERROR", "max": 100000})
+    return Counter(str(event.get("error")) for event in events)
+
+
+def brute_force_record(deployment: Deployment, username: str) -> dict[str, object]:
+    """What Keycloak's brute-force detector holds against the user: failures counted, locked."""
+    admin = deployment.admin()
+    path = f"admin/realms/{deployment.realm}/attack-detection/brute-force/users/"
+    record: dict[str, object] = admin.connection.raw_get(path + deployment.user_id(username)).json()
+    return record
 
 
 def main() -> None:
+    cases: list[Case] = []
     with deployed_e2e_stack() as (deployment, _):
         alice = ("alice", deployment.set_known_password("alice"))
         adam = ("adam", deployment.set_known_password("adam"))
-        cases: list[tuple[str, Login, list[tuple[str, str]]]] = [
-            ("browser login, 1 thread", browser_login, [alice]),
-            ("browser login, 2 threads, same user", browser_login, [alice, alice]),
-            ("browser login, 2 threads, 2 users", browser_login, [alice, adam]),
-            ("password grant, 1 thread", password_grant, [alice]),
-            ("password grant, 2 threads, same user", password_grant, [alice, alice]),
-        ]
-        rows = []
-        for label, login, users in cases:
-            progress(label)
-            rows.append((label, *run_case(deployment, login, users)))
-        errors = Counter(
-            str(event.get("error"))
-            for event in deployment.admin().get_events({"type": "LOGIN_ERROR", "max": 10000})
-        )
+        grant = password_grant
+        for label, login, users in [
+            ("form login, 1 thread", form, [alice]),
+            ("form login, 2 threads, 2 users", form, [alice, adam]),
+            ("password grant, 1 thread", grant, [alice]),
+            ("password grant, 2 threads, 2 users", grant, [alice, adam]),
+        ]:
+            cases.append(run_case(label, deployment, login, users))
+        errors_before = login_errors(deployment)
+        for label, login in [("password grant", grant), ("form login", form)]:
+            cases.append(run_case(f"{label}, 2 threads, same user", deployment, login, [alice] * 2))
+        errors = login_errors(deployment) - errors_before
+        record = brute_force_record(deployment, "alice")
+        progress("bruteForceAllowConcurrentLogins: true, pulumi up")
+        deployment.set_config("bruteForceAllowConcurrentLogins", True)
+        deployment.up(log)
+        errors_before = login_errors(deployment)
+        label = "password grant, 2 threads, same user, concurrent logins allowed"
+        cases.append(run_case(label, deployment, grant, [alice] * 2))
+        errors_allowed = login_errors(deployment) - errors_before
+    report(cases, errors, record, errors_allowed)
+
+
+def report(
+    cases: list[Case],
+    errors: Counter[str],
+    record: dict[str, object],
+    errors_allowed: Counter[str],
+) -> None:
     cpus = os.cpu_count() or 1
-    print(f"{'case':40} {'logins/s':>8} {'per vCPU':>8} {'ok':>6} {'refused':>7}")
-    for label, rate, ok, refused in rows:
-        print(f"{label:40} {rate:8.1f} {rate / cpus:8.1f} {ok:6} {refused:7}")
-    print(f"Keycloak's sizing guide: 15 password logins/s per vCPU; this machine: {cpus} vCPUs")
-    print(f"Keycloak LOGIN_ERROR events by error: {dict(errors) or 'none'}")
+    keycloak, mlflow, keycloak_db = CONTAINERS[2], CONTAINERS[3], CONTAINERS[1]
+    print(f"\nlogins for {SECONDS_PER_CASE} s per case on {cpus} vCPUs\n")
+    print(
+        "| case | logins/s | per vCPU | ok | refused | Keycloak CPU ms/login "
+        "| logins per Keycloak vCPU-s | MLflow CPU ms/login | Keycloak DB CPU ms/login |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for case in cases:
+        per_keycloak_cpu = case.ok / case.cpu[keycloak] if case.cpu[keycloak] else float("nan")
+        print(
+            f"| {case.label} | {case.rate:.1f} | {case.rate / cpus:.1f} | {case.ok} | "
+            f"{case.refused} | {case.cpu_per_login(keycloak) * 1000:.0f} | "
+            f"{per_keycloak_cpu:.1f} | {case.cpu_per_login(mlflow) * 1000:.0f} | "
+            f"{case.cpu_per_login(keycloak_db) * 1000:.0f} |"
+        )
+    print("\nKeycloak's sizing guide: 15 password logins/s per vCPU")
+    print(f"LOGIN_ERROR events of the two same-user cases, by error: {dict(errors) or 'none'}")
+    print(f"Keycloak's brute-force record of that user afterwards: {record}")
+    print(f"LOGIN_ERROR events with concurrent logins allowed: {dict(errors_allowed) or 'none'}")
 
 
 if __name__ == "__main__":

@@ -224,6 +224,7 @@ mlflow = MlflowServer(
         else None,
         "image_name": "mlflow-keycloak-stack/mlflow",
         "prebuilt_image": cfg.mlflow_image,
+        "workers": cfg.mlflow_workers,
         "build_args": cfg.mlflow_build_args,
         "backend_store_uri": tracking_db.uri(),
         "users_db_uri": auth_db.uri(),

@@ -189,6 +189,9 @@ class StackConfig(_Model):
     """Python >= 3.12 base the MLflow image is built on (PYTHON_BASE_IMAGE in versions.env)."""
     mlflow_image: str | None = None
     """A prebuilt MLflow image to run instead of building images/mlflow."""
+    mlflow_workers: Annotated[int, Field(ge=1, le=16)] = 1
+    """Worker processes of the MLflow server (`mlflow server --workers`); docs/performance.md
+    measures throughput against it."""
 
     realm: str = "mlflow"
     """Keycloak realm MLflow's users sign in to."""

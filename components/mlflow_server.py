@@ -54,6 +54,7 @@ class MlflowServerArgs(TypedDict):
     placement: Placement
     image_name: str
     prebuilt_image: str | None
+    workers: int
     build_args: dict[str, str]
     backend_store_uri: pulumi.Input[str]
     users_db_uri: pulumi.Input[str]
@@ -183,7 +184,7 @@ class MlflowServer(StackComponent):
                 "--port",
                 str(HTTP_PORT),
                 "--workers",
-                "1",
+                str(args["workers"]),
                 "--serve-artifacts",
                 "--artifacts-destination",
                 ARTIFACTS_DIR,

@@ -201,6 +201,11 @@ BAD_CONFIGS = [
         ["bruteForceMaxLoginFailures = '0'"],
     ),
     BadConfig(
+        "mlflow-workers-zero",
+        {"mlflowWorkers": "0"},
+        ["mlflowWorkers = '0'"],
+    ),
+    BadConfig(
         "realm-name-with-space",
         {"realm": "ml flow"},
         ["realm = 'ml flow'", "letters, digits"],

@@ -534,3 +534,12 @@ def test_concurrent_logins_of_one_user_stay_refused_unless_config_allows_them(
     assert CONCURRENT_LOGINS_OPTION not in envs_of(stack, "keycloak")
     allowed = run_program({"bruteForceAllowConcurrentLogins": "true"})
     assert envs_of(allowed, "keycloak")[CONCURRENT_LOGINS_OPTION] == "true"
+
+
+def test_mlflow_runs_the_configured_number_of_workers(stack: DeclaredStack) -> None:
+    def workers(deployed: DeclaredStack) -> str:
+        command = deployed.one(CONTAINER, "mlflow").inputs["command"]
+        return str(command[command.index("--workers") + 1])
+
+    assert workers(stack) == "1"
+    assert workers(run_program({"mlflowWorkers": "3"})) == "3"

@@ -13,6 +13,7 @@ import functools
 import sys
 
 from benchmarks.engine import deployed_e2e_stack, log, progress
+from benchmarks.plots import bar_chart
 from tests.e2e.deployment import CONTAINERS
 from tests.e2e.faults import Load, crash, restart_docker_engine, under_load
 
@@ -43,6 +44,12 @@ def main() -> None:
     for r in rows:
         print(f"{r.fault:36} {r.seconds_to_healthy:9.1f}s {r.failed_writes:13} "
               f"{r.failed_logins:13} {r.acknowledged_writes:6} {r.lost_writes:4}")  # fmt: skip
+    bar_chart(
+        "faults",
+        "Seconds until every container is healthy again, under load",
+        "seconds",
+        {row.fault: row.seconds_to_healthy for row in rows},
+    )
     sys.exit(1 if any(row.lost_writes for row in rows) else 0)
 
 

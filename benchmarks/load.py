@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from benchmarks.engine import deployed_e2e_stack, progress
+from benchmarks.plots import bar_chart
 from tests.e2e.deployment import Deployment
 from tests.e2e.form_login import SignInError, form_login, personal_access_token
 
@@ -187,6 +188,12 @@ def report(results: list[dict[str, Any]], logins: LoginStream, lost: int, wall: 
           f"refused logins: {len(logins.refused)}")  # fmt: skip
     for reason in sorted(set(logins.refused))[:5]:
         print(f"  refused: {reason}")
+    bar_chart(
+        "load",
+        f"p50 latency under the load of {len(results)} people",
+        "milliseconds",
+        {op: percentile(values, 0.5) * 1000 for op, values in rows.items()},
+    )
 
 
 def main() -> None:

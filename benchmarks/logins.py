@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import httpx
 
 from benchmarks.engine import deployed_e2e_stack, log, progress
+from benchmarks.plots import bar_chart
 from tests.e2e.deployment import CONTAINERS, Deployment
 from tests.e2e.form_login import SignInError, form_login
 
@@ -177,6 +178,12 @@ def report(
     print(f"LOGIN_ERROR events of the two same-user cases, by error: {dict(errors) or 'none'}")
     print(f"Keycloak's brute-force record of that user afterwards: {record}")
     print(f"LOGIN_ERROR events with concurrent logins allowed: {dict(errors_allowed) or 'none'}")
+    bar_chart(
+        "logins",
+        "Complete logins per second through the stack",
+        "logins per second",
+        {case.label: case.rate for case in cases},
+    )
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from benchmarks.engine import deployed_e2e_stack, log, progress
+from benchmarks.plots import bar_chart
 from tests.e2e.deployment import CONTAINERS, Deployment, docker
 
 WORKER_COUNTS = (1, 2, 4)
@@ -140,6 +141,12 @@ def main() -> None:
             f"{case.percentile(50) * 1000:.0f} | {case.percentile(95) * 1000:.0f} | "
             f"{case.failures} | {case.memory} |"
         )
+    bar_chart(
+        "workers",
+        f"MLflow requests/s with {CLIENTS} clients, by worker processes",
+        "requests per second",
+        {f"{case.workers} worker(s)": case.rate for case in cases},
+    )
 
 
 if __name__ == "__main__":

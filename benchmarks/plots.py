@@ -18,12 +18,12 @@ def bar_chart(name: str, title: str, unit: str, bars: dict[str, float]) -> Path:
     from matplotlib import pyplot
 
     labels, values = list(bars), list(bars.values())
-    figure, axes = pyplot.subplots(figsize=(8, 0.5 * len(labels) + 1.4), layout="constrained")
+    figure, axes = pyplot.subplots(figsize=(10, 0.5 * len(labels) + 1.4), layout="constrained")
     shown = axes.barh(labels, values, color="#3b75af")
     axes.bar_label(shown, labels=[f"{v:.3g}" for v in values], padding=3)
     axes.invert_yaxis()  # first label on top, as in the table
     axes.set_xlabel(unit)
-    axes.set_title(title)
+    figure.suptitle(title)
     axes.margins(x=0.15)
     CHARTS.mkdir(parents=True, exist_ok=True)
     path = CHARTS / f"{name}.png"

@@ -190,8 +190,9 @@ class StackConfig(_Model):
     mlflow_image: str | None = None
     """A prebuilt MLflow image to run instead of building images/mlflow."""
     mlflow_workers: Annotated[int, Field(ge=1, le=16)] = 1
-    """Worker processes of the MLflow server (`mlflow server --workers`); docs/performance.md
-    measures throughput against it."""
+    """Worker processes of the MLflow server (`mlflow server --workers`). More serve more
+    requests (4 gave 1.43x on 2 vCPUs, docs/performance.md), but the plugin caches permissions
+    per process: a revoked permission then lasts up to 30 s on the other workers."""
 
     realm: str = "mlflow"
     """Keycloak realm MLflow's users sign in to."""

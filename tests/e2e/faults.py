@@ -82,7 +82,9 @@ class Load:
     def _login(self) -> None:
         while not self._stop.is_set():
             try:
-                form_login(self.deployment.mlflow_url, self.username, self.password).close()
+                ca = self.deployment.ca_file  # the stack's CA when it serves HTTPS
+                verify = str(ca) if ca else True
+                form_login(self.deployment.mlflow_url, self.username, self.password, verify).close()
                 self.logins += 1
             except (SignInError, httpx.HTTPError):
                 self.failed_logins += 1

@@ -5,7 +5,8 @@ browser's NSS database with certutil, and as a CA file for Python clients. Then:
 in over HTTPS with no certificate error allowed; the session cookie is Secure and HttpOnly;
 HSTS is sent; plain HTTP redirects; Keycloak's admin paths are refused on its public name;
 only the proxy publishes MLflow and Keycloak; a forged X-Forwarded-For is not believed; the
-stock MLflow client logs a run over HTTPS.
+stock MLflow client logs a run over HTTPS; a crashed proxy comes back by itself under load and
+loses no acknowledged write.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from stackrules.names import resource_prefix
 from tests.e2e.browser_login import sign_in
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.deployment import Deployment, docker, e2e_config, log, remove_leftovers
+from tests.e2e.faults import Load, crash, under_load
 
 STACK = "tls"
 PORTS = {
@@ -190,3 +192,34 @@ def test_the_mlflow_client_logs_a_run_over_https(
     client.log_metric(run.info.run_id, "loss", 0.5)
     client.set_terminated(run.info.run_id)
     assert client.get_run(run.info.run_id).info.status == "FINISHED"
+
+
+def test_a_crashed_edge_proxy_comes_back_by_itself_and_loses_no_acknowledged_write(
+    stack: Deployment, measurements: dict[str, float]
+) -> None:
+    """The fault list of tests/e2e/test_16_faults.py, for the container only this stack has."""
+    prefix = resource_prefix(STACK)
+    signed_in = stack.user_tokens("alice")
+    with stack.mlflow(signed_in["access_token"]) as mlflow:
+        pat = mlflow.patch("/api/2.0/mlflow/users/access-token", json={}).json()["token"]
+        experiment_id = mlflow.post(
+            "/api/2.0/mlflow/experiments/create", json={"name": f"proxy-{uuid.uuid4().hex[:8]}"}
+        ).json()["experiment_id"]
+        run_id = mlflow.post(
+            "/api/2.0/mlflow/runs/create", json={"experiment_id": experiment_id}
+        ).json()["run"]["info"]["run_id"]
+    load = Load(stack, run_id, "alice", stack.set_known_password("alice"), pat)
+    proxy = f"{prefix}-proxy"
+    services = ("mlflow-db", "keycloak-db", "keycloak", "mlflow")
+    containers = [proxy, *(f"{prefix}-{name}" for name in services)]
+    fault = "crash of the edge proxy"
+    outcome = under_load(load, fault, lambda: crash(proxy), containers, log, crashed=proxy)
+    measurements["crash of the edge proxy: to healthy (s)"] = outcome.seconds_to_healthy
+    measurements["crash of the edge proxy: failed requests"] = (
+        outcome.failed_writes + outcome.failed_logins
+    )
+    assert outcome.acknowledged_writes > 0
+    assert outcome.lost_writes == 0
+    renewed = stack.oidc().refresh_token(signed_in["refresh_token"])
+    with stack.mlflow(renewed["access_token"]) as mlflow:
+        assert mlflow.get("/api/2.0/mlflow/users/current").status_code == 200

@@ -31,7 +31,7 @@ from tests.e2e.upgrades import dropped_data, dropping_steps
 
 STACK = "pins"
 PREFIX = resource_prefix(STACK)
-PORTS = {"keycloakPort": 18083, "mlflowPort": 15003, "mlflowDbPort": 25438, "keycloakDbPort": 25439}
+PORTS = {"keycloakPort": 18085, "mlflowPort": 15005, "mlflowDbPort": 25442, "keycloakDbPort": 25443}
 PINS = pinned_versions()
 PREVIOUS = {
     "keycloak": PINS["PREVIOUS_KEYCLOAK_VERSION"],

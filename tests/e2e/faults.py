@@ -82,8 +82,7 @@ class Load:
     def _login(self) -> None:
         while not self._stop.is_set():
             try:
-                ca = self.deployment.ca_file  # the stack's CA when it serves HTTPS
-                verify = str(ca) if ca else True
+                verify = self.deployment.tls()  # the stack's CA when it serves HTTPS
                 form_login(self.deployment.mlflow_url, self.username, self.password, verify).close()
                 self.logins += 1
             except (SignInError, httpx.HTTPError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+import ssl
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from urllib.parse import urljoin, urlsplit
@@ -29,7 +30,7 @@ class FormBrowser:
     """An HTTP client that follows redirects and keeps each host's cookies."""
 
     timeout: float = 30
-    verify: bool | str = True
+    verify: ssl.SSLContext | bool = True
     cookies: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -62,7 +63,7 @@ class FormBrowser:
 
 
 def form_login(
-    mlflow_url: str, username: str, password: str, verify: bool | str = True
+    mlflow_url: str, username: str, password: str, verify: ssl.SSLContext | bool = True
 ) -> FormBrowser:
     """A browser-equivalent sign-in; the returned client holds MLflow's session cookie."""
     browser = FormBrowser(verify=verify)

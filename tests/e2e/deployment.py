@@ -18,8 +18,10 @@ from typing import Any
 import httpx
 from keycloak import KeycloakAdmin, KeycloakOpenID
 from pulumi import automation as auto
+from typer.testing import CliRunner, Result
 
 from components.versions import pinned_versions
+from stackctl.cli import app as stackctl_app
 from stackrules.names import config_key, resource_prefix
 from tests.workdir import REPO, config_paths, copy_project
 
@@ -190,6 +192,18 @@ class Deployment:
         self.stack.destroy(on_output=log, color="never")
         self.timings["destroy (s)"] = time.monotonic() - started
         self.destroyed = True
+
+    def stackctl(self, *args: str) -> Result:
+        """`stackctl --stack NAME --project-dir DIR ARGS` on this stack's state, as its operator
+        runs it; the output is logged."""
+        workspace = self.stack.workspace
+        result = CliRunner().invoke(
+            stackctl_app,
+            ["--stack", self.stack.name, "--project-dir", str(workspace.work_dir), *args],
+            env=dict(workspace.env_vars),
+        )
+        log(f"stackctl {' '.join(args)} -> {result.exit_code}\n{result.output}")
+        return result
 
     # -- service handles -------------------------------------------------------------------
     @property

@@ -16,9 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
 
-from stackctl.cli import app
 from stackrules.names import resource_prefix
 from tests.e2e.deployment import Deployment, e2e_config, log, remove_leftovers
 from tests.e2e.team_data import (
@@ -29,7 +27,6 @@ from tests.e2e.team_data import (
 
 STACK = "restore"
 PORTS = {"keycloakPort": 18082, "mlflowPort": 15002, "mlflowDbPort": 25436, "keycloakDbPort": 25437}
-runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -43,17 +40,6 @@ def stack() -> Iterator[Deployment]:
             deployed.destroy(log)
 
 
-def stackctl(stack: Deployment, *args: str) -> Result:
-    workspace = stack.stack.workspace
-    result = runner.invoke(
-        app,
-        ["--stack", STACK, "--project-dir", str(workspace.work_dir), *args],
-        env=dict(workspace.env_vars),
-    )
-    log(f"stackctl {' '.join(args)} -> {result.exit_code}\n{result.output}")
-    return result
-
-
 @pytest.fixture(scope="module")
 def written(stack: Deployment) -> dict[str, Any]:
     return write_data(stack)
@@ -63,7 +49,7 @@ def written(stack: Deployment) -> dict[str, Any]:
 def backup_dir(stack: Deployment, written: dict[str, Any]) -> Iterator[Path]:
     with tempfile.TemporaryDirectory() as parent:
         target = Path(parent) / "backup"
-        result = stackctl(stack, "backup", "--to", str(target))
+        result = stack.stackctl("backup", "--to", str(target))
         assert result.exit_code == 0, result.output
         yield target
 
@@ -112,7 +98,7 @@ def test_a_damaged_or_incomplete_backup_is_refused_before_anything_changes(
 ) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         copy = damaged_copy(backup_dir, Path(scratch), damage)
-        result = stackctl(stack, "restore", "--from", str(copy), "--overwrite", "--yes")
+        result = stack.stackctl("restore", "--from", str(copy), "--overwrite", "--yes")
     assert result.exit_code == 1
     assert said in result.output and "nothing was changed" in result.output.replace("\n", " ")
     token = stack.user_tokens("alice")["access_token"]
@@ -124,7 +110,7 @@ def test_a_damaged_or_incomplete_backup_is_refused_before_anything_changes(
 def test_restoring_over_a_stack_that_holds_data_needs_overwrite(
     stack: Deployment, backup_dir: Path
 ) -> None:
-    result = stackctl(stack, "restore", "--from", str(backup_dir), "--yes")
+    result = stack.stackctl("restore", "--from", str(backup_dir), "--yes")
     assert result.exit_code == 1
     assert "already holds 1 experiment(s) and 1 run(s)" in result.output.replace("\n", " ")
 
@@ -143,7 +129,7 @@ def restored(stack: Deployment, written: dict[str, Any], backup_dir: Path) -> di
         )
         assert gone.status_code == 404, "the new stack must start empty"
     started = time.monotonic()
-    result = stackctl(stack, "restore", "--from", str(backup_dir), "--yes")
+    result = stack.stackctl("restore", "--from", str(backup_dir), "--yes")
     assert result.exit_code == 0, result.output
     seconds = time.monotonic() - started
     stack.reload_outputs()

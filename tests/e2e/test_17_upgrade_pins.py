@@ -16,10 +16,8 @@ from typing import Any
 
 import pytest
 from pulumi import automation as auto
-from typer.testing import CliRunner, Result
 
 from components.versions import pinned_versions
-from stackctl.cli import app
 from stackrules.names import resource_prefix
 from tests.e2e.deployment import Deployment, docker, e2e_config, log, remove_leftovers
 from tests.e2e.team_data import (
@@ -49,7 +47,6 @@ REPLACEABLE_TYPES = {
     "docker:index/image:Image",
     "docker:index/remoteImage:RemoteImage",
 }
-runner = CliRunner()
 
 
 def use_previous_pins(stack: Deployment) -> None:
@@ -79,17 +76,6 @@ def running_versions(stack: Deployment) -> dict[str, str]:
     }
 
 
-def stackctl(stack: Deployment, *args: str) -> Result:
-    workspace = stack.stack.workspace
-    result = runner.invoke(
-        app,
-        ["--stack", STACK, "--project-dir", str(workspace.work_dir), *args],
-        env=dict(workspace.env_vars),
-    )
-    log(f"stackctl {' '.join(args)} -> {result.exit_code}\n{result.output}")
-    return result
-
-
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Deployment]:
     remove_leftovers(log, PREFIX)
@@ -115,7 +101,7 @@ def before(stack: Deployment) -> Iterator[dict[str, Any]]:
         written = write_data(stack)
         signed_in = stack.oidc().token("alice", written["alice_password"])
         backup = Path(parent) / "backup"
-        result = stackctl(stack, "backup", "--to", str(backup))
+        result = stack.stackctl("backup", "--to", str(backup))
         assert result.exit_code == 0, result.output
         yield {"versions": versions, "written": written, "tokens": signed_in, "backup": backup}
 
@@ -189,7 +175,7 @@ def test_rolling_back_is_previous_pins_destroy_up_and_restore_of_the_backup(
     stack.destroy(log)
     stack.destroyed = False
     stack.up(log)
-    result = stackctl(stack, "restore", "--from", str(before["backup"]), "--yes")
+    result = stack.stackctl("restore", "--from", str(before["backup"]), "--yes")
     assert result.exit_code == 0, result.output
     stack.reload_outputs()
     stack.test_passwords.clear()

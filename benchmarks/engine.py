@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import statistics
 import sys
 import tempfile
 import time
@@ -39,6 +40,13 @@ def log(line: str) -> None:
 
 def progress(message: str) -> None:
     print(f"==> {message}", file=sys.stderr, flush=True)
+
+
+def percentile(values: list[float], p: int) -> float:
+    """The p-th percentile (inclusive method); NaN when there is nothing to measure."""
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
 
 
 @contextmanager

@@ -23,18 +23,20 @@ import multiprocessing
 import os
 import secrets
 import socket
-import statistics
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from benchmarks.engine import deployed_e2e_stack, progress
+from benchmarks.engine import deployed_e2e_stack, percentile, progress
 from benchmarks.plots import bar_chart
 from tests.e2e.deployment import Deployment
 from tests.e2e.form_login import SignInError, form_login, personal_access_token
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
 
 OPERATIONS = ("log_metric", "log_param", "search_runs")
 
@@ -54,16 +56,21 @@ class Person:
     token: str = ""
 
 
-def drive(mlflow_url: str, person: Person, seconds: float, max_requests: int) -> dict[str, Any]:
-    """One person's session with the stock MLflow client, in a process of its own (the client
-    reads its credentials from the environment)."""
+def stock_client(mlflow_url: str, person: Person) -> MlflowClient:
+    """The stock MLflow client as the person: it reads its credentials from the environment,
+    hence a process per person."""
     os.environ["MLFLOW_TRACKING_USERNAME"] = f"{person.username}@example.com"
     os.environ["MLFLOW_TRACKING_PASSWORD"] = person.token
     os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"  # a failure is counted, not hidden
     os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = "10"
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri=mlflow_url)
+    return MlflowClient(tracking_uri=mlflow_url)
+
+
+def drive(mlflow_url: str, person: Person, seconds: float, max_requests: int) -> dict[str, Any]:
+    """One person's session with the stock MLflow client, in a process of its own."""
+    client = stock_client(mlflow_url, person)
     run_id = client.create_run(person.experiment_id).info.run_id
     latencies: dict[str, list[float]] = {op: [] for op in OPERATIONS}
     acked_steps: list[int] = []
@@ -100,11 +107,7 @@ def drive(mlflow_url: str, person: Person, seconds: float, max_requests: int) ->
 
 def lost_writes(mlflow_url: str, person: Person, result: dict[str, Any]) -> int:
     """Acknowledged metric steps and params not stored, read back through the client."""
-    os.environ["MLFLOW_TRACKING_USERNAME"] = f"{person.username}@example.com"
-    os.environ["MLFLOW_TRACKING_PASSWORD"] = person.token
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=mlflow_url)
+    client = stock_client(mlflow_url, person)
     stored_steps = {m.step for m in client.get_metric_history(result["run_id"], "load")}
     stored_params = set(client.get_run(result["run_id"]).data.params)
     return len(set(result["acked_steps"]) - stored_steps) + len(
@@ -166,12 +169,6 @@ def sign_in_and_prepare(mlflow_url: str, person: Person) -> None:
         browser.close()
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    if len(values) < 2:
-        return values[0] if values else float("nan")
-    return statistics.quantiles(values, n=100, method="inclusive")[int(fraction * 100) - 1]
-
-
 def report(results: list[dict[str, Any]], logins: LoginStream, lost: int, wall: float) -> None:
     print(f"\nload: {len(results)} people through the stock MLflow client for {wall:.1f} s, "
           f"plus a stream of form logins\n")  # fmt: skip
@@ -180,7 +177,7 @@ def report(results: list[dict[str, Any]], logins: LoginStream, lost: int, wall: 
     rows = {op: [v for r in results for v in r["latencies"][op]] for op in OPERATIONS}
     rows["form login (authorization code)"] = logins.ok
     for op, values in rows.items():
-        p50, p95 = percentile(values, 0.5) * 1000, percentile(values, 0.95) * 1000
+        p50, p95 = percentile(values, 50) * 1000, percentile(values, 95) * 1000
         print(f"| {op} | {len(values)} | {len(values) / wall:.1f} | {p50:.0f} | {p95:.0f} |")
     acked = sum(len(r["acked_steps"]) + len(r["acked_params"]) for r in results)
     failures = sum(r["failures"] for r in results)
@@ -192,7 +189,7 @@ def report(results: list[dict[str, Any]], logins: LoginStream, lost: int, wall: 
         "load",
         f"p50 latency under the load of {len(results)} people",
         "milliseconds",
-        {op: percentile(values, 0.5) * 1000 for op, values in rows.items()},
+        {op: percentile(values, 50) * 1000 for op, values in rows.items()},
     )
 
 

@@ -13,14 +13,13 @@ It deploys the e2e test stack, so it must not run beside the suite.
 
 from __future__ import annotations
 
-import statistics
 import threading
 import time
 from dataclasses import dataclass, field
 
 import httpx
 
-from benchmarks.engine import deployed_e2e_stack, log, progress
+from benchmarks.engine import deployed_e2e_stack, log, percentile, progress
 from benchmarks.plots import bar_chart
 from tests.e2e.deployment import CONTAINERS, Deployment, docker
 
@@ -41,9 +40,6 @@ class Case:
     @property
     def rate(self) -> float:
         return len(self.latencies) / self.seconds
-
-    def percentile(self, p: int) -> float:
-        return statistics.quantiles(self.latencies, n=100, method="inclusive")[p - 1]
 
 
 def requests_of(experiment_id: str, run_id: str, step: int) -> tuple[str, str, dict[str, object]]:
@@ -136,10 +132,10 @@ def main() -> None:
     print("| workers | requests/s | vs 1 worker | p50 (ms) | p95 (ms) | failed | memory |")
     print("|---|---|---|---|---|---|---|")
     for case in cases:
+        p50, p95 = percentile(case.latencies, 50) * 1000, percentile(case.latencies, 95) * 1000
         print(
-            f"| {case.workers} | {case.rate:.1f} | {case.rate / base:.2f}x | "
-            f"{case.percentile(50) * 1000:.0f} | {case.percentile(95) * 1000:.0f} | "
-            f"{case.failures} | {case.memory} |"
+            f"| {case.workers} | {case.rate:.1f} | {case.rate / base:.2f}x | {p50:.0f} | "
+            f"{p95:.0f} | {case.failures} | {case.memory} |"
         )
     bar_chart(
         "workers",

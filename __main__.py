@@ -9,7 +9,8 @@ from components.config import load_config
 from components.edge_proxy import EdgeProxy, Sites
 from components.keycloak_server import HTTP_PORT as KEYCLOAK_HTTP_PORT
 from components.keycloak_server import KeycloakServer
-from components.mlflow_accounts import MlflowAccounts
+from components.mlflow_accounts import AdminApi, MlflowAccounts, plugin_username
+from components.mlflow_permissions import MlflowPermissions
 from components.mlflow_server import ARTIFACTS_DIR, MlflowServer
 from components.mlflow_server import HTTP_PORT as MLFLOW_HTTP_PORT
 from components.oidc_client import OidcClient
@@ -166,9 +167,22 @@ client = OidcClient(
     on_realm,
 )
 groups = AccessGroups("groups", {"realm_id": realm.realm_id, "names": list(cfg.groups)}, on_realm)
+teams = AccessGroups(
+    "teams",
+    {
+        "realm_id": realm.realm_id,
+        "names": list(cfg.team_names),
+        "descriptions": {team.name: team.description for team in cfg.teams},
+    },
+    on_realm,
+)
 users = RealmUsers(
     "users",
-    {"realm_id": realm.realm_id, "users": cfg.users, "group_ids": groups.group_ids},
+    {
+        "realm_id": realm.realm_id,
+        "users": cfg.users,
+        "group_ids": {**groups.group_ids, **teams.group_ids},
+    },
     on_realm,
 )
 automation = (
@@ -235,29 +249,41 @@ mlflow = MlflowServer(
             "redirect_uri": client.redirect_uri,
             "issuer": cfg.urls.issuer,
             "audience": client.client_id,
-            "user_group": cfg.user_group,
+            "sign_in_groups": cfg.sign_in_groups,
             "admin_group": cfg.admin_group,
             "default_permission": cfg.default_mlflow_permission,
             "provision_on_bearer_auth": cfg.provision_on_bearer_auth,
         },
         "protect_data": cfg.protect_data,
     },
-    pulumi.ResourceOptions(depends_on=[realm, groups]),
+    pulumi.ResourceOptions(depends_on=[realm, groups, teams]),
 )
 
+# The stack's admin calls to mlflow-oidc-auth: offboarding and permissions as code.
+admin_api = AdminApi(
+    mlflow_url=cfg.urls.mlflow_from_host,
+    token_url=cfg.urls.token_from_host,
+    client_id=stack_admin.client_id,
+    client_secret=stack_admin.client_secret,
+)
+after_mlflow = pulumi.ResourceOptions(depends_on=[mlflow, stack_admin, *([proxy] if proxy else [])])
 MlflowAccounts(
     "mlflow-accounts",
     {
-        "api": {
-            "mlflow_url": cfg.urls.mlflow_from_host,
-            "token_url": cfg.urls.token_from_host,
-            "client_id": stack_admin.client_id,
-            "client_secret": stack_admin.client_secret,
-        },
+        "api": admin_api,
         "users": cfg.users,
-        "groups": cfg.groups,
+        "admitted": {spec.username: cfg.may_sign_in(spec) for spec in cfg.users},
     },
-    pulumi.ResourceOptions(depends_on=[mlflow, stack_admin, *([proxy] if proxy else [])]),
+    after_mlflow,
+)
+MlflowPermissions(
+    "mlflow-permissions",
+    {
+        "api": admin_api,
+        "permissions": cfg.permissions,
+        "accounts": {spec.username: plugin_username(spec) for spec in cfg.users},
+    },
+    after_mlflow,
 )
 
 pulumi.export("mlflowUrl", cfg.urls.mlflow)

@@ -1,8 +1,10 @@
-"""The groups that admit people to MLflow, each with a realm role of the same name."""
+"""The groups that admit people to MLflow (users, admins, teams), each with a realm role of the
+same name."""
 
 from __future__ import annotations
 
-from typing import TypedDict
+from collections.abc import Mapping
+from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_keycloak as keycloak
@@ -13,10 +15,12 @@ from components.stack_component import Options, StackComponent
 class AccessGroupsArgs(TypedDict):
     realm_id: pulumi.Input[str]
     names: list[str]
+    # What each group is for, shown on its role in the admin console (teams have one).
+    descriptions: NotRequired[Mapping[str, str]]
 
 
 class AccessGroups(StackComponent):
-    """Groups named as mlflow-oidc-auth expects (users and admins), roles mirrored onto them.
+    """Groups named as mlflow-oidc-auth expects (users, admins, teams), roles mirrored onto them.
 
     The groups claim is what MLflow reads; the roles let other clients of the realm make the
     same distinction from `realm_access.roles`.
@@ -35,7 +39,8 @@ class AccessGroups(StackComponent):
                 f"{name}-{group_name}-role",
                 realm_id=args["realm_id"],
                 name=group_name,
-                description=f"Members of group {group_name}",
+                description=args.get("descriptions", {}).get(group_name)
+                or f"Members of group {group_name}",
                 opts=self.child,
             )
             keycloak.GroupRoles(

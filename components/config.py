@@ -13,13 +13,27 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import pulumi
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from components.versions import pin
 from stackrules.addresses import is_loopback
 from stackrules.durations import format_duration, parse_duration
 from stackrules.images import pinning_problem
+from stackrules.mlflow_permissions import (
+    Level,
+    ResourceKind,
+    SubjectKind,
+    exact_name_pattern,
+    pattern_problem,
+)
 from stackrules.names import NAMESPACE
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,254}$")
@@ -38,7 +52,7 @@ LIFESPAN_BOUNDS: dict[str, tuple[int, int]] = {
 }
 
 Port = Annotated[int, Field(ge=1, le=65535)]
-MlflowPermission = Literal["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"]
+MlflowPermission = Level
 TlsMode = Literal["off", "internal", "files", "acme"]
 
 
@@ -81,6 +95,8 @@ class UserSpec(_Model):
     first_name: str = Field(min_length=1)
     last_name: str = Field(min_length=1)
     groups: tuple[str, ...] = ()
+    teams: tuple[str, ...] = ()
+    """Teams (names from `teams`) the person belongs to; any team admits them to MLflow."""
     enabled: bool = True
     """false: the person is locked out (Keycloak user disabled, MLflow account deactivated,
     their sessions and tokens ended) but kept, e.g. after `stackctl users disable`."""
@@ -101,6 +117,71 @@ class UserSpec(_Model):
         if not EMAIL_PATTERN.match(value):
             raise ValueError("is not an email address like 'ada@example.com'")
         return value
+
+
+class TeamSpec(_Model):
+    """A team: a Keycloak group whose name the `groups` claim carries, the subject of
+    `permissions` entries."""
+
+    name: str
+    description: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not NAME_PATTERN.match(value):
+            raise ValueError("must be letters, digits, '.', '_' or '-' (at most 63)")
+        return value
+
+
+class PermissionSpec(_Model):
+    """One MLflow permission: a team or a user, a kind of resource, a name or pattern, a level."""
+
+    team: str | None = None
+    user: str | None = None
+    """A configured person's username (instead of team)."""
+    resource: ResourceKind
+    name: str | None = None
+    """One exact resource name (it need not exist yet)."""
+    pattern: str | None = None
+    """A Python regular expression matched at the start of names (`^ds-`), as the plugin does."""
+    level: Level
+    priority: Annotated[int, Field(ge=0, le=1_000_000)] = 100
+    """Where patterns of one person overlap, the lowest priority number decides."""
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern(cls, value: str | None) -> str | None:
+        problem = None if value is None else pattern_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @model_validator(mode="after")
+    def _one_of_each(self) -> PermissionSpec:
+        if (self.team is None) == (self.user is None):
+            raise ValueError("set exactly one of team and user")
+        if (self.name is None) == (self.pattern is None):
+            raise ValueError("set exactly one of name (exact) and pattern (regular expression)")
+        return self
+
+    @property
+    def subject_kind(self) -> SubjectKind:
+        return "group" if self.team is not None else "user"
+
+    @property
+    def subject(self) -> str:
+        return self.team if self.team is not None else str(self.user)
+
+    @property
+    def regex(self) -> str:
+        """The plugin's selector of this entry."""
+        return exact_name_pattern(self.name) if self.name is not None else str(self.pattern)
+
+    @property
+    def key(self) -> str:
+        """What identifies the entry (two entries with one key would fight over one grant)."""
+        return f"{self.subject_kind}:{self.subject}:{self.resource}:{self.regex}"
 
 
 class RealmSettings(_Model):
@@ -247,7 +328,14 @@ class StackConfig(_Model):
     """MLflow permission of a signed-in user on resources nobody granted (READ, EDIT, MANAGE,
     NO_PERMISSIONS)."""
     users: tuple[UserSpec, ...] = ()
-    """People who may sign in; each {username, email, firstName, lastName, groups}."""
+    """People who may sign in; each {username, email, firstName, lastName, groups, teams}."""
+    teams: tuple[TeamSpec, ...] = ()
+    """Teams, each {name, description}: Keycloak groups that admit their members to MLflow and
+    that `permissions` grant to."""
+    permissions: tuple[PermissionSpec, ...] = ()
+    """MLflow permissions, each {team or user, resource (experiments, registeredModels,
+    prompts), name or pattern, level (READ, EDIT, MANAGE, NO_PERMISSIONS), priority}; kept as
+    declared by every `up`, drift shown by `preview --refresh`."""
     protect_data: bool = False
     """Pulumi-protect the data volumes, the databases and the realm: destroy refuses to delete
     them."""
@@ -371,6 +459,21 @@ class StackConfig(_Model):
     def groups(self) -> tuple[str, str]:
         return (self.user_group, self.admin_group)
 
+    @property
+    def team_names(self) -> tuple[str, ...]:
+        return tuple(team.name for team in self.teams)
+
+    @property
+    def sign_in_groups(self) -> tuple[str, ...]:
+        """The groups whose members mlflow-oidc-auth lets sign in (OIDC_GROUP_NAME), besides
+        the admin group: the user group and every team."""
+        return (self.user_group, *self.team_names)
+
+    def may_sign_in(self, user: UserSpec) -> bool:
+        """Whether the person is enabled and in a group that admits them to MLflow."""
+        admitted = {self.admin_group, *self.sign_in_groups}
+        return user.enabled and bool(admitted & {*user.groups, *user.teams})
+
 
 def _key(field: str) -> str:
     return to_camel(field)
@@ -491,10 +594,62 @@ def _consistency_errors(cfg: StackConfig) -> list[str]:
         emails.add(user.email.lower())
         for group in user.groups:
             if group not in cfg.groups:
+                hint = " (teams go under teams:)" if group in cfg.team_names else ""
                 errors.append(
                     f"{where}.groups: unknown group {group!r}; known groups are "
-                    f"{cfg.user_group!r} and {cfg.admin_group!r}. Fix: use one of them"
+                    f"{cfg.user_group!r} and {cfg.admin_group!r}{hint}. Fix: use one of them"
                 )
+        for team in user.teams:
+            if team not in cfg.team_names:
+                errors.append(
+                    f"{where}.teams: unknown team {team!r}; {_known_teams(cfg)}. Fix: add it "
+                    "to teams, or use one of them"
+                )
+    return errors + _team_errors(cfg) + _permission_errors(cfg, usernames)
+
+
+def _known_teams(cfg: StackConfig) -> str:
+    names = ", ".join(repr(name) for name in cfg.team_names)
+    return f"known teams are {names}" if names else "no teams are configured"
+
+
+def _team_errors(cfg: StackConfig) -> list[str]:
+    errors: list[str] = []
+    seen: set[str] = set()
+    for index, team in enumerate(cfg.teams):
+        where = f"teams[{index}].name = {team.name!r}"
+        if team.name in cfg.groups:
+            errors.append(
+                f"{where}: is the name of the user or admin group; a team needs a name of its "
+                "own. Fix: rename the team"
+            )
+        if team.name in seen:
+            errors.append(f"{where}: duplicate team. Fix: list each team once")
+        seen.add(team.name)
+    return errors
+
+
+def _permission_errors(cfg: StackConfig, usernames: set[str]) -> list[str]:
+    errors: list[str] = []
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(cfg.permissions):
+        where = f"permissions[{index}]"
+        if entry.team is not None and entry.team not in cfg.team_names:
+            errors.append(
+                f"{where}.team = {entry.team!r}: unknown team; {_known_teams(cfg)}. Fix: add it "
+                "to teams, or name a configured team"
+            )
+        if entry.user is not None and entry.user not in usernames:
+            errors.append(
+                f"{where}.user = {entry.user!r}: not the username of anyone in users. Fix: name "
+                "a configured person, or add them to users"
+            )
+        if entry.key in seen:
+            errors.append(
+                f"{where}: grants on the same {entry.resource} selector to the same "
+                f"{entry.subject_kind} as permissions[{seen[entry.key]}]. Fix: keep one entry"
+            )
+        seen.setdefault(entry.key, index)
     return errors
 
 
@@ -556,7 +711,7 @@ def load_config() -> StackConfig:
         if not full_key.startswith(prefix):
             continue
         key = full_key[len(prefix) :]
-        if key == "users":
+        if key in ("users", "teams", "permissions"):
             raw[key] = config.get_object(key)
         elif pulumi.runtime.is_config_secret(full_key):
             # A secret (tlsKey) is read as what it is; the model keeps it, and whoever uses it

@@ -17,7 +17,7 @@ its first bearer call (OIDC_PROVISION_ON_BEARER_AUTH with OIDC_TRUST_BEARER_GROU
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
 import pulumi
@@ -47,7 +47,12 @@ class AdminApi(TypedDict):
     client_secret: pulumi.Input[str]
 
 
-def _client(props: dict[str, Any]) -> AdminClient:
+def plugin_username(spec: UserSpec) -> str:
+    """mlflow-oidc-auth names its users by their email (the token's email claim)."""
+    return spec.email.lower()
+
+
+def admin_client(props: dict[str, Any]) -> AdminClient:
     return AdminClient(**{field: props[field] for field in API_FIELDS})
 
 
@@ -55,7 +60,7 @@ class MlflowAccountProvider(ResourceProvider):
     """Create/update set the flag, delete deactivates, read reports the plugin's flag."""
 
     def _apply(self, props: dict[str, Any], active: bool) -> dict[str, Any]:
-        with _client(props).session() as api:
+        with admin_client(props).session() as api:
             set_account_active(api, props["username"], active)
         return {**props, "active": active}
 
@@ -75,7 +80,7 @@ class MlflowAccountProvider(ResourceProvider):
         self._apply(props, False)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        with _client(props).session() as api:
+        with admin_client(props).session() as api:
             found = account_active(api, id_)
         # No account yet counts as active: nothing of theirs exists to refuse.
         return ReadResult(id_, {**props, "active": True if found is None else found})
@@ -106,18 +111,17 @@ class MlflowAccount(Resource):
 class MlflowAccountsArgs(TypedDict):
     api: AdminApi
     users: Sequence[UserSpec]
-    # MLflow's groups (user and admin group): membership of one is what lets a person in.
-    groups: Sequence[str]
+    # Whether each person may sign in (enabled, in MLflow's user or admin group or a team).
+    admitted: Mapping[str, bool]
 
 
 class MlflowAccounts(StackComponent):
-    """One MlflowAccount per configured person: active when enabled and in an MLflow group."""
+    """One MlflowAccount per configured person: active exactly when they are admitted."""
 
     def __init__(self, name: str, args: MlflowAccountsArgs, opts: Options = None) -> None:
         super().__init__(name, opts)
         for spec in args["users"]:
-            active = spec.enabled and any(group in args["groups"] for group in spec.groups)
-            # mlflow-oidc-auth names its users by their email (the token's email claim).
-            account = spec.email.lower()
+            active = args["admitted"][spec.username]
+            account = plugin_username(spec)
             MlflowAccount(f"{name}-{spec.username}", args["api"], account, active, self.child)
         self.register_outputs({})

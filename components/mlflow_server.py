@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TypedDict
 
@@ -44,7 +45,8 @@ class OidcSettings(TypedDict):
     redirect_uri: str
     issuer: str
     audience: pulumi.Input[str]
-    user_group: str
+    # The groups whose members may sign in (the user group and the teams); admins always may.
+    sign_in_groups: Sequence[str]
     admin_group: str
     default_permission: str
     provision_on_bearer_auth: bool
@@ -155,7 +157,7 @@ class MlflowServer(StackComponent):
             OIDC_AUDIENCE=oidc["audience"],
             OIDC_SCOPE="openid email profile",
             OIDC_GROUPS_ATTRIBUTE="groups",
-            OIDC_GROUP_NAME=oidc["user_group"],
+            OIDC_GROUP_NAME=",".join(oidc["sign_in_groups"]),
             OIDC_ADMIN_GROUP_NAME=oidc["admin_group"],
             DEFAULT_MLFLOW_PERMISSION=oidc["default_permission"],
             # Bearer tokens of people who never used the browser (and of the automation

@@ -20,7 +20,7 @@ class RealmUsersArgs(TypedDict):
 
 
 class RealmUsers(StackComponent):
-    """One Keycloak user per configured person, placed in their groups.
+    """One Keycloak user per configured person, placed in their groups and teams.
 
     The initial password is generated and temporary: Keycloak makes the person choose their
     own at first sign-in, so the generated one is only ever a one-time handover secret.
@@ -52,12 +52,13 @@ class RealmUsers(StackComponent):
                 # make every `up` either diff or force a second password change.
                 opts=self.child.merge(pulumi.ResourceOptions(ignore_changes=["requiredActions"])),
             )
-            if spec.groups:
+            memberships = [*spec.groups, *spec.teams]
+            if memberships:
                 keycloak.UserGroups(
                     f"{name}-{spec.username}-groups",
                     realm_id=args["realm_id"],
                     user_id=user.id,
-                    group_ids=[args["group_ids"][group] for group in spec.groups],
+                    group_ids=[args["group_ids"][group] for group in memberships],
                     exhaustive=True,
                     opts=self.child,
                 )

@@ -1,15 +1,19 @@
 """mlflow-oidc-auth's admin REST API, as the stack's own admin service account calls it.
 
-Used by the stack (the MlflowAccount dynamic provider) and by `stackctl users disable`; not by
-the policy pack. The account signs in with the client-credentials grant of the stack's admin
-client; the plugin provisions it as an administrator on its first call.
+Used by the stack (the MlflowAccount and MlflowPermission dynamic providers) and by
+`stackctl users disable`; not by the policy pack. The account signs in with the
+client-credentials grant of the stack's admin client; the plugin provisions it as an
+administrator on its first call.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import httpx
+
+from stackrules.mlflow_permissions import PATTERN_ROUTES, SUBJECT_ROUTES
 
 USERS_API = "/api/2.0/mlflow/users"
 TIMEOUT = httpx.Timeout(30.0)
@@ -90,3 +94,110 @@ def set_account_active(api: httpx.Client, username: str, active: bool) -> bool:
         f"{'activate' if active else 'deactivate'} {username}",
     )
     return True
+
+
+PERMISSIONS_API = "/api/2.0/mlflow/permissions"
+
+
+@dataclass(frozen=True)
+class PatternGrant:
+    """One of the plugin's pattern grants, as its API reports it."""
+
+    id: str
+    regex: str
+    priority: int
+    permission: str
+
+
+def _patterns_path(subject_kind: str, subject: str, kind: str) -> str:
+    return (
+        f"{PERMISSIONS_API}/{SUBJECT_ROUTES[subject_kind]}/{quote(subject, safe='')}"
+        f"/{PATTERN_ROUTES[kind]}"
+    )
+
+
+def ensure_subject(api: httpx.Client, subject_kind: str, subject: str) -> None:
+    """The plugin grants only to groups and users it knows; a team or person who has not
+    signed in yet is created (both calls leave an existing one as it is)."""
+    if subject_kind == "group":
+        _checked(
+            api.post(f"{PERMISSIONS_API}/groups", json={"group_name": subject}),
+            f"create the group {subject}",
+        )
+    elif account_active(api, subject) is None:
+        _checked(
+            api.post(USERS_API, json={"username": subject, "display_name": subject}),
+            f"create the account of {subject}",
+        )
+
+
+def list_pattern_grants(
+    api: httpx.Client, subject_kind: str, subject: str, kind: str
+) -> list[PatternGrant]:
+    listed = _checked(
+        api.get(_patterns_path(subject_kind, subject, kind)),
+        f"list the {kind} pattern grants of {subject}",
+    )
+    return [
+        PatternGrant(str(item["id"]), item["regex"], int(item["priority"]), item["permission"])
+        for item in listed.json()
+    ]
+
+
+def create_pattern_grant(
+    api: httpx.Client, subject_kind: str, subject: str, kind: str, grant: PatternGrant
+) -> PatternGrant:
+    """Create the grant and return it with the id the plugin gave it (its create call answers
+    with a message only, so the id is read back from the list)."""
+    ensure_subject(api, subject_kind, subject)
+    before = {found.id for found in list_pattern_grants(api, subject_kind, subject, kind)}
+    _checked(
+        api.post(_patterns_path(subject_kind, subject, kind), json=_body(grant)),
+        f"grant {grant.permission} on {kind} matching {grant.regex!r} to {subject}",
+    )
+    created = [
+        found
+        for found in list_pattern_grants(api, subject_kind, subject, kind)
+        if found.id not in before and found.regex == grant.regex
+    ]
+    if len(created) != 1:
+        raise AccountError(
+            f"mlflow-oidc-auth accepted the grant on {kind} matching {grant.regex!r} to "
+            f"{subject}, but {len(created)} new grants of that pattern are listed"
+        )
+    return created[0]
+
+
+def read_pattern_grant(
+    api: httpx.Client, subject_kind: str, subject: str, kind: str, grant_id: str
+) -> PatternGrant | None:
+    """The grant as the plugin holds it now; None when it is gone (deleted in the UI)."""
+    for found in list_pattern_grants(api, subject_kind, subject, kind):
+        if found.id == grant_id:
+            return found
+    return None
+
+
+def update_pattern_grant(
+    api: httpx.Client, subject_kind: str, subject: str, kind: str, grant: PatternGrant
+) -> None:
+    _checked(
+        api.patch(f"{_patterns_path(subject_kind, subject, kind)}/{grant.id}", json=_body(grant)),
+        f"update the {kind} grant {grant.id} of {subject}",
+    )
+
+
+def delete_pattern_grant(
+    api: httpx.Client, subject_kind: str, subject: str, kind: str, grant_id: str
+) -> None:
+    """Delete the grant; one already gone is fine (the end state is the same)."""
+    if read_pattern_grant(api, subject_kind, subject, kind, grant_id) is None:
+        return
+    _checked(
+        api.delete(f"{_patterns_path(subject_kind, subject, kind)}/{grant_id}"),
+        f"delete the {kind} grant {grant_id} of {subject}",
+    )
+
+
+def _body(grant: PatternGrant) -> dict[str, object]:
+    return {"regex": grant.regex, "priority": grant.priority, "permission": grant.permission}

@@ -19,6 +19,18 @@ def user(**changes: Any) -> dict[str, Any]:
     return {**ALAN, **changes}
 
 
+TEAMS = [{"name": "data-science", "description": "Churn and forecasting"}]
+
+
+def grant(**changes: Any) -> dict[str, Any]:
+    return {
+        "team": "data-science",
+        "resource": "experiments",
+        "pattern": "^ds-",
+        "level": "EDIT",
+    } | changes
+
+
 @dataclass(frozen=True)
 class BadConfig:
     id: str
@@ -36,6 +48,31 @@ SCHEMA_TYPE_ERRORS = {"port-not-a-number", "boolean-not-boolean"}
 
 
 BAD_CONFIGS = [
+    BadConfig(
+        "permission-for-unknown-team",
+        {"teams": TEAMS, "permissions": [grant(team="data-sci")]},
+        ["permissions[0].team = 'data-sci': unknown team", "known teams are 'data-science'"],
+    ),
+    BadConfig(
+        "permission-pattern-not-a-regex",
+        {"teams": TEAMS, "permissions": [grant(pattern="^(ds-")]},
+        ["permissions[0].pattern = '^(ds-'", "not a regular expression"],
+    ),
+    BadConfig(
+        "permission-unknown-level",
+        {"teams": TEAMS, "permissions": [grant(level="WRITE")]},
+        ["permissions[0].level = 'WRITE'", "'READ', 'EDIT', 'MANAGE' or 'NO_PERMISSIONS'"],
+    ),
+    BadConfig(
+        "permission-names-and-patterns",
+        {"teams": TEAMS, "permissions": [grant(name="ds-churn")]},
+        ["permissions[0]", "exactly one of name (exact) and pattern"],
+    ),
+    BadConfig(
+        "user-in-unknown-team",
+        {"teams": TEAMS, "users": [user(teams=["finance"])]},
+        ["users[0].teams: unknown team 'finance'"],
+    ),
     BadConfig(
         "unknown-group-on-user",
         {"users": [user(groups=["admins"])]},

@@ -13,12 +13,12 @@ from pulumi_policy import (
 
 from stackrules.names import NAMESPACE
 
-from . import containers, images, keycloak_client, keycloak_realm
+from . import containers, images, keycloak_client, keycloak_realm, mlflow_permissions
 from .props import plain
 from .rule import Resource, Rule
 
 PACK_NAME = NAMESPACE
-RULE_MODULES = (containers, keycloak_realm, keycloak_client, images)
+RULE_MODULES = (containers, keycloak_realm, keycloak_client, images, mlflow_permissions)
 
 # Every rule the rule modules define, in the order they define them: a new rule cannot be
 # left out of the pack.

@@ -7,3 +7,5 @@ REALM = "keycloak:index/realm:Realm"
 REALM_EVENTS = "keycloak:index/realmEvents:RealmEvents"
 OIDC_CLIENT = "keycloak:openid/client:Client"
 GROUP_MAPPER = "keycloak:openid/groupMembershipProtocolMapper:GroupMembershipProtocolMapper"
+# Every Python dynamic resource has this type; the stack's MLflow permissions carry a marker.
+DYNAMIC = "pulumi-python:dynamic:Resource"

@@ -11,6 +11,7 @@ from stack_policies.pack import RULES
 from stack_policies.resource_types import (
     BUILT_IMAGE,
     CONTAINER,
+    DYNAMIC,
     GROUP_MAPPER,
     OIDC_CLIENT,
     REALM,
@@ -18,6 +19,7 @@ from stack_policies.resource_types import (
     REMOTE_IMAGE,
 )
 
+from stackrules.mlflow_permissions import RESOURCE_MARKER
 from stackrules.names import EDGE_PROXY_ROLE, ROLE_LABEL
 
 KEYCLOAK_CONTAINER: dict[str, Any] = {
@@ -51,6 +53,16 @@ MLFLOW_CONTAINER: dict[str, Any] = {
         ]
     ),
     "ports": [{"internal": 5000, "external": 5000, "ip": "127.0.0.1"}],
+}
+
+
+PERMISSION_PROPS: dict[str, Any] = {
+    RESOURCE_MARKER: True,
+    "subject_kind": "group",
+    "subject": "data-science",
+    "resource": "experiments",
+    "regex": "^ds-",
+    "level": "MANAGE",
 }
 
 
@@ -161,6 +173,7 @@ CASES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "keycloak-no-direct-grants": _weakened(
         OIDC_CLIENT, CLIENT_PROPS, directAccessGrantsEnabled=True
     ),
+    "mlflow-no-catch-all-manage": _weakened(DYNAMIC, PERMISSION_PROPS, regex=".*"),
     "container-secrets-not-plaintext": _weakened(
         CONTAINER,
         MLFLOW_CONTAINER,

@@ -47,6 +47,14 @@ USERS: list[dict[str, Any]] = [
     {"username": "otto", "email": "otto@example.com", "groups": []},
     # lena leaves: tests/e2e/test_09_offboarding.py removes and disables her.
     {"username": "lena", "email": "lena@example.com", "groups": ["mlflow"]},
+    # dana is in a team only: the team admits her (tests/e2e/test_18_teams_permissions.py).
+    {"username": "dana", "email": "dana@example.com", "groups": [], "teams": ["data-science"]},
+]
+TEAMS = [{"name": "data-science", "description": "Churn and forecasting"}]
+# What the data-science team may do, as code (the worked example).
+PERMISSIONS: list[dict[str, Any]] = [
+    {"team": "data-science", "resource": "experiments", "pattern": "^ds-", "level": "EDIT"},
+    {"team": "data-science", "resource": "experiments", "pattern": "^shared-", "level": "READ"},
 ]
 
 
@@ -64,6 +72,8 @@ def e2e_config() -> dict[str, Any]:
             {**user, "firstName": str(user["username"]).title(), "lastName": "Tester"}
             for user in USERS
         ],
+        "teams": TEAMS,
+        "permissions": PERMISSIONS,
     }
 
 

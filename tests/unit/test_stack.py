@@ -543,3 +543,42 @@ def test_mlflow_runs_the_configured_number_of_workers(stack: DeclaredStack) -> N
 
     assert workers(stack) == "1"
     assert workers(run_program({"mlflowWorkers": "3"})) == "3"
+
+
+def test_teams_are_groups_that_admit_their_members_and_receive_declared_permissions() -> None:
+    person = unit_config()["users"][0]
+    users = [
+        {**person, "username": "dana", "email": "Dana@example.com", "groups": [], "teams": ["ds"]},
+        {**person, "username": "fin", "email": "fin@example.com", "groups": [], "teams": []},
+    ]
+    permissions = [
+        {"team": "ds", "resource": "experiments", "pattern": "^ds-", "level": "EDIT"},
+        {"user": "dana", "resource": "prompts", "name": "churn.v1", "level": "READ"},
+    ]
+    teams = [{"name": "ds", "description": "Data science"}]
+    stack = run_program({"users": users, "teams": teams, "permissions": permissions})
+
+    assert stack.one("keycloak:index/group:Group", "teams-ds").inputs["name"] == "ds"
+    assert stack.one("keycloak:index/role:Role", "teams-ds-role").inputs["description"] == (
+        "Data science"
+    )
+    # A team admits its members: MLflow lets the team's group sign in, dana's account is active.
+    assert envs_of(stack, "mlflow")["OIDC_GROUP_NAME"] == "mlflow,ds"
+    accounts = {
+        a.inputs["username"]: a.inputs["active"]
+        for a in stack.of_type("pulumi-python:dynamic:Resource")
+        if a.name.startswith("mlflow-accounts-")
+    }
+    assert accounts == {"dana@example.com": True, "fin@example.com": False}
+
+    grants = {
+        (g.inputs["subject_kind"], g.inputs["subject"]): g.inputs
+        for g in stack.of_type("pulumi-python:dynamic:Resource")
+        if g.name.startswith("mlflow-permissions-")
+    }
+    assert set(grants) == {("group", "ds"), ("user", "dana@example.com")}
+    team = grants[("group", "ds")]
+    assert (team["resource"], team["regex"], team["level"]) == ("experiments", "^ds-", "EDIT")
+    # An exact name is the pattern of that one name (the plugin matches from the start).
+    assert grants[("user", "dana@example.com")]["regex"] == r"^churn\.v1$"
+    assert all(is_secret(grant["client_secret"]) for grant in grants.values())

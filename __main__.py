@@ -17,6 +17,7 @@ from components.oidc_client import OidcClient
 from components.operator_client import OperatorClient
 from components.postgres_server import PostgresServer
 from components.realm_users import RealmUsers
+from components.second_factor import SecondFactor
 from components.service_container import Placement
 from components.sso_realm import SsoRealm
 from stackrules.names import resource_prefix
@@ -166,13 +167,26 @@ client = OidcClient(
     },
     on_realm,
 )
-groups = AccessGroups("groups", {"realm_id": realm.realm_id, "names": list(cfg.groups)}, on_realm)
+second_factor = (
+    SecondFactor("second-factor", {"realm_id": realm.realm_id}, on_realm)
+    if cfg.require_otp_for
+    else None
+)
+otp_roles = (
+    {group: [second_factor.role_id] for group in cfg.require_otp_for} if second_factor else {}
+)
+groups = AccessGroups(
+    "groups",
+    {"realm_id": realm.realm_id, "names": list(cfg.groups), "extra_roles": otp_roles},
+    on_realm,
+)
 teams = AccessGroups(
     "teams",
     {
         "realm_id": realm.realm_id,
         "names": list(cfg.team_names),
         "descriptions": {team.name: team.description for team in cfg.teams},
+        "extra_roles": otp_roles,
     },
     on_realm,
 )

@@ -128,13 +128,13 @@ def main() -> None:
     cases: list[Case] = []
     with deployed_e2e_stack() as (deployment, _):
         alice = ("alice", deployment.set_known_password("alice"))
-        adam = ("adam", deployment.set_known_password("adam"))
+        bella = ("bella", deployment.set_known_password("bella"))
         grant = password_grant
         for label, login, users in [
             ("form login, 1 thread", form, [alice]),
-            ("form login, 2 threads, 2 users", form, [alice, adam]),
+            ("form login, 2 threads, 2 users", form, [alice, bella]),
             ("password grant, 1 thread", grant, [alice]),
-            ("password grant, 2 threads, 2 users", grant, [alice, adam]),
+            ("password grant, 2 threads, 2 users", grant, [alice, bella]),
         ]:
             cases.append(run_case(label, deployment, login, users))
         errors_before = login_errors(deployment)

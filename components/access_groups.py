@@ -3,7 +3,7 @@ same name."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import NotRequired, TypedDict
 
 import pulumi
@@ -17,6 +17,8 @@ class AccessGroupsArgs(TypedDict):
     names: list[str]
     # What each group is for, shown on its role in the admin console (teams have one).
     descriptions: NotRequired[Mapping[str, str]]
+    # Further realm roles a group's members hold (the second factor's otp-required).
+    extra_roles: NotRequired[Mapping[str, Sequence[pulumi.Input[str]]]]
 
 
 class AccessGroups(StackComponent):
@@ -47,7 +49,7 @@ class AccessGroups(StackComponent):
                 f"{name}-{group_name}-roles",
                 realm_id=args["realm_id"],
                 group_id=group.id,
-                role_ids=[role.id],
+                role_ids=[role.id, *args.get("extra_roles", {}).get(group_name, [])],
                 exhaustive=True,
                 opts=self.child,
             )

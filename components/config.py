@@ -327,6 +327,10 @@ class StackConfig(_Model):
     default_mlflow_permission: MlflowPermission = "NO_PERMISSIONS"
     """MLflow permission of a signed-in user on resources nobody granted (READ, EDIT, MANAGE,
     NO_PERMISSIONS)."""
+    require_otp_for: tuple[str, ...] = ("mlflow-admin",)
+    """Groups or teams whose members must give a TOTP code at every browser sign-in, enrolling
+    an authenticator app at the first (default: the default admin group; [] for nobody). The
+    password grant (directAccessGrants) is not covered."""
     users: tuple[UserSpec, ...] = ()
     """People who may sign in; each {username, email, firstName, lastName, groups, teams}."""
     teams: tuple[TeamSpec, ...] = ()
@@ -605,7 +609,27 @@ def _consistency_errors(cfg: StackConfig) -> list[str]:
                     f"{where}.teams: unknown team {team!r}; {_known_teams(cfg)}. Fix: add it "
                     "to teams, or use one of them"
                 )
-    return errors + _team_errors(cfg) + _permission_errors(cfg, usernames)
+    return errors + _team_errors(cfg) + _permission_errors(cfg, usernames) + _otp_errors(cfg)
+
+
+def _otp_errors(cfg: StackConfig) -> list[str]:
+    errors: list[str] = []
+    default = StackConfig.model_fields["require_otp_for"].default
+    for index, group in enumerate(cfg.require_otp_for):
+        if group in (*cfg.groups, *cfg.team_names):
+            continue
+        why = f"neither a group ({cfg.user_group!r}, {cfg.admin_group!r}) nor a team"
+        if group in default:
+            why += (
+                "; the default names the default admin group, and adminGroup is now "
+                f"{cfg.admin_group!r}"
+            )
+        errors.append(
+            f"requireOtpFor[{index}] = {group!r}: {why}. Fix: pulumi config set --path "
+            f"'requireOtpFor[{index}]' {cfg.admin_group} (or list the groups and teams that "
+            "need a second factor; [] for none)"
+        )
+    return errors
 
 
 def _known_teams(cfg: StackConfig) -> str:
@@ -711,7 +735,7 @@ def load_config() -> StackConfig:
         if not full_key.startswith(prefix):
             continue
         key = full_key[len(prefix) :]
-        if key in ("users", "teams", "permissions"):
+        if key in ("users", "teams", "permissions", "requireOtpFor"):
             raw[key] = config.get_object(key)
         elif pulumi.runtime.is_config_secret(full_key):
             # A secret (tlsKey) is read as what it is; the model keeps it, and whoever uses it

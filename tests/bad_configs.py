@@ -69,6 +69,11 @@ BAD_CONFIGS = [
         ["permissions[0]", "exactly one of name (exact) and pattern"],
     ),
     BadConfig(
+        "otp-for-renamed-admin-group",
+        {"adminGroup": "ml-admins"},
+        ["requireOtpFor[0] = 'mlflow-admin'", "adminGroup is now 'ml-admins'"],
+    ),
+    BadConfig(
         "user-in-unknown-team",
         {"teams": TEAMS, "users": [user(teams=["finance"])]},
         ["users[0].teams: unknown team 'finance'"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import BrowserContext, Page
 
-from tests.e2e.deployment import Deployment
+from tests.e2e.deployment import Authenticator, Deployment
 
 
 def sign_in(
@@ -13,8 +13,10 @@ def sign_in(
     username: str,
     password: str,
     new_password: str | None = None,
+    second_factor: bool = False,
 ) -> None:
-    """Open MLflow, get sent to the realm's login page, sign in, land back in MLflow."""
+    """Open MLflow, get sent to the realm's login page, sign in, land back in MLflow. With
+    second_factor, give a TOTP code after the password (enrolling at the first sign-in)."""
     page.goto(deployment.mlflow_url)
     page.wait_for_url(f"{deployment.keycloak_url}/realms/{deployment.realm}/**", timeout=30_000)
     page.fill("#username", username)
@@ -25,6 +27,8 @@ def sign_in(
         page.fill("#password-new", new_password)
         page.fill("#password-confirm", new_password)
         page.click("[type=submit]")
+    if second_factor:
+        give_second_factor(page, deployment, username)
     page.wait_for_url(
         lambda url: url.startswith(deployment.mlflow_url) and "/callback" not in url,
         timeout=60_000,
@@ -37,3 +41,24 @@ def current_user(context: BrowserContext, deployment: Deployment) -> dict[str, o
     assert response.status == 200, response.text()
     user: dict[str, object] = response.json()
     return user
+
+
+def enrol_authenticator(page: Page, deployment: Deployment, username: str) -> None:
+    """On Keycloak's "set up an authenticator" page: read the key as a person who cannot scan
+    the QR code would, and confirm it with the app's first code."""
+    page.click("#mode-manual")
+    secret = page.inner_text("#kc-totp-secret-key").replace(" ", "")
+    authenticator = deployment.authenticators[username] = Authenticator(secret)
+    page.fill("#totp", authenticator.code())
+    page.fill("#userLabel", "e2e phone")
+    page.click("#saveTOTPBtn")
+
+
+def give_second_factor(page: Page, deployment: Deployment, username: str) -> None:
+    """Enrol on the first sign-in, else type the current code on the OTP page."""
+    page.wait_for_selector("#totp, #otp", timeout=30_000)
+    if page.locator("#kc-totp-settings-form").count():
+        enrol_authenticator(page, deployment, username)
+        return
+    page.fill("#otp", deployment.authenticators[username].code())
+    page.click("#kc-login")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pyotp
 from keycloak import KeycloakAdmin, KeycloakOpenID
 from pulumi import automation as auto
 from typer.testing import CliRunner, Result
@@ -43,7 +44,10 @@ USERS: list[dict[str, Any]] = [
     # bella signs in with the browser and must replace her temporary password.
     {"username": "bella", "email": "bella@example.com", "groups": ["mlflow"]},
     {"username": "alice", "email": "alice@example.com", "groups": ["mlflow"]},
+    # Admins give a TOTP code at browser sign-in (requireOtpFor's default): adam enrols in
+    # test_03; mia, who signs in nowhere else, in test_19_second_factor.py.
     {"username": "adam", "email": "adam@example.com", "groups": ["mlflow-admin"]},
+    {"username": "mia", "email": "mia@example.com", "groups": ["mlflow-admin"]},
     {"username": "otto", "email": "otto@example.com", "groups": []},
     # lena leaves: tests/e2e/test_09_offboarding.py removes and disables her.
     {"username": "lena", "email": "lena@example.com", "groups": ["mlflow"]},
@@ -112,6 +116,22 @@ def container_logs(tail: int = 60) -> str:
 
 
 @dataclass
+class Authenticator:
+    """An authenticator app: the enrolment secret Keycloak showed, and the last code given
+    (Keycloak refuses a code twice, so the next sign-in waits for a fresh one)."""
+
+    secret: str
+    last_code: str = ""
+
+    def code(self) -> str:
+        totp = pyotp.TOTP(self.secret)
+        while (code := totp.now()) == self.last_code:
+            time.sleep(1)
+        self.last_code = code
+        return code
+
+
+@dataclass
 class Deployment:
     """The e2e stack deployed by the real Pulumi engine, and handles on its services."""
 
@@ -120,6 +140,8 @@ class Deployment:
     secret_outputs: set[str] = field(default_factory=set)
     timings: dict[str, float] = field(default_factory=dict)
     test_passwords: dict[str, str] = field(default_factory=dict)
+    # Each person's authenticator, once they enrolled one at a sign-in (browser_login.py).
+    authenticators: dict[str, Authenticator] = field(default_factory=dict)
     destroyed: bool = False
 
     @classmethod

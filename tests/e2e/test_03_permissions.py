@@ -43,7 +43,8 @@ def test_member_of_the_admin_group_is_an_mlflow_admin(
     deployment: Deployment, browser: Browser
 ) -> None:
     context = browser.new_context()
-    sign_in(context.new_page(), deployment, "adam", deployment.set_known_password("adam"))
+    password = deployment.set_known_password("adam")
+    sign_in(context.new_page(), deployment, "adam", password, second_factor=True)
     assert current_user(context, deployment)["is_admin"] is True
     admin_only = context.request.get(f"{deployment.mlflow_url}/api/2.0/mlflow/users/details")
     assert admin_only.status == 200, admin_only.text()

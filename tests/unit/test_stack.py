@@ -232,7 +232,8 @@ def test_access_tokens_carry_mlflow_as_audience(stack: DeclaredStack) -> None:
 def test_groups_exist_with_a_mirrored_realm_role_each(stack: DeclaredStack) -> None:
     groups = {g.inputs["name"] for g in stack.of_type("keycloak:index/group:Group")}
     roles = {r.inputs["name"] for r in stack.of_type("keycloak:index/role:Role")}
-    assert groups == roles == {"mlflow", "mlflow-admin"}
+    assert groups == {"mlflow", "mlflow-admin"}
+    assert roles == groups | {"otp-required"}
     assert len(stack.of_type("keycloak:index/groupRoles:GroupRoles")) == 2
 
 
@@ -302,6 +303,7 @@ def test_ports_hostnames_and_group_names_flow_from_config() -> None:
             "mlflowPort": "15000",
             "userGroup": "ml-users",
             "adminGroup": "ml-admins",
+            "requireOtpFor": ["ml-admins"],
             "users": [
                 {
                     "username": "grace",
@@ -582,3 +584,41 @@ def test_teams_are_groups_that_admit_their_members_and_receive_declared_permissi
     # An exact name is the pattern of that one name (the plugin matches from the start).
     assert grants[("user", "dana@example.com")]["regex"] == r"^churn\.v1$"
     assert all(is_secret(grant["client_secret"]) for grant in grants.values())
+
+
+def test_admins_give_a_second_factor_through_the_realms_own_browser_flow(
+    stack: DeclaredStack,
+) -> None:
+    flow = stack.one("keycloak:authentication/flow:Flow", "second-factor-flow").inputs
+    bindings = stack.one("keycloak:authentication/bindings:Bindings", "second-factor-bindings")
+    assert bindings.inputs["browserFlow"] == flow["alias"]
+    steps = {
+        e.name.removeprefix("second-factor-"): (e.inputs["authenticator"], e.inputs["requirement"])
+        for e in stack.of_type("keycloak:authentication/execution:Execution")
+    }
+    assert steps == {
+        "cookie": ("auth-cookie", "ALTERNATIVE"),
+        "password": ("auth-username-password-form", "REQUIRED"),
+        "condition": ("conditional-user-role", "REQUIRED"),
+        "otp": ("auth-otp-form", "REQUIRED"),
+    }
+    second = stack.one("keycloak:authentication/subflow:Subflow", "second-factor-second-factor")
+    assert second.inputs["requirement"] == "CONDITIONAL"
+    condition = stack.one(
+        "keycloak:authentication/executionConfig:ExecutionConfig", "second-factor-condition-config"
+    )
+    assert condition.inputs["config"] == {"condUserRole": "otp-required", "negate": "false"}
+    # Only the admin group grants the role that the condition asks for.
+    otp_role = stack.one("keycloak:index/role:Role", "second-factor-role")
+    holders = [
+        g.name
+        for g in stack.of_type("keycloak:index/groupRoles:GroupRoles")
+        if len(g.inputs["roleIds"]) == 2
+    ]
+    assert holders == ["groups-mlflow-admin-roles"]
+    assert otp_role.inputs["name"] == "otp-required"
+
+
+def test_no_second_factor_when_require_otp_for_is_empty() -> None:
+    stack = run_program({"requireOtpFor": []})
+    assert stack.of_type("keycloak:authentication/flow:Flow") == []

@@ -73,7 +73,8 @@ def render_config_block() -> str:
     for key, field in _fields():
         spec: dict[str, Any] = {"type": schema_type(field), "default": schema_default(field)}
         if spec["type"] == "array":
-            spec["items"] = {"type": "object"}
+            (item, _) = get_args(field.annotation)
+            spec["items"] = {"type": "string" if item is str else "object"}
         spec["description"] = description(field)
         block[key] = spec
     body = yaml.safe_dump(block, sort_keys=False, width=1000, allow_unicode=True)

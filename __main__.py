@@ -7,6 +7,7 @@ from components.access_groups import AccessGroups
 from components.app_database import AppDatabase
 from components.config import load_config
 from components.edge_proxy import EdgeProxy, Sites
+from components.identity_brokering import IdentityBrokering
 from components.keycloak_server import HTTP_PORT as KEYCLOAK_HTTP_PORT
 from components.keycloak_server import KeycloakServer
 from components.mlflow_accounts import AdminApi, MlflowAccounts, plugin_username
@@ -199,6 +200,21 @@ users = RealmUsers(
     },
     on_realm,
 )
+if cfg.identity_providers:
+    IdentityBrokering(
+        "brokering",
+        {
+            "realm": realm.realm_id,
+            "admin": {
+                "url": cfg.urls.keycloak_from_host,
+                "username": cfg.keycloak_admin_username,
+                "password": keycloak_server.admin_password,
+            },
+            "providers": cfg.identity_providers,
+            "team_paths": {team: f"/{team}" for team in cfg.team_names},
+        },
+        on_realm.merge(pulumi.ResourceOptions(depends_on=[keycloak_server, teams])),
+    )
 automation = (
     OidcClient(
         "automation-client",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import json
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -184,6 +185,43 @@ class PermissionSpec(_Model):
         return f"{self.subject_kind}:{self.subject}:{self.resource}:{self.regex}"
 
 
+class IdentityProviderSpec(_Model):
+    """A corporate OpenID Connect IdP whose people sign in to MLflow through Keycloak
+    (identity brokering), with a button of its own on the login page."""
+
+    alias: str
+    """Keycloak's name of the IdP (in its redirect URI: <keycloak>/realms/<realm>/broker/
+    <alias>/endpoint, which the IdP's client must accept)."""
+    display_name: str | None = None
+    """The login page's button text (default: the alias)."""
+    discovery_url: str
+    """The IdP's OpenID discovery document, as Keycloak's container reaches it."""
+    client_id: str
+    client_secret: str
+    """Set it as a secret: pulumi config set --secret --path 'identityProviders[0].clientSecret'."""
+    team_claim: str = "groups"
+    """The IdP's claim that lists a person's groups."""
+    teams: dict[str, str] = Field(default_factory=dict)
+    """Which claim value makes a person a member of which team: {corp-group: team}."""
+
+    @field_validator("alias")
+    @classmethod
+    def _alias(cls, value: str) -> str:
+        if not NAME_PATTERN.match(value):
+            raise ValueError("must be letters, digits, '.', '_' or '-' (at most 63)")
+        return value
+
+    @field_validator("discovery_url")
+    @classmethod
+    def _discovery(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+/.*\.well-known/openid-configuration$", value):
+            raise ValueError(
+                "is not an OpenID discovery URL (https://idp.example.com/.../.well-known/"
+                "openid-configuration)"
+            )
+        return value
+
+
 class RealmSettings(_Model):
     """Everything the realm component reads, as one value: StackConfig's fields of the same
     names, durations in seconds. A new realm setting is a field here and in StackConfig."""
@@ -327,6 +365,10 @@ class StackConfig(_Model):
     default_mlflow_permission: MlflowPermission = "NO_PERMISSIONS"
     """MLflow permission of a signed-in user on resources nobody granted (READ, EDIT, MANAGE,
     NO_PERMISSIONS)."""
+    identity_providers: tuple[IdentityProviderSpec, ...] = ()
+    """Corporate OpenID Connect IdPs, each {alias, displayName, discoveryUrl, clientId,
+    clientSecret (secret), teamClaim, teams: {claim value: team}}: a "Sign in with" button
+    each, their people placed in teams by their claim."""
     require_otp_for: tuple[str, ...] = ("mlflow-admin",)
     """Groups or teams whose members must give a TOTP code at every browser sign-in, enrolling
     an authenticator app at the first (default: the default admin group; [] for nobody). The
@@ -609,7 +651,30 @@ def _consistency_errors(cfg: StackConfig) -> list[str]:
                     f"{where}.teams: unknown team {team!r}; {_known_teams(cfg)}. Fix: add it "
                     "to teams, or use one of them"
                 )
-    return errors + _team_errors(cfg) + _permission_errors(cfg, usernames) + _otp_errors(cfg)
+    return (
+        errors
+        + _team_errors(cfg)
+        + _permission_errors(cfg, usernames)
+        + _otp_errors(cfg)
+        + _broker_errors(cfg)
+    )
+
+
+def _broker_errors(cfg: StackConfig) -> list[str]:
+    errors: list[str] = []
+    aliases: set[str] = set()
+    for index, idp in enumerate(cfg.identity_providers):
+        where = f"identityProviders[{index}]"
+        if idp.alias in aliases:
+            errors.append(f"{where}.alias = {idp.alias!r}: duplicate. Fix: one entry per IdP")
+        aliases.add(idp.alias)
+        for value, team in idp.teams.items():
+            if team not in cfg.team_names:
+                errors.append(
+                    f"{where}.teams.{value} = {team!r}: unknown team; {_known_teams(cfg)}. "
+                    "Fix: add it to teams, or map the claim value to a configured team"
+                )
+    return errors
 
 
 def _otp_errors(cfg: StackConfig) -> list[str]:
@@ -723,6 +788,10 @@ def _format(namespace: str, errors: list[str]) -> str:
     return f"invalid stack configuration ({len(errors)} problem(s)):\n{lines}"
 
 
+# Keys whose values are lists or objects (set with `pulumi config set --path`).
+STRUCTURED_KEYS = ("users", "teams", "permissions", "requireOtpFor", "identityProviders")
+
+
 def load_config() -> StackConfig:
     """Read this stack's config once; raise ConfigError naming every bad key."""
     namespace = pulumi.get_project()
@@ -735,8 +804,11 @@ def load_config() -> StackConfig:
         if not full_key.startswith(prefix):
             continue
         key = full_key[len(prefix) :]
-        if key in ("users", "teams", "permissions", "requireOtpFor"):
-            raw[key] = config.get_object(key)
+        if key in STRUCTURED_KEYS:
+            # Read as JSON directly: an object holding a secret (an IdP's clientSecret) is a
+            # secret as a whole, and pulumi.Config.get_object would warn about reading it.
+            text = pulumi.runtime.get_config(full_key)
+            raw[key] = None if text is None else json.loads(text)
         elif pulumi.runtime.is_config_secret(full_key):
             # A secret (tlsKey) is read as what it is; the model keeps it, and whoever uses it
             # wraps it in pulumi.Output.secret again.

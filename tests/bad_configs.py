@@ -74,6 +74,22 @@ BAD_CONFIGS = [
         ["requireOtpFor[0] = 'mlflow-admin'", "adminGroup is now 'ml-admins'"],
     ),
     BadConfig(
+        "idp-maps-to-unknown-team",
+        {
+            "teams": TEAMS,
+            "identityProviders": [
+                {
+                    "alias": "corp",
+                    "discoveryUrl": "https://idp.example.com/.well-known/openid-configuration",
+                    "clientId": "mlflow",
+                    "clientSecret": "x",
+                    "teams": {"corp-ds": "ds"},
+                }
+            ],
+        },
+        ["identityProviders[0].teams.corp-ds = 'ds': unknown team"],
+    ),
+    BadConfig(
         "user-in-unknown-team",
         {"teams": TEAMS, "users": [user(teams=["finance"])]},
         ["users[0].teams: unknown team 'finance'"],

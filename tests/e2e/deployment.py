@@ -298,9 +298,25 @@ class Deployment:
         return self.test_passwords[username]
 
     def user_tokens(self, username: str) -> dict[str, Any]:
-        """Access and refresh token of a user, by the password grant."""
-        tokens: dict[str, Any] = self.oidc().token(username, self.set_known_password(username))
+        """Access and refresh token of a user, by the password grant. Keycloak's direct-grant
+        flow wants a TOTP code of a person who enrolled an authenticator (an admin, once they
+        signed in with the browser): it is given, as the app would show it."""
+        authenticator = self.authenticators.get(username)
+        # As text, through `extra`: python-keycloak's own totp argument is an int, which would
+        # drop a code's leading zeros.
+        code: dict[str, Any] = {"totp": authenticator.code()} if authenticator else {}
+        tokens: dict[str, Any] = self.oidc().token(
+            username, self.set_known_password(username), **code
+        )
         return tokens
+
+    def stack_admin_token(self) -> str:
+        """An access token of the stack's own MLflow admin (client credentials): an admin for
+        tests that change MLflow's grants as a person would in the plugin's UI."""
+        client = self.oidc(
+            self.outputs["stackAdminClientId"], self.outputs["stackAdminClientSecret"]
+        )
+        return str(client.token(grant_type="client_credentials")["access_token"])
 
     def mlflow(
         self, token: str | None = None, basic: tuple[str, str] | None = None

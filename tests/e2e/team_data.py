@@ -8,10 +8,26 @@ import time
 import uuid
 from typing import Any
 
+import httpx
+
 from tests.e2e.deployment import Deployment
 
 ARTIFACT = "notes/summary.txt"
 SESSION_SETTINGS = ("ssoSessionIdleTimeout", "ssoSessionMaxLifespan", "accessTokenLifespan")
+
+
+def experiment_by_name(mlflow: httpx.Client, name: str) -> httpx.Response:
+    return mlflow.get("/api/2.0/mlflow/experiments/get-by-name", params={"experiment_name": name})
+
+
+def ensure_experiment(mlflow: httpx.Client, name: str) -> str:
+    """The id of experiment `name`, created if it does not exist yet."""
+    found = experiment_by_name(mlflow, name)
+    if found.status_code == 200:
+        return str(found.json()["experiment"]["experiment_id"])
+    created = mlflow.post("/api/2.0/mlflow/experiments/create", json={"name": name})
+    assert created.status_code == 200, created.text
+    return str(created.json()["experiment_id"])
 
 
 def mlflow_user(username: str) -> str:

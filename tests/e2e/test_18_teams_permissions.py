@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.e2e.deployment import PERMISSIONS, Deployment, log, poll
+from tests.e2e.team_data import ensure_experiment, experiment_by_name
 
 TEAM = "data-science"
 PATTERNS = f"/api/2.0/mlflow/permissions/groups/{TEAM}/experiment-patterns"
@@ -30,19 +31,6 @@ def _changes(summary: Mapping[Any, int]) -> dict[str, int]:
 
 def _token(deployment: Deployment, username: str) -> str:
     return str(deployment.user_tokens(username)["access_token"])
-
-
-def _experiment(mlflow: httpx.Client, name: str) -> httpx.Response:
-    return mlflow.get("/api/2.0/mlflow/experiments/get-by-name", params={"experiment_name": name})
-
-
-def _create_experiment(mlflow: httpx.Client, name: str) -> str:
-    found = _experiment(mlflow, name)
-    if found.status_code == 200:
-        return str(found.json()["experiment"]["experiment_id"])
-    created = mlflow.post("/api/2.0/mlflow/experiments/create", json={"name": name})
-    assert created.status_code == 200, created.text
-    return str(created.json()["experiment_id"])
 
 
 def _log_a_run(mlflow: httpx.Client, experiment_id: str) -> int:
@@ -70,7 +58,7 @@ def _visible(mlflow: httpx.Client) -> set[str]:
 
 def _team_patterns(deployment: Deployment) -> dict[str, dict[str, Any]]:
     """The team's pattern grants as the plugin holds them, by pattern (read as an admin)."""
-    with deployment.mlflow(_token(deployment, "adam")) as admin:
+    with deployment.mlflow(deployment.stack_admin_token()) as admin:
         listed = admin.get(PATTERNS)
     assert listed.status_code == 200, listed.text
     return {grant["regex"]: grant for grant in listed.json()}
@@ -79,10 +67,10 @@ def _team_patterns(deployment: Deployment) -> dict[str, dict[str, Any]]:
 @pytest.fixture(scope="module")
 def experiments(deployment: Deployment) -> dict[str, str]:
     """shared-baseline and finance-q3, made by an admin; ds-churn, made by dana herself."""
-    with deployment.mlflow(_token(deployment, "adam")) as admin:
-        made = {name: _create_experiment(admin, name) for name in ("shared-baseline", "finance-q3")}
+    with deployment.mlflow(deployment.stack_admin_token()) as admin:
+        made = {name: ensure_experiment(admin, name) for name in ("shared-baseline", "finance-q3")}
     with deployment.mlflow(_token(deployment, "dana")) as dana:
-        made["ds-churn"] = _create_experiment(dana, "ds-churn")
+        made["ds-churn"] = ensure_experiment(dana, "ds-churn")
     return made
 
 
@@ -99,9 +87,9 @@ def test_a_team_member_edits_ds_experiments_reads_shared_ones_and_cannot_see_oth
 ) -> None:
     with deployment.mlflow(_token(deployment, "dana")) as dana:
         assert _log_a_run(dana, experiments["ds-churn"]) == 200
-        assert _experiment(dana, "shared-baseline").status_code == 200
+        assert experiment_by_name(dana, "shared-baseline").status_code == 200
         assert _log_a_run(dana, experiments["shared-baseline"]) == 403
-        assert _experiment(dana, "finance-q3").status_code == 403
+        assert experiment_by_name(dana, "finance-q3").status_code == 403
         visible = _visible(dana)
     assert {"ds-churn", "shared-baseline"} <= visible
     assert "finance-q3" not in visible
@@ -113,7 +101,7 @@ def test_a_member_of_no_team_sees_none_of_the_teams_experiments(
     with deployment.mlflow(_token(deployment, "alice")) as alice:
         assert not _visible(alice) & set(experiments)
         for name in experiments:
-            assert _experiment(alice, name).status_code == 403, name
+            assert experiment_by_name(alice, name).status_code == 403, name
 
 
 def test_a_level_changed_in_config_changes_what_the_member_may_do(
@@ -140,7 +128,7 @@ def test_a_permission_changed_in_the_plugin_is_drift_that_up_undoes(
     grant = _team_patterns(deployment)["^ds-"]
     assert grant["permission"] == "EDIT"
     # What an admin clicking in the plugin's UI sends: the team's ^ds- grant lowered to READ.
-    with deployment.mlflow(_token(deployment, "adam")) as admin:
+    with deployment.mlflow(deployment.stack_admin_token()) as admin:
         lowered = admin.patch(
             f"{PATTERNS}/{grant['id']}",
             json={"regex": "^ds-", "priority": grant["priority"], "permission": "READ"},
@@ -161,7 +149,7 @@ def test_a_permission_deleted_in_the_plugin_is_created_again_by_up(
     deployment: Deployment,
 ) -> None:
     grant = _team_patterns(deployment)["^shared-"]
-    with deployment.mlflow(_token(deployment, "adam")) as admin:
+    with deployment.mlflow(deployment.stack_admin_token()) as admin:
         assert admin.delete(f"{PATTERNS}/{grant['id']}").status_code == 200
     assert "^shared-" not in _team_patterns(deployment)
     deployment.up(log, refresh=True)

@@ -622,3 +622,29 @@ def test_admins_give_a_second_factor_through_the_realms_own_browser_flow(
 def test_no_second_factor_when_require_otp_for_is_empty() -> None:
     stack = run_program({"requireOtpFor": []})
     assert stack.of_type("keycloak:authentication/flow:Flow") == []
+
+
+def test_a_brokered_idp_is_resolved_by_keycloak_and_maps_its_groups_onto_teams() -> None:
+    idp = {
+        "alias": "corp",
+        "discoveryUrl": "https://idp.corp.example/realms/staff/.well-known/openid-configuration",
+        "clientId": "mlflow",
+        "clientSecret": "from-the-corp-admin",
+        "teams": {"corp-ds": "ds"},
+    }
+    stack = run_program({"teams": [{"name": "ds"}], "identityProviders": [idp]})
+    provider = stack.one("keycloak:oidc/identityProvider:IdentityProvider", "brokering-corp")
+    assert provider.inputs["alias"] == "corp"
+    assert is_secret(provider.inputs["clientSecret"])
+    assert provider.inputs["syncMode"] == "FORCE"
+    discovery = stack.one("pulumi-python:dynamic:Resource", "brokering-corp-discovery").inputs
+    assert discovery["discovery_url"] == idp["discoveryUrl"]
+    assert discovery["url"] == "http://127.0.0.1:8080"  # Keycloak reads the document itself
+    assert is_secret(discovery["password"])
+    mapper = stack.one(
+        "keycloak:index/customIdentityProviderMapping:CustomIdentityProviderMapping",
+        "brokering-corp-corp-ds-to-ds",
+    ).inputs
+    assert mapper["identityProviderMapper"] == "oidc-advanced-group-idp-mapper"
+    assert mapper["extraConfig"]["group"] == "/ds"
+    assert mapper["extraConfig"]["claims"] == '[{"key": "groups", "value": "corp-ds"}]'

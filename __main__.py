@@ -6,6 +6,7 @@ import pulumi_docker as docker
 from components.access_groups import AccessGroups
 from components.app_database import AppDatabase
 from components.config import load_config
+from components.directory_federation import DirectoryFederation
 from components.edge_proxy import EdgeProxy, Sites
 from components.identity_brokering import IdentityBrokering
 from components.keycloak_server import HTTP_PORT as KEYCLOAK_HTTP_PORT
@@ -200,6 +201,12 @@ users = RealmUsers(
     },
     on_realm,
 )
+if cfg.ldap:
+    DirectoryFederation(
+        "directories",
+        {"realm_id": realm.realm_id, "directories": cfg.ldap, "teams": cfg.team_names},
+        on_realm.merge(pulumi.ResourceOptions(depends_on=[teams])),
+    )
 if cfg.identity_providers:
     IdentityBrokering(
         "brokering",

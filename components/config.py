@@ -222,6 +222,49 @@ class IdentityProviderSpec(_Model):
         return value
 
 
+class LdapSpec(_Model):
+    """An LDAP / Active Directory user federation: its people sign in to MLflow with their
+    directory password, and directory groups named like a team make them its members."""
+
+    name: str = "ldap"
+    """Keycloak's name of the federation (one per directory)."""
+    connection_url: str
+    """ldaps://host:636 (or ldap://host:389 with startTls) as Keycloak's container reaches it."""
+    start_tls: bool = False
+    bind_dn: str
+    """The DN Keycloak binds as to search the directory."""
+    bind_password: str
+    """Set it as a secret: pulumi config set --secret --path 'ldap[0].bindPassword'."""
+    users_dn: str
+    """Where the people are (ou=people,dc=corp,dc=example)."""
+    username_attribute: str = "uid"
+    """sAMAccountName for Active Directory."""
+    uuid_attribute: str = "entryUUID"
+    """objectGUID for Active Directory."""
+    user_object_classes: tuple[str, ...] = ("inetOrgPerson",)
+    vendor: Literal["other", "ad", "rhds", "tivoli", "edirectory"] = "other"
+    groups_dn: str | None = None
+    """Where the groups are (ou=groups,...); groups whose cn is a team name make their members
+    that team's members. Unset: no groups are read."""
+    group_object_class: str = "groupOfNames"
+    edit_mode: Literal["READ_ONLY", "WRITABLE", "UNSYNCED"] = "READ_ONLY"
+    """READ_ONLY: Keycloak never writes to the directory (passwords change there)."""
+
+    @field_validator("connection_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.match(r"^ldaps?://[^/\s]+$", value):
+            raise ValueError("is not an LDAP URL like 'ldaps://ldap.corp.example:636'")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not NAME_PATTERN.match(value):
+            raise ValueError("must be letters, digits, '.', '_' or '-' (at most 63)")
+        return value
+
+
 class RealmSettings(_Model):
     """Everything the realm component reads, as one value: StackConfig's fields of the same
     names, durations in seconds. A new realm setting is a field here and in StackConfig."""
@@ -365,6 +408,10 @@ class StackConfig(_Model):
     default_mlflow_permission: MlflowPermission = "NO_PERMISSIONS"
     """MLflow permission of a signed-in user on resources nobody granted (READ, EDIT, MANAGE,
     NO_PERMISSIONS)."""
+    ldap: tuple[LdapSpec, ...] = ()
+    """LDAP / Active Directory federations, each {name, connectionUrl, startTls, bindDn,
+    bindPassword (secret), usersDn, usernameAttribute, uuidAttribute, userObjectClasses,
+    vendor, groupsDn, groupObjectClass, editMode}; their groups named like teams are teams."""
     identity_providers: tuple[IdentityProviderSpec, ...] = ()
     """Corporate OpenID Connect IdPs, each {alias, displayName, discoveryUrl, clientId,
     clientSecret (secret), teamClaim, teams: {claim value: team}}: a "Sign in with" button
@@ -662,6 +709,12 @@ def _consistency_errors(cfg: StackConfig) -> list[str]:
 
 def _broker_errors(cfg: StackConfig) -> list[str]:
     errors: list[str] = []
+    names = [directory.name for directory in cfg.ldap]
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            errors.append(
+                f"ldap[{index}].name = {name!r}: duplicate. Fix: give each directory its own name"
+            )
     aliases: set[str] = set()
     for index, idp in enumerate(cfg.identity_providers):
         where = f"identityProviders[{index}]"
@@ -789,7 +842,7 @@ def _format(namespace: str, errors: list[str]) -> str:
 
 
 # Keys whose values are lists or objects (set with `pulumi config set --path`).
-STRUCTURED_KEYS = ("users", "teams", "permissions", "requireOtpFor", "identityProviders")
+STRUCTURED_KEYS = ("users", "teams", "permissions", "requireOtpFor", "identityProviders", "ldap")
 
 
 def load_config() -> StackConfig:

@@ -6,6 +6,7 @@
 #   LOCAL_KEYCLOAK_IMAGE  images/keycloak  (Quarkus distribution from Maven Central + Debian's JRE 21)
 #   LOCAL_PYTHON_IMAGE    images/python    (Debian's python3 + the host's CA bundle for pip)
 #   LOCAL_CADDY_IMAGE     images/caddy     (Debian's caddy, the official image's layout)
+#   LOCAL_LDAP_IMAGE      images/ldap      (Debian's slapd, for the LDAP federation test)
 #   LOCAL_PREVIOUS_KEYCLOAK_IMAGE, LOCAL_PREVIOUS_MLFLOW_IMAGE   the previous release's Keycloak
 #                         and MLflow (PREVIOUS_* in versions.env), for the upgrade test only
 #
@@ -285,17 +286,22 @@ build_python() {
     --build-arg "BASE_IMAGE=$LOCAL_BASE_IMAGE"
 }
 
+build_ldap() {
+  ensure_image "$LOCAL_LDAP_IMAGE" ldap "" \
+    --build-arg "BASE_IMAGE=$LOCAL_BASE_IMAGE" --build-arg "SLAPD_VERSION=$SLAPD_VERSION"
+}
+
 build_caddy() {
   ensure_image "$LOCAL_CADDY_IMAGE" caddy "" --build-arg "BASE_IMAGE=$LOCAL_BASE_IMAGE"
 }
 
 main() {
   local targets=("$@") t
-  [ "${#targets[@]}" -gt 0 ] || targets=(base postgres keycloak python caddy keycloak-previous mlflow-previous)
+  [ "${#targets[@]}" -gt 0 ] || targets=(base postgres keycloak python caddy ldap keycloak-previous mlflow-previous)
   for t in "${targets[@]}"; do
     case "$t" in
-      base | postgres | keycloak | python | caddy | keycloak-previous | mlflow-previous) ;;
-      *) die "unknown image '$t'; choose from: base postgres keycloak python caddy keycloak-previous mlflow-previous" ;;
+      base | postgres | keycloak | python | caddy | ldap | keycloak-previous | mlflow-previous) ;;
+      *) die "unknown image '$t'; choose from: base postgres keycloak python caddy ldap keycloak-previous mlflow-previous" ;;
     esac
   done
   require_docker

@@ -54,11 +54,15 @@ USERS: list[dict[str, Any]] = [
     # dana is in a team only: the team admits her (tests/e2e/test_18_teams_permissions.py).
     {"username": "dana", "email": "dana@example.com", "groups": [], "teams": ["data-science"]},
 ]
-TEAMS = [{"name": "data-science", "description": "Churn and forecasting"}]
+TEAMS = [
+    {"name": "data-science", "description": "Churn and forecasting"},
+    {"name": "finance", "description": "Quarterly reporting"},
+]
 # What the data-science team may do, as code (the worked example).
 PERMISSIONS: list[dict[str, Any]] = [
     {"team": "data-science", "resource": "experiments", "pattern": "^ds-", "level": "EDIT"},
     {"team": "data-science", "resource": "experiments", "pattern": "^shared-", "level": "READ"},
+    {"team": "finance", "resource": "experiments", "pattern": "^finance-", "level": "READ"},
 ]
 
 

@@ -648,3 +648,23 @@ def test_a_brokered_idp_is_resolved_by_keycloak_and_maps_its_groups_onto_teams()
     assert mapper["identityProviderMapper"] == "oidc-advanced-group-idp-mapper"
     assert mapper["extraConfig"]["group"] == "/ds"
     assert mapper["extraConfig"]["claims"] == '[{"key": "groups", "value": "corp-ds"}]'
+
+
+def test_a_directory_is_federated_read_only_and_only_its_team_groups_are_read() -> None:
+    directory = {
+        "connectionUrl": "ldaps://ldap.corp.example:636",
+        "bindDn": "cn=keycloak,dc=corp,dc=example",
+        "bindPassword": "from-the-directory-admin",
+        "usersDn": "ou=people,dc=corp,dc=example",
+        "groupsDn": "ou=groups,dc=corp,dc=example",
+    }
+    teams = [{"name": "ds"}, {"name": "finance"}]
+    stack = run_program({"teams": teams, "ldap": [directory]})
+    federation = stack.one("keycloak:ldap/userFederation:UserFederation", "directories-ldap")
+    assert federation.inputs["editMode"] == "READ_ONLY"
+    assert federation.inputs["connectionUrl"] == "ldaps://ldap.corp.example:636"
+    assert is_secret(federation.inputs["bindCredential"])
+    mapper = stack.one("keycloak:ldap/groupMapper:GroupMapper", "directories-ldap-teams").inputs
+    assert mapper["groupsLdapFilter"] == "(|(cn=ds)(cn=finance))"
+    assert mapper["mode"] == "READ_ONLY"
+    assert mapper["ldapGroupsDn"] == "ou=groups,dc=corp,dc=example"

@@ -88,8 +88,8 @@ CODE_BYPASSES = {
     ),
     "audience-account": (
         "__main__.py",
-        '            "audience": client.client_id,\n            "user_group"',
-        '            "audience": "account",\n            "user_group"',
+        '            "audience": client.client_id,\n            "sign_in_groups"',
+        '            "audience": "account",\n            "sign_in_groups"',
         "mlflow-oidc-audience-is-the-client",
         "set OIDC_AUDIENCE to OIDC_CLIENT_ID",
     ),

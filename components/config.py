@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from components.kubernetes_config import KubernetesSpec, kubernetes_errors
 from components.versions import pin
 from stackrules.addresses import is_loopback
 from stackrules.durations import format_duration, parse_duration
@@ -305,6 +306,14 @@ class ServiceUrls:
 class StackConfig(_Model):
     """Everything a stack may set, with the defaults of the dev stack."""
 
+    target: Literal["docker", "kubernetes"] = "docker"
+    """Where the services run: docker (containers on this host) or kubernetes (a cluster with
+    the Keycloak Operator and CloudNativePG; the `kubernetes` block)."""
+    kubernetes: KubernetesSpec | None = None
+    """With target kubernetes: {namespace, kubeconfig, context, renderDir, profile,
+    postgresInstances, storageSize, storageClass, externalDatabases, keycloakInstances,
+    keycloakImage, mlflowReplicas, redisUrl, ingressClass, tlsSecret, certManagerIssuer,
+    trustedProxies, artifacts, configureRealm, keycloakAdminUrl} (README: Kubernetes)."""
     bind_address: str = "127.0.0.1"
     """Host address MLflow's and Keycloak's ports bind to. Keep loopback unless you know why;
     the Postgres servers are published on 127.0.0.1 whatever this says."""
@@ -525,6 +534,8 @@ class StackConfig(_Model):
 
     @property
     def urls(self) -> ServiceUrls:
+        if self.target == "kubernetes":
+            return self._cluster_urls()
         local = f"[{self.local_address}]" if ":" in self.local_address else self.local_address
         if self.tls == "off":
             keycloak = f"http://{self.public_hostname}:{self.keycloak_port}"
@@ -546,6 +557,24 @@ class StackConfig(_Model):
             token_from_host=(
                 f"{keycloak_from_host}/realms/{self.realm}/protocol/openid-connect/token"
             ),
+        )
+
+    def _cluster_urls(self) -> ServiceUrls:
+        """On a cluster: HTTPS on the Ingress's host names; Keycloak's admin API (not routed)
+        where kubernetes.keycloakAdminUrl says."""
+        assert self.kubernetes is not None
+        keycloak = f"https://{self.keycloak_hostname}"
+        mlflow = f"https://{self.mlflow_hostname}"
+        admin = self.kubernetes.keycloak_admin_url.rstrip("/")
+        issuer = f"{keycloak}/realms/{self.realm}"
+        return ServiceUrls(
+            keycloak=keycloak,
+            mlflow=mlflow,
+            issuer=issuer,
+            admin_console=f"{admin}/admin/master/console/",
+            keycloak_from_host=admin,
+            mlflow_from_host=mlflow,
+            token_from_host=f"{issuer}/protocol/openid-connect/token",
         )
 
     @property
@@ -614,6 +643,16 @@ def _tls_errors(cfg: StackConfig) -> list[str]:
 
 def _consistency_errors(cfg: StackConfig) -> list[str]:
     """Checks that span several keys."""
+    if cfg.target == "kubernetes":
+        # A cluster publishes through its Ingress (always HTTPS): no host port, no edge proxy.
+        placement = kubernetes_errors(cfg.kubernetes, cfg.mlflow_image)
+    else:
+        placement = _host_errors(cfg)
+    return placement + _realm_errors(cfg)
+
+
+def _host_errors(cfg: StackConfig) -> list[str]:
+    """The Docker target's published ports and TLS."""
     errors: list[str] = []
     ports = {
         "keycloakPort": cfg.keycloak_port,
@@ -632,7 +671,12 @@ def _consistency_errors(cfg: StackConfig) -> list[str]:
                 f"differ. Fix: pulumi config set {key} <free port>"
             )
         seen.setdefault(port, key)
+    return errors
 
+
+def _realm_errors(cfg: StackConfig) -> list[str]:
+    """The realm, its people and their MLflow permissions, whatever the target."""
+    errors: list[str] = []
     order = [
         (
             "access_token_lifespan",
@@ -842,7 +886,15 @@ def _format(namespace: str, errors: list[str]) -> str:
 
 
 # Keys whose values are lists or objects (set with `pulumi config set --path`).
-STRUCTURED_KEYS = ("users", "teams", "permissions", "requireOtpFor", "identityProviders", "ldap")
+STRUCTURED_KEYS = (
+    "users",
+    "teams",
+    "permissions",
+    "requireOtpFor",
+    "identityProviders",
+    "ldap",
+    "kubernetes",
+)
 
 
 def load_config() -> StackConfig:

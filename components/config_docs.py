@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
+from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from components.config import StackConfig
@@ -48,6 +49,8 @@ def schema_type(field: FieldInfo) -> str:
         return "boolean"
     if annotation is int:
         return "integer"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "object"
     raise TypeError(f"no Pulumi config type for {field.annotation!r}")
 
 
@@ -71,6 +74,9 @@ def _fields() -> list[tuple[str, FieldInfo]]:
 def render_config_block() -> str:
     block: dict[str, Any] = {}
     for key, field in _fields():
+        if schema_type(field) == "object":
+            # Pulumi's project schema has no object type: an undeclared key may hold one.
+            continue
         spec: dict[str, Any] = {"type": schema_type(field), "default": schema_default(field)}
         if spec["type"] == "array":
             (item, _) = get_args(field.annotation)

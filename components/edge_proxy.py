@@ -21,6 +21,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.certificates import CertificateAuthority, SiteCertificate
+from components.keycloak_server import public_paths
 from components.service_container import HealthCheck, Placement, local_image, service_container
 from components.stack_component import Options, StackComponent
 from stackrules.names import EDGE_PROXY_ROLE, ROLE_LABEL
@@ -76,7 +77,7 @@ def caddyfile(sites: Sites) -> str:
             "}",
             f"{scheme}{sites.keycloak_host} {{",
             f"{tls}\t{HSTS}",
-            f"\t@public path /realms/{sites.realm}/* /resources/*",
+            f"\t@public path {' '.join(f'{path}*' for path in public_paths(sites.realm))}",
             "\thandle @public {",
             f"\t\treverse_proxy {sites.keycloak_upstream}",
             "\t}",

@@ -6,7 +6,9 @@ import pulumi
 import pulumi_random as random
 
 
-def generated_secret(name: str, parent: pulumi.Resource, length: int = 32) -> pulumi.Output[str]:
+def generated_secret(
+    name: str, parent: pulumi.Resource | None, length: int = 32
+) -> pulumi.Output[str]:
     """A random alphanumeric string (safe inside URIs and env lines), stable across `up`s and
     a Pulumi secret from birth."""
     password = random.RandomPassword(

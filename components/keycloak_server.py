@@ -31,6 +31,13 @@ CONCURRENT_LOGINS_OPTION = (
     "KC_SPI_BRUTE_FORCE_PROTECTOR__DEFAULT_BRUTE_FORCE_DETECTOR__ALLOW_CONCURRENT_REQUESTS"
 )
 
+
+def public_paths(realm: str) -> list[str]:
+    """What browsers and OIDC clients need of Keycloak on its public name: the realm's
+    endpoints and the login pages' static files. The admin console and API stay off it."""
+    return [f"/realms/{realm}/", "/resources/"]
+
+
 # The official image has no curl: ask the management port with bash's /dev/tcp.
 READY_PROBE = (
     f"exec 3<>/dev/tcp/127.0.0.1/{MANAGEMENT_PORT} && "

@@ -84,6 +84,31 @@ def build_fingerprint(build_args: dict[str, str], context: Path = BUILD_CONTEXT)
     return digest.hexdigest()[:12]
 
 
+def plugin_env(oidc: OidcSettings) -> dict[str, pulumi.Input[str]]:
+    """mlflow-oidc-auth's settings other than secrets, the same on every target."""
+    return {
+        "OIDC_DISCOVERY_URL": oidc["discovery_url"],
+        "OIDC_CLIENT_ID": oidc["client_id"],
+        "OIDC_REDIRECT_URI": oidc["redirect_uri"],
+        "OIDC_ISSUER": oidc["issuer"],
+        "OIDC_AUDIENCE": oidc["audience"],
+        "OIDC_SCOPE": "openid email profile",
+        "OIDC_GROUPS_ATTRIBUTE": "groups",
+        "OIDC_GROUP_NAME": ",".join(oidc["sign_in_groups"]),
+        "OIDC_ADMIN_GROUP_NAME": oidc["admin_group"],
+        "DEFAULT_MLFLOW_PERMISSION": oidc["default_permission"],
+        # Bearer tokens of people who never used the browser (and of the automation
+        # client) get an MLflow user on first use; safe because iss and aud are checked.
+        "OIDC_PROVISION_ON_BEARER_AUTH": str(oidc["provision_on_bearer_auth"]).lower(),
+        # Members of the admin group become MLflow admins at their first bearer call too:
+        # that is how the stack's own admin account (offboarding) gets its rights.
+        "OIDC_TRUST_BEARER_GROUP_CLAIMS": "true",
+        "OIDC_PROVIDER_DISPLAY_NAME": "Keycloak",
+        # A browser opening MLflow is sent to Keycloak instead of getting a bare 401.
+        "AUTOMATIC_LOGIN_REDIRECT": "true",
+    }
+
+
 def _proxy_envs(proxy: BehindProxy) -> dict[str, pulumi.Input[str]]:
     """Secure session cookies; the proxy's forwarded headers trusted; MLflow's own host and
     origin checks told the public name (its defaults allow only localhost names)."""
@@ -149,26 +174,8 @@ class MlflowServer(StackComponent):
             # No usage reports leave the machine (and none hang on a closed network).
             MLFLOW_DISABLE_TELEMETRY="true",
             DO_NOT_TRACK="true",
-            OIDC_DISCOVERY_URL=oidc["discovery_url"],
-            OIDC_CLIENT_ID=oidc["client_id"],
             OIDC_CLIENT_SECRET=oidc["client_secret"],
-            OIDC_REDIRECT_URI=oidc["redirect_uri"],
-            OIDC_ISSUER=oidc["issuer"],
-            OIDC_AUDIENCE=oidc["audience"],
-            OIDC_SCOPE="openid email profile",
-            OIDC_GROUPS_ATTRIBUTE="groups",
-            OIDC_GROUP_NAME=",".join(oidc["sign_in_groups"]),
-            OIDC_ADMIN_GROUP_NAME=oidc["admin_group"],
-            DEFAULT_MLFLOW_PERMISSION=oidc["default_permission"],
-            # Bearer tokens of people who never used the browser (and of the automation
-            # client) get an MLflow user on first use; safe because iss and aud are checked.
-            OIDC_PROVISION_ON_BEARER_AUTH=str(oidc["provision_on_bearer_auth"]).lower(),
-            # Members of the admin group become MLflow admins at their first bearer call too:
-            # that is how the stack's own admin account (offboarding) gets its rights.
-            OIDC_TRUST_BEARER_GROUP_CLAIMS="true",
-            OIDC_PROVIDER_DISPLAY_NAME="Keycloak",
-            # A browser opening MLflow is sent to Keycloak instead of getting a bare 401.
-            AUTOMATIC_LOGIN_REDIRECT="true",
+            **plugin_env(oidc),
             **(_proxy_envs(args["proxy"]) if args["proxy"] else {}),
         )
         self.container = service_container(

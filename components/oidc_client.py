@@ -34,6 +34,9 @@ class OidcClientArgs(TypedDict):
     # of these groups (client-credentials grant only).
     browser_sign_in: NotRequired[BrowserSignIn]
     service_account_group_ids: NotRequired[Sequence[pulumi.Input[str]]]
+    # A secret the stack generated (on Kubernetes: MLflow's pods get it without waiting for
+    # Keycloak); unset: Keycloak generates one.
+    client_secret: NotRequired[pulumi.Input[str]]
 
 
 # Where each kind of client lived before the two were one component.
@@ -81,6 +84,7 @@ class OidcClient(StackComponent):
             valid_post_logout_redirect_uris=[f"{url}{POST_LOGOUT_PATH}"] if url else None,
             web_origins=[url] if url else None,
             pkce_code_challenge_method="S256" if browser else None,
+            client_secret=args.get("client_secret"),
             opts=self.child,
         )
         audience = args.get("audience", self.client.client_id)

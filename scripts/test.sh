@@ -21,7 +21,7 @@ step "lint: ruff"
 "$PY/ruff" check .
 "$PY/ruff" format --check .
 step "types: mypy (stack, stackctl, tests, policy pack)"
-"$PY/mypy" components stackctl stackrules tests benchmarks __main__.py
+"$PY/mypy" components wiring stackctl stackrules tests benchmarks __main__.py
 (cd policy && MYPYPATH="$REPO_ROOT" "$PY/mypy" --strict --config-file /dev/null --ignore-missing-imports stack_policies __main__.py)
 step "unit suites: stack under Pulumi mocks, stackctl, policy pack"
 "$PY/python" -m pytest tests/unit policy/tests -q

@@ -11,7 +11,14 @@ from typing import Any
 from components.versions import pin
 
 REPO = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "versions.env", "components", "images")
+PROJECT_FILES = (
+    "Pulumi.yaml",
+    "__main__.py",
+    "versions.env",
+    "components",
+    "wiring",
+    "images",
+)
 
 
 def copy_project(workdir: Path) -> None:

@@ -29,6 +29,7 @@ plugins=(
   "keycloak:$PULUMI_KEYCLOAK_VERSION"
   "postgresql:$PULUMI_POSTGRESQL_VERSION"
   "random:$PULUMI_RANDOM_VERSION"
+  "kubernetes:$PULUMI_KUBERNETES_VERSION"
 )
 
 version_at_least() { # have wanted

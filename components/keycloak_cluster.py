@@ -1,0 +1,136 @@
+"""Keycloak on Kubernetes as the Keycloak Operator's `Keycloak` resource: several pods that
+cluster over their database (jdbc-ping), plain HTTP behind the Ingress, which terminates TLS."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.generated import generated_secret
+from components.keycloak_server import HTTP_PORT, MANAGEMENT_PORT
+from components.postgres_cluster import basic_auth_secret
+from components.stack_component import Options, StackComponent
+
+KEYCLOAK_API = "k8s.keycloak.org/v2alpha1"
+# The operator names the Service after the resource.
+SERVICE_SUFFIX = "-service"
+
+
+class KeycloakDatabase(TypedDict):
+    host: str
+    port: int
+    database: str
+    # A basic-auth Secret of the namespace with the login role's username and password.
+    credentials_secret: pulumi.Input[str]
+
+
+class KeycloakClusterArgs(TypedDict):
+    namespace: pulumi.Input[str]
+    resource_name: str
+    instances: int
+    image: str
+    public_url: str
+    database: KeycloakDatabase
+    admin_username: str
+    allow_concurrent_logins: bool
+
+
+def _secret_key(secret: pulumi.Input[str], key: str) -> dict[str, Any]:
+    return {"name": secret, "key": key}
+
+
+class KeycloakCluster(StackComponent):
+    """The `Keycloak` resource and its bootstrap admin's Secret (password generated)."""
+
+    keycloak: k8s.apiextensions.CustomResource
+    admin_password: pulumi.Output[str]
+    service_url: str
+
+    def __init__(self, name: str, args: KeycloakClusterArgs, opts: Options = None) -> None:
+        super().__init__(name, opts)
+        resource_name = args["resource_name"]
+        namespace = args["namespace"]
+        self.admin_password = generated_secret(f"{name}-admin-password", self)
+        admin = basic_auth_secret(
+            f"{resource_name}-bootstrap-admin",
+            namespace,
+            args["admin_username"],
+            self.admin_password,
+            self,
+        )
+        db = args["database"]
+        options = [
+            # Keycloak 26 pods find each other through a table of their database.
+            {"name": "cache-stack", "value": "jdbc-ping"},
+        ]
+        if args["allow_concurrent_logins"]:
+            options.append(
+                {
+                    "name": "spi-brute-force-protector--default-brute-force-detector--"
+                    "allow-concurrent-requests",
+                    "value": "true",
+                }
+            )
+        self.keycloak = k8s.apiextensions.CustomResource(
+            f"{name}-keycloak",
+            api_version=KEYCLOAK_API,
+            kind="Keycloak",
+            metadata={
+                "name": resource_name,
+                "namespace": namespace,
+                # pulumi up waits until the operator reports the pods ready.
+                "annotations": {"pulumi.com/waitFor": "condition=Ready"},
+            },
+            spec={
+                "instances": args["instances"],
+                "image": args["image"],
+                "startOptimized": False,
+                "bootstrapAdmin": {"user": {"secret": admin.metadata["name"]}},
+                "db": {
+                    "vendor": "postgres",
+                    "host": db["host"],
+                    "port": db["port"],
+                    "database": db["database"],
+                    "usernameSecret": _secret_key(db["credentials_secret"], "username"),
+                    "passwordSecret": _secret_key(db["credentials_secret"], "password"),
+                },
+                "http": {"httpEnabled": True, "httpPort": HTTP_PORT},
+                "httpManagement": {"port": MANAGEMENT_PORT},
+                "hostname": {
+                    "hostname": args["public_url"],
+                    # MLflow's pods reach the same Keycloak by its Service name.
+                    "backchannelDynamic": True,
+                },
+                "proxy": {"headers": "xforwarded"},
+                # The stack's own Ingress routes the public paths only (never /admin/).
+                "ingress": {"enabled": False},
+                "additionalOptions": options,
+                "resources": {
+                    "requests": {"cpu": "500m", "memory": "1Gi"},
+                    "limits": {"memory": "2Gi"},
+                },
+                "unsupported": {
+                    "podTemplate": {
+                        "spec": {
+                            "securityContext": {
+                                "runAsNonRoot": True,
+                                "seccompProfile": {"type": "RuntimeDefault"},
+                            }
+                        }
+                    }
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[admin]),
+        )
+        self.service_url = f"http://{resource_name}{SERVICE_SUFFIX}:{HTTP_PORT}"
+        self.register_outputs({"service_url": self.service_url})
+
+    @property
+    def service_name(self) -> str:
+        return self.service_url.removeprefix("http://").split(":")[0]
+
+    def discovery_url(self, realm: str) -> str:
+        """Where MLflow's pods read the realm's OIDC metadata (inside the cluster)."""
+        return f"{self.service_url}/realms/{realm}/.well-known/openid-configuration"

@@ -1,0 +1,214 @@
+"""The stack on a Kubernetes cluster: CloudNativePG clusters (or managed Postgres), the Keycloak
+Operator's `Keycloak`, MLflow's replicated Deployment and one Ingress; then the same realm as on
+Docker, through Keycloak's admin API (kubernetes.keycloakAdminUrl)."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlsplit
+
+import pulumi
+import pulumi_keycloak as keycloak
+import pulumi_kubernetes as k8s
+
+from components.config import StackConfig
+from components.generated import generated_secret
+from components.keycloak_cluster import KeycloakCluster, KeycloakDatabase
+from components.keycloak_server import HTTP_PORT as KEYCLOAK_HTTP_PORT
+from components.kubernetes_config import KubernetesSpec
+from components.mlflow_deployment import MlflowDeployment
+from components.mlflow_server import HTTP_PORT as MLFLOW_HTTP_PORT
+from components.oidc_client import CALLBACK_PATH
+from components.postgres_cluster import PORT as POSTGRES_PORT
+from components.postgres_cluster import PostgresCluster, basic_auth_secret
+from components.public_ingress import PublicIngress
+from components.versions import pin
+from wiring.identity import KeycloakAccess, declare_identity, declare_mlflow_access, export_identity
+
+MLFLOW_APP = "mlflow"
+KEYCLOAK_NAME = "keycloak"
+
+
+def cluster_provider(spec: KubernetesSpec) -> k8s.Provider:
+    """The cluster from the kubeconfig, or manifests written to renderDir (nothing contacted)."""
+    return k8s.Provider(
+        "kubernetes-provider",
+        kubeconfig=spec.kubeconfig,
+        context=spec.context,
+        render_yaml_to_directory=spec.render_dir,
+        namespace=spec.namespace,
+        # Server-side apply: field ownership shows who changed what (kubectl edits included).
+        enable_server_side_apply=True,
+    )
+
+
+def deploy(cfg: StackConfig) -> None:
+    spec = cfg.kubernetes
+    assert spec is not None and spec.artifacts is not None and cfg.mlflow_image is not None
+    provider = cluster_provider(spec)
+    on_cluster = pulumi.ResourceOptions(providers={"kubernetes": provider})
+    namespace = k8s.core.v1.Namespace(
+        "namespace",
+        metadata={"name": spec.namespace, "labels": {"app.kubernetes.io/part-of": "mlflow"}},
+        opts=on_cluster,
+    )
+    ns = namespace.metadata["name"]
+    in_namespace = on_cluster.merge(pulumi.ResourceOptions(depends_on=[namespace]))
+
+    external = spec.external_databases
+    if external is None:
+        mlflow_db = PostgresCluster(
+            "mlflow-postgres",
+            {
+                "namespace": ns,
+                "cluster_name": "mlflow-db",
+                "instances": spec.instances,
+                "storage_size": spec.storage_size,
+                "storage_class": spec.storage_class,
+                "databases": [
+                    {"database": "mlflow", "owner": "mlflow"},
+                    {"database": "mlflow_auth", "owner": "mlflow_auth"},
+                ],
+                "protect_data": cfg.protect_data,
+            },
+            in_namespace,
+        )
+        keycloak_db = PostgresCluster(
+            "keycloak-postgres",
+            {
+                "namespace": ns,
+                "cluster_name": "keycloak-db",
+                "instances": spec.instances,
+                "storage_size": spec.storage_size,
+                "storage_class": spec.storage_class,
+                "databases": [{"database": "keycloak", "owner": "keycloak"}],
+                "protect_data": cfg.protect_data,
+            },
+            in_namespace,
+        )
+        tracking_uri = mlflow_db.uri("mlflow", "mlflow")
+        users_uri = mlflow_db.uri("mlflow_auth", "mlflow_auth")
+        keycloak_store = KeycloakDatabase(
+            host=keycloak_db.host,
+            port=POSTGRES_PORT,
+            database="keycloak",
+            credentials_secret=keycloak_db.credentials["keycloak"].metadata["name"],
+        )
+    else:
+        tracking_uri = pulumi.Output.secret(external.tracking)
+        users_uri = pulumi.Output.secret(external.permissions)
+        parts = urlsplit(external.identities)
+        credentials = basic_auth_secret(
+            "keycloak-db-credentials",
+            ns,
+            unquote(parts.username or ""),
+            pulumi.Output.secret(unquote(parts.password or "")),
+            namespace,
+        )
+        keycloak_store = KeycloakDatabase(
+            host=parts.hostname or "",
+            port=parts.port or POSTGRES_PORT,
+            database=parts.path.lstrip("/"),
+            credentials_secret=credentials.metadata["name"],
+        )
+
+    keycloak_cluster = KeycloakCluster(
+        "keycloak",
+        {
+            "namespace": ns,
+            "resource_name": KEYCLOAK_NAME,
+            "instances": spec.keycloak_instances,
+            "image": spec.keycloak_image or pin("KEYCLOAK_IMAGE"),
+            "public_url": cfg.urls.keycloak,
+            "database": keycloak_store,
+            "admin_username": cfg.keycloak_admin_username,
+            "allow_concurrent_logins": cfg.brute_force_allow_concurrent_logins,
+        },
+        in_namespace,
+    )
+    # Generated here, not by Keycloak: MLflow's pods start without waiting for the realm.
+    client_secret = generated_secret("mlflow-client-secret", None, length=48)
+    mlflow = MlflowDeployment(
+        "mlflow",
+        {
+            "namespace": ns,
+            "app_name": MLFLOW_APP,
+            "image": cfg.mlflow_image,
+            "replicas": spec.mlflow_replicas,
+            "workers": cfg.mlflow_workers,
+            "public_url": cfg.urls.mlflow,
+            "trusted_proxies": spec.trusted_proxies,
+            "backend_store_uri": tracking_uri,
+            "users_db_uri": users_uri,
+            "client_secret": client_secret,
+            "oidc": {
+                "discovery_url": keycloak_cluster.discovery_url(cfg.realm),
+                "client_id": cfg.client_id,
+                "client_secret": client_secret,
+                "redirect_uri": f"{cfg.urls.mlflow}{CALLBACK_PATH}",
+                "issuer": cfg.urls.issuer,
+                "audience": cfg.client_id,
+                "sign_in_groups": cfg.sign_in_groups,
+                "admin_group": cfg.admin_group,
+                "default_permission": cfg.default_mlflow_permission,
+                "provision_on_bearer_auth": cfg.provision_on_bearer_auth,
+            },
+            "artifacts": spec.artifacts,
+            "redis_url": spec.redis_url,
+        },
+        in_namespace,
+    )
+    ingress = PublicIngress(
+        "ingress",
+        {
+            "namespace": ns,
+            "name": "mlflow-keycloak",
+            "ingress_class": spec.ingress_class,
+            "mlflow": {
+                "host": cfg.mlflow_hostname,
+                "service": MLFLOW_APP,
+                "port": MLFLOW_HTTP_PORT,
+            },
+            "keycloak": {
+                "host": cfg.keycloak_hostname,
+                "service": keycloak_cluster.service_name,
+                "port": KEYCLOAK_HTTP_PORT,
+            },
+            "realm": cfg.realm,
+            "tls_secret": spec.tls_secret,
+            "cert_manager_issuer": spec.cert_manager_issuer,
+        },
+        in_namespace,
+    )
+
+    pulumi.export("kubernetesNamespace", spec.namespace)
+    if spec.render_dir:
+        pulumi.export("renderedManifests", spec.render_dir)
+    if spec.configure_realm and not spec.render_dir:
+        access = KeycloakAccess(
+            provider=keycloak.Provider(
+                "keycloak-provider",
+                url=spec.keycloak_admin_url,
+                realm="master",
+                client_id="admin-cli",
+                username=cfg.keycloak_admin_username,
+                password=keycloak_cluster.admin_password,
+                initial_login=False,
+                opts=pulumi.ResourceOptions(depends_on=[keycloak_cluster]),
+            ),
+            admin_url=cfg.urls.keycloak_from_host,
+            admin_username=cfg.keycloak_admin_username,
+            admin_password=keycloak_cluster.admin_password,
+            server=keycloak_cluster,
+        )
+        identity = declare_identity(cfg, access, client_secret)
+        declare_mlflow_access(cfg, identity, [mlflow, ingress])
+        export_identity(cfg, identity, access)
+    else:
+        pulumi.export("mlflowUrl", cfg.urls.mlflow)
+        pulumi.export("keycloakUrl", cfg.urls.keycloak)
+        pulumi.export("issuer", cfg.urls.issuer)
+        pulumi.export("realm", cfg.realm)
+        pulumi.export("clientId", cfg.client_id)
+        pulumi.export("clientSecret", client_secret)
+        pulumi.export("keycloakAdminUsername", cfg.keycloak_admin_username)
+        pulumi.export("keycloakAdminPassword", keycloak_cluster.admin_password)

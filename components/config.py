@@ -312,7 +312,7 @@ class StackConfig(_Model):
     kubernetes: KubernetesSpec | None = None
     """With target kubernetes: {namespace, kubeconfig, context, renderDir, profile,
     postgresInstances, storageSize, storageClass, externalDatabases, keycloakInstances,
-    keycloakImage, mlflowReplicas, redisUrl, ingressClass, tlsSecret, certManagerIssuer,
+    keycloakImage, mlflowReplicas, redisUrl, ingressClass, ingressCertificate, certManagerIssuer,
     trustedProxies, artifacts, configureRealm, keycloakAdminUrl} (README: Kubernetes)."""
     bind_address: str = "127.0.0.1"
     """Host address MLflow's and Keycloak's ports bind to. Keep loopback unless you know why;

@@ -127,10 +127,10 @@ class KubernetesSpec(_Block):
     expires on its own. Set it as a secret when it carries a password."""
     ingress_class: str = "nginx"
     """IngressClass of the Ingress (MLflow and Keycloak on mlflowHostname, keycloakHostname)."""
-    tls_secret: str | None = None
+    ingress_certificate: str | None = None
     """A kubernetes.io/tls Secret in the namespace with a certificate for both host names."""
     cert_manager_issuer: str | None = None
-    """A cert-manager ClusterIssuer that certifies both host names (instead of tlsSecret)."""
+    """A cert-manager ClusterIssuer that certifies both host names (instead of ingressCertificate)."""
     trusted_proxies: str = DEFAULT_TRUSTED_PROXIES
     """Address range of the ingress controller's pods, whose X-Forwarded-* headers MLflow
     trusts (TRUSTED_PROXIES)."""
@@ -180,10 +180,10 @@ def kubernetes_errors(spec: KubernetesSpec | None, mlflow_image: str | None) -> 
             "registry). Fix: build images/mlflow, push it, pulumi config set mlflowImage "
             "registry.example.com/mlflow-oidc:TAG"
         )
-    if (spec.tls_secret is None) == (spec.cert_manager_issuer is None):
+    if (spec.ingress_certificate is None) == (spec.cert_manager_issuer is None):
         errors.append(
-            "kubernetes.tlsSecret / kubernetes.certManagerIssuer: give exactly one (the Ingress "
-            "serves HTTPS only). Fix: pulumi config set --path kubernetes.tlsSecret mlflow-tls"
+            "kubernetes.ingressCertificate / kubernetes.certManagerIssuer: give exactly one (the Ingress "
+            "serves HTTPS only). Fix: pulumi config set --path kubernetes.ingressCertificate mlflow-tls"
         )
     if spec.artifacts is None:
         errors.append(

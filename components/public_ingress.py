@@ -26,7 +26,7 @@ class PublicIngressArgs(TypedDict):
     keycloak: Backend
     realm: str
     # One of the two: an existing kubernetes.io/tls Secret, or a cert-manager ClusterIssuer.
-    tls_secret: str | None
+    ingress_certificate: str | None
     cert_manager_issuer: str | None
 
 
@@ -49,7 +49,7 @@ class PublicIngress(StackComponent):
             "nginx.ingress.kubernetes.io/ssl-redirect": "true",
             "nginx.ingress.kubernetes.io/force-ssl-redirect": "true",
         }
-        secret_name = args["tls_secret"]
+        secret_name = args["ingress_certificate"]
         if args["cert_manager_issuer"]:
             annotations["cert-manager.io/cluster-issuer"] = args["cert_manager_issuer"]
             secret_name = f"{args['name']}-tls"

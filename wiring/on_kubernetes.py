@@ -174,7 +174,7 @@ def deploy(cfg: StackConfig) -> None:
                 "port": KEYCLOAK_HTTP_PORT,
             },
             "realm": cfg.realm,
-            "tls_secret": spec.tls_secret,
+            "ingress_certificate": spec.ingress_certificate,
             "cert_manager_issuer": spec.cert_manager_issuer,
         },
         in_namespace,

@@ -839,6 +839,20 @@ def _permission_errors(cfg: StackConfig, usernames: set[str]) -> list[str]:
     return errors
 
 
+# Fields whose values are secrets: an error names them but never repeats the value.
+SECRET_FIELDS = frozenset(
+    {
+        "tlsKey",
+        "clientSecret",
+        "bindPassword",
+        "externalDatabases",
+        "accessKeyId",
+        "secretAccessKey",
+        "redisUrl",
+    }
+)
+
+
 def _describe(error: Any) -> str:
     path = ""
     for part in error["loc"]:
@@ -854,7 +868,10 @@ def _describe(error: Any) -> str:
         if nested
         else f"pulumi config set {path} <value>"
     )
-    return f"{path} = {error.get('input')!r}: {message}. Fix: {fix}"
+    secret = any(str(part) in SECRET_FIELDS for part in error["loc"])
+    shown = "[secret]" if secret else repr(error.get("input"))
+    flag = "--secret " if secret else ""
+    return f"{path} = {shown}: {message}. Fix: {fix.replace('set ', f'set {flag}', 1)}"
 
 
 def parse_config(raw: dict[str, Any], namespace: str = NAMESPACE) -> StackConfig:

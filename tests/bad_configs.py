@@ -283,4 +283,46 @@ BAD_CONFIGS = [
         {"mlflowDbPort": "5000"},
         ["clashes with"],
     ),
+    BadConfig(
+        "kubernetes-target-without-its-block",
+        {"target": "kubernetes"},
+        ["kubernetes: required with target = 'kubernetes'"],
+    ),
+    BadConfig(
+        "kubernetes-without-image-tls-or-artifacts",
+        {"target": "kubernetes", "kubernetes": {"namespace": "mlflow"}},
+        [
+            "mlflowImage: required with target = 'kubernetes'",
+            "kubernetes.ingressCertificate / kubernetes.certManagerIssuer: give exactly one",
+            "kubernetes.artifacts: required",
+        ],
+    ),
+    BadConfig(
+        "kubernetes-namespace-not-a-dns-label",
+        {"target": "kubernetes", "kubernetes": {"namespace": "ML_Flow"}},
+        ["kubernetes.namespace = 'ML_Flow'", "DNS label"],
+    ),
+    BadConfig(
+        "kubernetes-external-database-url-not-postgres",
+        {
+            "target": "kubernetes",
+            "kubernetes": {
+                "externalDatabases": {
+                    "tracking": "mysql://u:hunter2-secret@db/x",
+                    "permissions": "postgresql://u:p@db/auth",
+                    "identities": "postgresql://u:p@db/kc",
+                }
+            },
+        },
+        [
+            "kubernetes.externalDatabases.tracking = [secret]",
+            "postgresql://USER:PASSWORD@HOST",
+            "pulumi config set --secret --path 'kubernetes.externalDatabases.tracking'",
+        ],
+    ),
+    BadConfig(
+        "kubernetes-misspelt-key",
+        {"target": "kubernetes", "kubernetes": {"mlflowReplica": 3}},
+        ["kubernetes.mlflowReplica"],
+    ),
 ]

@@ -47,3 +47,34 @@ def test_the_program_itself_refuses_bad_config_as_a_shown_message() -> None:
     assert exited.value.code == MESSAGE_SHOWN_EXIT_CODE
     assert isinstance(exited.value.__cause__, ConfigError)
     assert "accessTokenLifespan" in str(exited.value.__cause__)
+
+
+def test_a_bad_secret_value_is_named_but_never_repeated() -> None:
+    message = config_error(
+        {
+            "target": "kubernetes",
+            "kubernetes": {
+                "externalDatabases": {
+                    "tracking": "mysql://u:hunter2-secret@db/x",
+                    "permissions": "postgresql://u:p@db/auth",
+                    "identities": "postgresql://u:p@db/kc",
+                }
+            },
+        }
+    )
+    assert "kubernetes.externalDatabases.tracking" in message
+    assert "hunter2" not in message
+
+
+def test_kubernetes_postgres_instances_follow_the_profile() -> None:
+    base = {"target": "kubernetes", "mlflowImage": "r.example.com/mlflow:1"}
+    block = {
+        "ingressCertificate": "tls",
+        "artifacts": {"bucket": "bkt", "accessKeyId": "a", "secretAccessKey": "s"},
+    }
+    production = parse_config({**base, "kubernetes": block}).kubernetes
+    dev = parse_config({**base, "kubernetes": {**block, "profile": "dev"}}).kubernetes
+    pinned = parse_config({**base, "kubernetes": {**block, "postgresInstances": 5}}).kubernetes
+    assert production is not None and dev is not None and pinned is not None
+    assert (production.instances, dev.instances, pinned.instances) == (3, 1, 5)
+    assert production.keycloak_instances >= 2 and production.mlflow_replicas >= 2

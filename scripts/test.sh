@@ -46,5 +46,8 @@ step "pulumi CLI: $(pulumi version) ($(command -v pulumi)); plugins: $(pulumi pl
 step "real pulumi CLI: bad configs refused, the policy pack on real previews"
 "$PY/python" -m pytest tests/cli -q -p no:cacheprovider -rA
 
+step "kubernetes target: manifests rendered by a real pulumi up, checked by a real API server"
+"$PY/python" -m pytest tests/k8s -q -p no:cacheprovider -rA
+
 step "end-to-end suite on the real engine"
 "$PY/python" -m pytest tests/e2e -p no:cacheprovider -rA

@@ -35,6 +35,8 @@ class KeycloakClusterArgs(TypedDict):
     database: KeycloakDatabase
     admin_username: str
     allow_concurrent_logins: bool
+    # Block `pulumi up` until the operator reports Keycloak ready (the realm comes next).
+    await_ready: bool
 
 
 def _secret_key(secret: pulumi.Input[str], key: str) -> dict[str, Any]:
@@ -80,8 +82,11 @@ class KeycloakCluster(StackComponent):
             metadata={
                 "name": resource_name,
                 "namespace": namespace,
-                # pulumi up waits until the operator reports the pods ready.
-                "annotations": {"pulumi.com/waitFor": "condition=Ready"},
+                # The realm is declared through this Keycloak: pulumi up waits until the
+                # operator reports it ready. Without the realm nothing waits on it.
+                "annotations": {"pulumi.com/waitFor": "condition=Ready"}
+                if args["await_ready"]
+                else {},
             },
             spec={
                 "instances": args["instances"],

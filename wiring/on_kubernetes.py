@@ -122,6 +122,7 @@ def deploy(cfg: StackConfig) -> None:
             "database": keycloak_store,
             "admin_username": cfg.keycloak_admin_username,
             "allow_concurrent_logins": cfg.brute_force_allow_concurrent_logins,
+            "await_ready": spec.configure_realm,
         },
         in_namespace,
     )

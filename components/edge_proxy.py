@@ -49,9 +49,24 @@ class Sites:
     keycloak_host: str
     https_port: int
     realm: str
-    mlflow_upstream: str
+    mlflow_upstreams: tuple[str, ...]
+    """MLflow's servers (host:port); several are balanced round robin."""
     keycloak_upstream: str
     acme_email: str | None = None
+
+
+def mlflow_proxy(upstreams: tuple[str, ...]) -> list[str]:
+    """Caddyfile lines that pass requests to MLflow: one server as it is, several in turn
+    (any of them serves any session: they share the SECRET_KEY and the session store)."""
+    if len(upstreams) == 1:
+        return [f"\treverse_proxy {upstreams[0]}"]
+    return [
+        f"\treverse_proxy {' '.join(upstreams)} {{",
+        "\t\tlb_policy round_robin",
+        # A replica that refuses connections (restarting) is skipped, not shown as an error.
+        "\t\tlb_try_duration 5s",
+        "\t}",
+    ]
 
 
 def caddyfile(sites: Sites) -> str:
@@ -73,7 +88,7 @@ def caddyfile(sites: Sites) -> str:
             "}",
             f"{scheme}{sites.mlflow_host} {{",
             f"{tls}\t{HSTS}",
-            f"\treverse_proxy {sites.mlflow_upstream}",
+            *mlflow_proxy(sites.mlflow_upstreams),
             "}",
             f"{scheme}{sites.keycloak_host} {{",
             f"{tls}\t{HSTS}",
@@ -98,7 +113,7 @@ def caddyfile(sites: Sites) -> str:
             f"\treverse_proxy {sites.keycloak_upstream}",
             "}",
             f"http://:{MLFLOW_LOCAL} {{",
-            f"\treverse_proxy {sites.mlflow_upstream}",
+            *mlflow_proxy(sites.mlflow_upstreams),
             "}",
             f"http://:{READY} {{",
             '\trespond "ready"',

@@ -119,8 +119,6 @@ class KubernetesSpec(_Block):
     """Keycloak pods (they cluster over the database: the jdbc-ping cache stack)."""
     keycloak_image: str | None = None
     """Keycloak image for the operator (unset: the image pinned by this project)."""
-    mlflow_replicas: Annotated[int, Field(ge=1, le=20)] = 2
-    """MLflow pods behind one Service (sessions in the database, one shared SECRET_KEY)."""
     redis_url: str | None = None
     """Redis for mlflow-oidc-auth's permission cache (CACHE_BACKEND=redis), so a permission
     change reaches every replica at once; unset with several replicas: each replica's cache
@@ -130,7 +128,7 @@ class KubernetesSpec(_Block):
     ingress_certificate: str | None = None
     """A kubernetes.io/tls Secret in the namespace with a certificate for both host names."""
     cert_manager_issuer: str | None = None
-    """A cert-manager ClusterIssuer that certifies both host names (instead of ingressCertificate)."""
+    """A cert-manager ClusterIssuer that certifies both host names (or ingressCertificate)."""
     trusted_proxies: str = DEFAULT_TRUSTED_PROXIES
     """Address range of the ingress controller's pods, whose X-Forwarded-* headers MLflow
     trusts (TRUSTED_PROXIES)."""
@@ -182,8 +180,9 @@ def kubernetes_errors(spec: KubernetesSpec | None, mlflow_image: str | None) -> 
         )
     if (spec.ingress_certificate is None) == (spec.cert_manager_issuer is None):
         errors.append(
-            "kubernetes.ingressCertificate / kubernetes.certManagerIssuer: give exactly one (the Ingress "
-            "serves HTTPS only). Fix: pulumi config set --path kubernetes.ingressCertificate mlflow-tls"
+            "kubernetes.ingressCertificate / kubernetes.certManagerIssuer: give exactly one "
+            "(the Ingress serves HTTPS only). Fix: pulumi config set --path "
+            "kubernetes.ingressCertificate mlflow-tls"
         )
     if spec.artifacts is None:
         errors.append(

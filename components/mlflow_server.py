@@ -54,6 +54,9 @@ class OidcSettings(TypedDict):
 
 class MlflowServerArgs(TypedDict):
     placement: Placement
+    # Further containers of the same server (after the first), each with its own name and
+    # alias: the edge proxy balances them; they share the key, the stores and the artifacts.
+    replica_placements: Sequence[Placement]
     image_name: str
     prebuilt_image: str | None
     workers: int
@@ -135,6 +138,7 @@ class MlflowServer(StackComponent):
     """
 
     container: docker.Container
+    containers: list[docker.Container]
     artifacts: docker.Volume
     image_ref: pulumi.Output[str]
 
@@ -178,31 +182,44 @@ class MlflowServer(StackComponent):
             **plugin_env(oidc),
             **(_proxy_envs(args["proxy"]) if args["proxy"] else {}),
         )
-        self.container = service_container(
-            name,
-            image=self.image_ref,
-            placement=args["placement"],
-            internal_port=HTTP_PORT,
-            # The image's entrypoint is `mlflow`.
-            command=[
-                "server",
-                "--app-name",
-                "oidc-auth",
-                "--host",
-                "0.0.0.0",
-                "--port",
-                str(HTTP_PORT),
-                "--workers",
-                str(args["workers"]),
-                "--serve-artifacts",
-                "--artifacts-destination",
-                ARTIFACTS_DIR,
-            ],
-            envs=envs,  # secret: the URIs, the key and the client secret are
-            volumes=[
-                docker.ContainerVolumeArgs(volume_name=self.artifacts.name, container_path=DATA_DIR)
-            ],
-            health=HEALTH,
-            parent=self,
-        )
+
+        def replica(
+            resource_name: str, placement: Placement, after: Sequence[pulumi.Resource] = ()
+        ) -> docker.Container:
+            return service_container(
+                resource_name,
+                image=self.image_ref,
+                placement=placement,
+                internal_port=HTTP_PORT,
+                # The image's entrypoint is `mlflow`.
+                command=[
+                    "server",
+                    "--app-name",
+                    "oidc-auth",
+                    "--host",
+                    "0.0.0.0",
+                    "--port",
+                    str(HTTP_PORT),
+                    "--workers",
+                    str(args["workers"]),
+                    "--serve-artifacts",
+                    "--artifacts-destination",
+                    ARTIFACTS_DIR,
+                ],
+                envs=envs,  # secret: the URIs, the key and the client secret are
+                volumes=[
+                    docker.ContainerVolumeArgs(
+                        volume_name=self.artifacts.name, container_path=DATA_DIR
+                    )
+                ],
+                health=HEALTH,
+                parent=self,
+                after=after,
+            )
+
+        self.container = replica(name, args["placement"])
+        self.containers = [self.container]
+        for number, placement in enumerate(args["replica_placements"], start=2):
+            # After the first is healthy: it alone migrates the databases' schemas.
+            self.containers.append(replica(f"{name}-{number}", placement, [self.container]))
         self.register_outputs({"container": self.container.name})

@@ -64,6 +64,7 @@ def service_container(
     published: Sequence[tuple[str, int, int]] = (),
     uploads: Sequence[docker.ContainerUploadArgs] = (),
     labels: dict[str, str] | None = None,
+    after: Sequence[pulumi.Resource] = (),
 ) -> docker.Container:
     """A long-running container that `pulumi up` waits for until its health check passes.
     It publishes `internal_port` on the placement's host port (if any), and each
@@ -98,5 +99,5 @@ def service_container(
         restart="unless-stopped",
         wait=True,
         wait_timeout=health.wait_timeout,
-        opts=pulumi.ResourceOptions(parent=parent),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(after)),
     )

@@ -325,4 +325,9 @@ BAD_CONFIGS = [
         {"target": "kubernetes", "kubernetes": {"mlflowReplica": 3}},
         ["kubernetes.mlflowReplica"],
     ),
+    BadConfig(
+        "mlflow-replicas-without-the-proxy",
+        {"mlflowReplicas": "2"},
+        ["mlflowReplicas = 2: more than one MLflow server needs the edge proxy"],
+    ),
 ]

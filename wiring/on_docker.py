@@ -97,6 +97,9 @@ def deploy(cfg: StackConfig) -> None:
         docker.Network("mlflow-edge-network", name=f"{prefix}-mlflow-edge-net") if tls else None
     )
 
+    # MLflow's servers by their aliases: `mlflow`, then `mlflow-2`, ... (the proxy's upstreams).
+    mlflow_aliases = ["mlflow", *(f"mlflow-{n}" for n in range(2, cfg.replicas + 1))]
+
     mlflow_pg = host.postgres("mlflow-postgres", "mlflow-db", cfg.mlflow_db_port, mlflow_db_network)
     keycloak_pg = host.postgres(
         "keycloak-postgres", "keycloak-db", cfg.keycloak_db_port, keycloak_db_network
@@ -115,7 +118,9 @@ def deploy(cfg: StackConfig) -> None:
                     keycloak_host=cfg.keycloak_hostname,
                     https_port=cfg.https_port,
                     realm=cfg.realm,
-                    mlflow_upstream=f"mlflow:{MLFLOW_HTTP_PORT}",
+                    mlflow_upstreams=tuple(
+                        f"{alias}:{MLFLOW_HTTP_PORT}" for alias in mlflow_aliases
+                    ),
                     keycloak_upstream=f"keycloak:{KEYCLOAK_HTTP_PORT}",
                     acme_email=cfg.acme_email,
                 ),
@@ -177,6 +182,10 @@ def deploy(cfg: StackConfig) -> None:
                 None if tls else cfg.mlflow_port,
                 [network, mlflow_db_network, *edge(mlflow_edge)],
             ),
+            "replica_placements": [
+                host.placed(alias, None, [network, mlflow_db_network, *edge(mlflow_edge)])
+                for alias in mlflow_aliases[1:]
+            ],
             "proxy": {"trusted_addresses": subnet(mlflow_edge), "public_url": cfg.urls.mlflow}
             if proxy
             else None,
@@ -219,6 +228,9 @@ def deploy(cfg: StackConfig) -> None:
                 keycloak_db.store("identities"),
             ],
             "artifacts": {"container": mlflow.container.name, "path": ARTIFACTS_DIR},
-            "services": [keycloak_server.container.name, mlflow.container.name],
+            "services": [
+                keycloak_server.container.name,
+                *(container.name for container in mlflow.containers),
+            ],
         },
     )

@@ -134,7 +134,7 @@ def deploy(cfg: StackConfig) -> None:
             "namespace": ns,
             "app_name": MLFLOW_APP,
             "image": cfg.mlflow_image,
-            "replicas": spec.mlflow_replicas,
+            "replicas": cfg.replicas,
             "workers": cfg.mlflow_workers,
             "public_url": cfg.urls.mlflow,
             "trusted_proxies": spec.trusted_proxies,

@@ -15,7 +15,7 @@ from components.versions import pinned_versions
 HOSTS = ("mlflow.localhost", "auth.localhost")
 
 
-def sites(mode: str) -> Sites:
+def sites(mode: str, mlflow: tuple[str, ...] = ("mlflow:5000",)) -> Sites:
     public = mode == "acme"
     return Sites(
         mode=mode,
@@ -23,13 +23,15 @@ def sites(mode: str) -> Sites:
         keycloak_host="auth.example.org" if public else HOSTS[1],
         https_port=443 if public else 8443,
         realm="mlflow",
-        mlflow_upstream="mlflow:5000",
+        mlflow_upstreams=mlflow,
         keycloak_upstream="keycloak:8080",
         acme_email="ops@example.org" if public else None,
     )
 
 
-def validate(mode: str) -> subprocess.CompletedProcess[str]:
+def validate(
+    mode: str, mlflow: tuple[str, ...] = ("mlflow:5000",)
+) -> subprocess.CompletedProcess[str]:
     authority = new_authority("test CA")
     site = new_site_certificate(authority["cert_pem"], authority["key_pem"], HOSTS)
     script = (
@@ -52,7 +54,7 @@ def validate(mode: str) -> subprocess.CompletedProcess[str]:
             "-c",
             script,
         ],
-        input=caddyfile(sites(mode)),
+        input=caddyfile(sites(mode, mlflow)),
         capture_output=True,
         text=True,
         timeout=120,
@@ -74,3 +76,13 @@ def test_only_keycloaks_public_paths_are_routed_on_its_hostname() -> None:
     assert "@public path /realms/mlflow/* /resources/*" in auth
     assert "respond 404" in auth
     assert "/admin" not in auth
+
+
+def test_caddy_accepts_round_robin_over_mlflow_replicas() -> None:
+    replicas = ("mlflow:5000", "mlflow-2:5000")
+    done = validate("internal", replicas)
+    print(f"--- caddy validate (two replicas): exit {done.returncode}\n{done.stderr}")
+    assert done.returncode == 0, done.stderr
+    text = caddyfile(sites("internal", replicas))
+    assert text.count("reverse_proxy mlflow:5000 mlflow-2:5000 {") == 2
+    assert text.count("lb_policy round_robin") == 2

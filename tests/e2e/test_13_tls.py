@@ -7,6 +7,10 @@ HSTS is sent; plain HTTP redirects; Keycloak's admin paths are refused on its pu
 only the proxy publishes MLflow and Keycloak; a forged X-Forwarded-For is not believed; the
 stock MLflow client logs a run over HTTPS; a crashed proxy comes back by itself under load and
 loses no acknowledged write.
+
+The stack runs two MLflow servers (mlflowReplicas: 2) that the proxy balances round robin: a
+browser signed in through one is served by both without signing in again, and a permission
+granted through one reaches the other within the plugin's permission cache (30 s).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,11 +30,13 @@ from mlflow.tracking import MlflowClient
 from playwright.sync_api import Browser, Playwright
 
 from components.versions import pinned_versions
+from stackrules.mlflow_admin import PatternGrant, create_pattern_grant, delete_pattern_grant
 from stackrules.names import resource_prefix
 from tests.e2e.browser_login import sign_in
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.deployment import Deployment, docker, e2e_config, log, remove_leftovers
 from tests.e2e.faults import Load, crash, under_load
+from tests.e2e.team_data import ensure_experiment
 
 STACK = "tls"
 PORTS = {
@@ -53,6 +60,7 @@ def stack() -> Iterator[Deployment]:
             **PORTS,
             "tls": "internal",
             "proxyImage": pinned_versions()["LOCAL_CADDY_IMAGE"],
+            "mlflowReplicas": 2,
         }
         deployed = Deployment.create(Path(scratch), log, STACK, config)
         try:
@@ -223,3 +231,99 @@ def test_a_crashed_edge_proxy_comes_back_by_itself_and_loses_no_acknowledged_wri
     renewed = stack.oidc().refresh_token(signed_in["refresh_token"])
     with stack.mlflow(renewed["access_token"]) as mlflow:
         assert mlflow.get("/api/2.0/mlflow/users/current").status_code == 200
+
+
+REPLICAS = ("mlflow", "mlflow-2")
+# mlflow-oidc-auth's PERMISSION_CACHE_TTL_SECONDS default: how long a replica may answer from
+# what it cached before a change made through another replica.
+PERMISSION_CACHE_SECONDS = 30
+
+
+def served_by(marker: str) -> list[str]:
+    """The replicas whose access log holds the request that carried `marker` (a line may
+    land in the log a moment after the answer)."""
+    deadline = time.monotonic() + 5
+    while True:
+        found = []
+        for replica in REPLICAS:
+            logs = subprocess.run(
+                ["docker", "logs", "--tail", "2000", f"{resource_prefix(STACK)}-{replica}"],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            if marker in logs.stdout + logs.stderr:
+                found.append(replica)
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
+
+
+def test_a_browser_session_is_served_by_both_replicas_without_a_new_sign_in(
+    stack: Deployment, trusting_browser: Browser
+) -> None:
+    context = trusting_browser.new_context()
+    page = context.new_page()
+    sign_in(page, stack, "alice", stack.set_known_password("alice"))
+    servers: dict[str, list[str]] = {}
+    for _ in range(6):
+        marker = uuid.uuid4().hex
+        answer = page.goto(f"{stack.mlflow_url}/api/2.0/mlflow/users/current?probe={marker}")
+        assert answer is not None and answer.status == 200, answer and answer.text()
+        assert page.url.startswith(stack.mlflow_url)  # not sent back to Keycloak
+        assert answer.json()["username"] == "alice@example.com"
+        servers[marker] = served_by(marker)
+    print(f"which replica served each request of the session: {list(servers.values())}")
+    assert all(len(replicas) == 1 for replicas in servers.values()), servers
+    assert {replicas[0] for replicas in servers.values()} == set(REPLICAS)
+    context.close()
+
+
+def test_a_permission_granted_through_one_replica_reaches_the_other_within_the_cache_bound(
+    stack: Deployment,
+) -> None:
+    name = f"replica-{uuid.uuid4().hex[:8]}"
+    with stack.mlflow(stack.stack_admin_token()) as admin:
+        experiment_id = ensure_experiment(admin, name)
+
+    def read_as_alice() -> dict[str, int]:
+        """Two requests in a row (one per replica, round robin): each replica's answer."""
+        answers: dict[str, int] = {}
+        with stack.mlflow(str(stack.user_tokens("alice")["access_token"])) as alice:
+            for _ in REPLICAS:
+                marker = uuid.uuid4().hex
+                status = alice.get(
+                    "/api/2.0/mlflow/experiments/get",
+                    params={"experiment_id": experiment_id, "probe": marker},
+                ).status_code
+                (replica,) = served_by(marker)
+                answers[replica] = status
+        return answers
+
+    refused = read_as_alice()  # each replica now caches alice's lack of permission
+    print(f"before the grant: {refused}")
+    assert refused == dict.fromkeys(REPLICAS, 403)
+    with stack.mlflow(stack.stack_admin_token()) as admin:
+        grant = create_pattern_grant(
+            admin,
+            "user",
+            "alice@example.com",
+            "experiments",
+            PatternGrant("", f"^{name}$", 100, "READ"),
+        )
+    granted_at = time.monotonic()
+    seen: dict[str, float] = {}
+    try:
+        while len(seen) < len(REPLICAS) and time.monotonic() - granted_at < 2 * (
+            PERMISSION_CACHE_SECONDS + 15
+        ):
+            for replica, status in read_as_alice().items():
+                if status == 200:
+                    seen.setdefault(replica, time.monotonic() - granted_at)
+            time.sleep(1)
+    finally:
+        with stack.mlflow(stack.stack_admin_token()) as admin:
+            delete_pattern_grant(admin, "user", "alice@example.com", "experiments", grant.id)
+    print(f"seconds until each replica honoured the grant: {seen}")
+    assert set(seen) == set(REPLICAS), seen
+    assert max(seen.values()) <= PERMISSION_CACHE_SECONDS + 15, seen

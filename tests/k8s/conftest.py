@@ -29,7 +29,6 @@ PRODUCTION_SECRETS = {
 MANAGED = {
     "namespace": "mlflow-dev",
     "profile": "dev",
-    "mlflowReplicas": 3,
     "certManagerIssuer": "letsencrypt",
     "configureRealm": False,
     "artifacts": {"bucket": "dev-artifacts"},
@@ -61,4 +60,4 @@ def production(k8s_project: CliProject) -> Rendered:
 
 @pytest.fixture(scope="session")
 def managed(k8s_project: CliProject) -> Rendered:
-    return render(k8s_project, "k8s-managed", MANAGED, MANAGED_SECRETS)
+    return render(k8s_project, "k8s-managed", MANAGED, MANAGED_SECRETS, {"mlflowReplicas": 3})

@@ -59,12 +59,17 @@ class Rendered:
 
 
 def render(
-    project: CliProject, stack: str, kubernetes: dict[str, Any], secrets: dict[str, str]
+    project: CliProject,
+    stack: str,
+    kubernetes: dict[str, Any],
+    secrets: dict[str, str],
+    config: dict[str, Any] | None = None,
 ) -> Rendered:
     """`pulumi up` of a kubernetes stack into a render directory, then its manifests."""
     out_dir = project.workdir / f"rendered-{stack}"
     project.new_stack(
-        stack, {**BASE_CONFIG, "kubernetes": {**kubernetes, "renderDir": str(out_dir)}}
+        stack,
+        {**BASE_CONFIG, **(config or {}), "kubernetes": {**kubernetes, "renderDir": str(out_dir)}},
     )
     for path, value in secrets.items():
         project.must("config", "set", "--stack", stack, "--secret", "--path", path, value)

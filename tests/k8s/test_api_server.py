@@ -113,7 +113,12 @@ def broken(manifest: dict[str, Any], path: list[str], value: Any) -> dict[str, A
     ("kind", "path", "value", "reason"),
     [
         ("Cluster", ["spec", "instances"], 0, "spec.instances"),
-        ("Cluster", ["spec", "replicaCount"], 3, ".spec.replicaCount: field not declared in schema"),
+        (
+            "Cluster",
+            ["spec", "replicaCount"],
+            3,
+            ".spec.replicaCount: field not declared in schema",
+        ),
         ("Keycloak", ["spec", "instance"], 2, ".spec.instance: field not declared in schema"),
         ("Deployment", ["spec", "replicas"], "two", "spec.replicas"),
     ],

@@ -72,9 +72,11 @@ def test_kubernetes_postgres_instances_follow_the_profile() -> None:
         "ingressCertificate": "tls",
         "artifacts": {"bucket": "bkt", "accessKeyId": "a", "secretAccessKey": "s"},
     }
-    production = parse_config({**base, "kubernetes": block}).kubernetes
+    cfg = parse_config({**base, "kubernetes": block})
+    production = cfg.kubernetes
     dev = parse_config({**base, "kubernetes": {**block, "profile": "dev"}}).kubernetes
     pinned = parse_config({**base, "kubernetes": {**block, "postgresInstances": 5}}).kubernetes
     assert production is not None and dev is not None and pinned is not None
     assert (production.instances, dev.instances, pinned.instances) == (3, 1, 5)
-    assert production.keycloak_instances >= 2 and production.mlflow_replicas >= 2
+    assert production.keycloak_instances >= 2 and cfg.replicas >= 2
+    assert parse_config({}).replicas == 1

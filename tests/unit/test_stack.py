@@ -665,3 +665,23 @@ def test_a_directory_is_federated_read_only_and_only_its_team_groups_are_read() 
     assert mapper["groupsLdapFilter"] == "(|(cn=ds)(cn=finance))"
     assert mapper["mode"] == "READ_ONLY"
     assert mapper["ldapGroupsDn"] == "ou=groups,dc=corp,dc=example"
+
+
+def test_mlflow_replicas_share_key_stores_and_artifacts_behind_the_proxy() -> None:
+    stack = run_program({"tls": "internal", "mlflowReplicas": "2"})
+    first, second = stack.one(CONTAINER, "mlflow"), stack.one(CONTAINER, "mlflow-2")
+    assert second.inputs["name"].endswith("-mlflow-2")
+    assert envs_of(stack, "mlflow") == envs_of(stack, "mlflow-2")  # one SECRET_KEY, same stores
+    assert first.inputs["volumes"] == second.inputs["volumes"]
+    aliases = {
+        c.name: {a for n in c.inputs["networksAdvanced"] for a in n["aliases"]}
+        for c in (first, second)
+    }
+    assert aliases == {"mlflow": {"mlflow"}, "mlflow-2": {"mlflow-2"}}
+    assert second.inputs.get("ports", []) == []
+    uploads = stack.one(CONTAINER, "proxy").inputs["uploads"]
+    uploads = uploads["value"] if isinstance(uploads, dict) else uploads  # secret: the key
+    (caddyfile,) = [u["content"] for u in uploads if u["file"].endswith("Caddyfile")]
+    assert "reverse_proxy mlflow:5000 mlflow-2:5000 {" in caddyfile
+    services = resolve(pulumi.Output.from_input(stack.exports["dataStores"]))[0]["services"]
+    assert len(services) == 3  # backups stop Keycloak and both MLflow servers

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pulumi import automation as auto
 
 from stackrules.names import resource_prefix
@@ -38,8 +39,22 @@ REPLACEABLE = {
 
 def released_project(workdir: Path) -> None:
     """The project's files as RELEASED had them, sharing this checkout's virtualenv."""
+    listed = subprocess.run(
+        ["git", "-C", str(REPO), "ls-tree", "--name-only", RELEASED],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", "--format=tar", RELEASED, *PROJECT_FILES],
+        [
+            "git",
+            "-C",
+            str(REPO),
+            "archive",
+            "--format=tar",
+            RELEASED,
+            *(name for name in PROJECT_FILES if name in listed),
+        ],
         capture_output=True,
         check=True,
     ).stdout
@@ -48,11 +63,28 @@ def released_project(workdir: Path) -> None:
     (workdir / ".venv").symlink_to(REPO / ".venv")
 
 
+def released_config() -> dict[str, Any]:
+    """The e2e config as the released code takes it: the keys its Pulumi.yaml declares (it
+    refuses others), people without teams (it knew none)."""
+    schema = subprocess.run(
+        ["git", "-C", str(REPO), "show", f"{RELEASED}:Pulumi.yaml"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    declared = yaml.safe_load(schema)["config"]
+    config = {key: value for key, value in {**e2e_config(), **PORTS}.items() if key in declared}
+    config["users"] = [
+        {key: value for key, value in user.items() if key != "teams"} for user in config["users"]
+    ]
+    return config
+
+
 @pytest.fixture(scope="module")
 def released() -> Iterator[Deployment]:
     remove_leftovers(log, resource_prefix(STACK))
     with tempfile.TemporaryDirectory() as scratch:
-        config: dict[str, Any] = {**e2e_config(), **PORTS}
+        config = released_config()
         deployed = Deployment.create(Path(scratch), log, STACK, config, released_project)
         try:
             yield deployed

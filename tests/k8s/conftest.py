@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from tests.cli.project import CliProject
@@ -13,7 +17,9 @@ from tests.k8s.rendered import (
     Rendered,
     render,
 )
-from tests.workdir import pulumi_cli_problem
+from tests.workdir import REPO, pulumi_cli_problem
+
+CRDS = REPO.parent / "shared" / "crds"
 
 PRODUCTION = {
     "namespace": "mlflow-prod",
@@ -61,3 +67,27 @@ def production(k8s_project: CliProject) -> Rendered:
 @pytest.fixture(scope="session")
 def managed(k8s_project: CliProject) -> Rendered:
     return render(k8s_project, "k8s-managed", MANAGED, MANAGED_SECRETS, {"mlflowReplicas": 3})
+
+
+@pytest.fixture(scope="session")
+def kube_bin() -> Path:
+    """toolchain/kube.sh's bin directory: kube-apiserver, etcd, the controllers, kwok, kubectl
+    (built and cached there; scripts/test.sh runs it first so its progress shows)."""
+    given = os.environ.get("MKS_KUBE_BIN")
+    if given:
+        return Path(given)
+    done = subprocess.run(
+        ["bash", str(REPO / "toolchain" / "kube.sh")], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        pytest.fail(f"toolchain/kube.sh failed:\n{done.stderr}", pytrace=False)
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session")
+def crd_files() -> list[Path]:
+    """The Keycloak Operator's and CloudNativePG's CRDs (../shared/crds)."""
+    files = sorted(CRDS.glob("keycloak-*/*.yml")) + sorted(CRDS.glob("cloudnative-pg-*/*.yaml"))
+    if len(files) < 3:
+        pytest.fail(f"the Keycloak and CloudNativePG CRDs are missing from {CRDS}", pytrace=False)
+    return files

@@ -6,7 +6,6 @@ broken one, so the check can fail."""
 from __future__ import annotations
 
 import copy
-import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,9 +17,6 @@ import yaml
 
 from tests.k8s.apiserver import install_crds, running_apiserver
 from tests.k8s.rendered import Rendered
-from tests.workdir import REPO
-
-CRDS = REPO.parent / "shared" / "crds"
 
 
 @dataclass
@@ -50,26 +46,11 @@ class ApiServer:
         )
 
 
-def kube_bin_dir() -> Path:
-    """toolchain/kube.sh's bin directory (built and cached there; scripts/test.sh runs it first
-    so its progress shows)."""
-    given = os.environ.get("MKS_KUBE_BIN")
-    if given:
-        return Path(given)
-    done = subprocess.run(
-        ["bash", str(REPO / "toolchain" / "kube.sh")], capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        pytest.fail(f"toolchain/kube.sh failed:\n{done.stderr}", pytrace=False)
-    return Path(done.stdout.strip().splitlines()[-1])
-
-
 @pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    crd_files = sorted(CRDS.glob("keycloak-*/*.yml")) + sorted(CRDS.glob("cloudnative-pg-*/*.yaml"))
-    if len(crd_files) < 3:
-        pytest.fail(f"the Keycloak and CloudNativePG CRDs are missing from {CRDS}", pytrace=False)
-    bin_dir = kube_bin_dir()
+def api(
+    tmp_path_factory: pytest.TempPathFactory, kube_bin: Path, crd_files: list[Path]
+) -> Iterator[ApiServer]:
+    bin_dir = kube_bin
     with running_apiserver(bin_dir, tmp_path_factory.mktemp("apiserver")) as kubeconfig:
         install_crds(bin_dir / "kubectl", kubeconfig, crd_files)
         yield ApiServer(bin_dir / "kubectl", kubeconfig)

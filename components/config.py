@@ -364,16 +364,16 @@ class StackConfig(_Model):
     """Worker processes of the MLflow server (`mlflow server --workers`). More serve more
     requests (4 gave 1.43x on 2 vCPUs, docs/performance.md), but the plugin caches permissions
     per process: a revoked permission then lasts up to 30 s on the other workers."""
-    mlflow_replicas: int | None = Field(default=None, ge=1, le=20)
-    """MLflow servers sharing one SECRET_KEY, the databases and the artifacts (unset: 1 on
-    docker, 2 on kubernetes). On docker more than one needs TLS: the edge proxy balances them
+    mlflow_replicas: int = Field(default=0, ge=0, le=20)
+    """MLflow servers sharing one SECRET_KEY, the databases and the artifacts (0: by target, 1
+    on docker and 2 on kubernetes). On docker more than one needs TLS: the edge proxy balances them
     round robin; a permission change reaches the others within the plugin's 30 s cache (with
     kubernetes.redisUrl at once)."""
 
     @property
     def replicas(self) -> int:
         """How many MLflow servers run."""
-        if self.mlflow_replicas is not None:
+        if self.mlflow_replicas:
             return self.mlflow_replicas
         return 2 if self.target == "kubernetes" else 1
 

@@ -75,19 +75,16 @@ class KeycloakCluster(StackComponent):
                     "value": "true",
                 }
             )
+        metadata: dict[str, Any] = {"name": resource_name, "namespace": namespace}
+        if args["await_ready"]:
+            # The realm is declared through this Keycloak: pulumi up waits until the operator
+            # reports it ready. Without the realm nothing waits on it.
+            metadata["annotations"] = {"pulumi.com/waitFor": "condition=Ready"}
         self.keycloak = k8s.apiextensions.CustomResource(
             f"{name}-keycloak",
             api_version=KEYCLOAK_API,
             kind="Keycloak",
-            metadata={
-                "name": resource_name,
-                "namespace": namespace,
-                # The realm is declared through this Keycloak: pulumi up waits until the
-                # operator reports it ready. Without the realm nothing waits on it.
-                "annotations": {"pulumi.com/waitFor": "condition=Ready"}
-                if args["await_ready"]
-                else {},
-            },
+            metadata=metadata,
             spec={
                 "instances": args["instances"],
                 "image": args["image"],

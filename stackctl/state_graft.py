@@ -8,7 +8,9 @@ and Keycloak's containers, and `pulumi up --refresh` finds nothing changed by ha
 
 What is grafted: every `keycloak:` resource, the Keycloak provider's inputs, and the generated
 passwords whose truth lives in Keycloak's database (the bootstrap admin's, the users' initial
-ones). Postgres passwords stay: the servers and their roles are the new stack's.
+ones); and the declared MLflow grants, whose ids are rows of mlflow-oidc-auth's restored
+database (the fresh stack's ids name rows that the restore replaced). Postgres passwords stay:
+the servers and their roles are the new stack's.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ KEYCLOAK_PROVIDER = "pulumi:providers:keycloak"
 # Components whose generated passwords Keycloak's database holds.
 KEYCLOAK_OWNERS = ("mlflowstack:index:KeycloakServer", "mlflowstack:index:RealmUsers")
 RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+DYNAMIC = "pulumi-python:dynamic:Resource"
+# The component of the MLflow grants (components/mlflow_permissions.py).
+GRANTS_OWNER = "mlflowstack:index:MlflowPermissions"
 GRAFTED_FIELDS = ("id", "inputs", "outputs")
 
 
@@ -36,6 +41,8 @@ def is_identity(resource: dict[str, Any]) -> bool:
     if kind.startswith("keycloak:") or kind == KEYCLOAK_PROVIDER:
         return True
     parents = _type_chain(str(resource["urn"]))[:-1]
+    if kind == DYNAMIC:
+        return GRANTS_OWNER in parents
     return kind == RANDOM_PASSWORD and any(owner in parents for owner in KEYCLOAK_OWNERS)
 
 
@@ -84,7 +91,8 @@ def graft(
         if extra:
             problems.append(f"only the stack has {_listed(extra)}")
         raise StackctlError(
-            f"the stack's Keycloak objects differ from backup stack {saved_stack!r}'s ("
+            f"the stack's Keycloak objects and MLflow grants differ from backup stack "
+            f"{saved_stack!r}'s ("
             + "; ".join(problems)
             + "); nothing was changed: set the config the backup was taken with, "
             "`pulumi up`, restore, then apply the change"

@@ -38,6 +38,8 @@ def deployment(stack: str, generation: str) -> dict[str, Any]:
     kc = "mlflowstack:index:KeycloakServer"
     pg = "mlflowstack:index:AppDatabase"
     password = "random:index/randomPassword:RandomPassword"
+    grants = "mlflowstack:index:MlflowPermissions"
+    accounts = "mlflowstack:index:MlflowAccounts"
     return {
         "resources": [
             resource(stack, "pulumi:providers:keycloak", "kc", f"provider-{stack}",
@@ -49,6 +51,9 @@ def deployment(stack: str, generation: str) -> dict[str, Any]:
             resource(stack, f"{pg}${password}", "mlflow-tracking-password", "none",
                      result=f"db-{generation}"),
             resource(stack, "docker:index/container:Container", "mlflow", f"c-{generation}"),
+            resource(stack, f"{grants}$pulumi-python:dynamic:Resource", "grant-ds",
+                     f"grant-{generation}", regex="^ds-"),
+            resource(stack, f"{accounts}$pulumi-python:dynamic:Resource", "account-ada", "ada"),
         ]
     }  # fmt: skip
 
@@ -172,3 +177,12 @@ def test_a_mangled_manifest_is_refused_with_the_field(tmp_path: Path) -> None:
     (tmp_path / MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(StackctlError, match=r"damaged \(parts\.0\.sha256"):
         verify_backup(tmp_path, STORES)
+
+
+def test_the_mlflow_grants_ids_come_from_the_backup_with_its_auth_database() -> None:
+    """The restored mlflow-oidc-auth database holds the backup's grant rows: the fresh
+    stack's grant ids name rows that no longer exist (the plugin answers 404 to them)."""
+    saved = state_graft.identities(deployment("prod", "old"))
+    grafted = by_name(state_graft.graft(deployment("prod", "new"), saved, "prod", "prod"))
+    assert grafted["grant-ds"]["id"] == "grant-old"
+    assert grafted["account-ada"]["id"] == "ada"

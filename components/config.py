@@ -15,8 +15,6 @@ from typing import Annotated, Any, Literal
 
 import pulumi
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -24,6 +22,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from components.config_model import ConfigModel
 from components.kubernetes_config import KubernetesSpec, kubernetes_errors
 from components.versions import pin
 from stackrules.addresses import is_loopback
@@ -77,18 +76,7 @@ def check_image_reference(value: str) -> str:
     return value
 
 
-class _Model(BaseModel):
-    # A field's docstring is its description (the config docs are generated from them).
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        extra="forbid",
-        frozen=True,
-        use_attribute_docstrings=True,
-    )
-
-
-class UserSpec(_Model):
+class UserSpec(ConfigModel):
     """A person who may sign in to MLflow."""
 
     username: str
@@ -121,7 +109,7 @@ class UserSpec(_Model):
         return value
 
 
-class TeamSpec(_Model):
+class TeamSpec(ConfigModel):
     """A team: a Keycloak group whose name the `groups` claim carries, the subject of
     `permissions` entries."""
 
@@ -136,7 +124,7 @@ class TeamSpec(_Model):
         return value
 
 
-class PermissionSpec(_Model):
+class PermissionSpec(ConfigModel):
     """One MLflow permission: a team or a user, a kind of resource, a name or pattern, a level."""
 
     team: str | None = None
@@ -186,7 +174,7 @@ class PermissionSpec(_Model):
         return f"{self.subject_kind}:{self.subject}:{self.resource}:{self.regex}"
 
 
-class IdentityProviderSpec(_Model):
+class IdentityProviderSpec(ConfigModel):
     """A corporate OpenID Connect IdP whose people sign in to MLflow through Keycloak
     (identity brokering), with a button of its own on the login page."""
 
@@ -223,7 +211,7 @@ class IdentityProviderSpec(_Model):
         return value
 
 
-class LdapSpec(_Model):
+class LdapSpec(ConfigModel):
     """An LDAP / Active Directory user federation: its people sign in to MLflow with their
     directory password, and directory groups named like a team make them its members."""
 
@@ -266,7 +254,7 @@ class LdapSpec(_Model):
         return value
 
 
-class RealmSettings(_Model):
+class RealmSettings(ConfigModel):
     """Everything the realm component reads, as one value: StackConfig's fields of the same
     names, durations in seconds. A new realm setting is a field here and in StackConfig."""
 
@@ -303,7 +291,7 @@ class ServiceUrls:
     """The realm's token endpoint, for the same calls."""
 
 
-class StackConfig(_Model):
+class StackConfig(ConfigModel):
     """Everything a stack may set, with the defaults of the dev stack."""
 
     target: Literal["docker", "kubernetes"] = "docker"

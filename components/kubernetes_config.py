@@ -10,23 +10,14 @@ import re
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, field_validator
+
+from components.config_model import ConfigModel
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
 # Addresses the pods of a typical cluster (and so its ingress controller) have.
 DEFAULT_TRUSTED_PROXIES = "10.0.0.0/8"
-
-
-class _Block(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        extra="forbid",
-        frozen=True,
-        use_attribute_docstrings=True,
-    )
 
 
 def _postgres_url(value: str) -> str:
@@ -42,7 +33,7 @@ def _postgres_url(value: str) -> str:
     return value
 
 
-class ExternalDatabases(_Block):
+class ExternalDatabases(ConfigModel):
     """Managed Postgres databases instead of CloudNativePG clusters: one secret connection URL
     each (`pulumi config set --secret --path kubernetes.externalDatabases.tracking URL`)."""
 
@@ -59,7 +50,7 @@ class ExternalDatabases(_Block):
         return _postgres_url(value)
 
 
-class S3Artifacts(_Block):
+class S3Artifacts(ConfigModel):
     """Artifacts on S3-compatible storage, shared by every MLflow replica."""
 
     bucket: str
@@ -92,7 +83,7 @@ class S3Artifacts(_Block):
         return f"s3://{self.bucket}"
 
 
-class KubernetesSpec(_Block):
+class KubernetesSpec(ConfigModel):
     """The stack on a Kubernetes cluster that runs the Keycloak Operator and CloudNativePG."""
 
     namespace: str = "mlflow"

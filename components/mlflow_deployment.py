@@ -11,7 +11,7 @@ import pulumi_kubernetes as k8s
 
 from components.generated import generated_secret
 from components.kubernetes_config import S3Artifacts
-from components.mlflow_server import HTTP_PORT, OidcSettings, plugin_env
+from components.mlflow_server import HTTP_PORT, OidcSettings, plugin_env, server_command
 from components.stack_component import Options, StackComponent
 
 # The image's user (images/mlflow/Dockerfile: uid and gid 1000, home /var/lib/mlflow).
@@ -109,20 +109,7 @@ class MlflowDeployment(StackComponent):
         container = {
             "name": "mlflow",
             "image": args["image"],
-            "args": [
-                "server",
-                "--app-name",
-                "oidc-auth",
-                "--host",
-                "0.0.0.0",
-                "--port",
-                str(HTTP_PORT),
-                "--workers",
-                str(args["workers"]),
-                "--serve-artifacts",
-                "--artifacts-destination",
-                artifacts.destination,
-            ],
+            "args": server_command(args["workers"], artifacts.destination),
             "ports": [{"name": "http", "containerPort": HTTP_PORT}],
             "env": _env(settings),
             "envFrom": [{"secretRef": {"name": self.secret.metadata["name"]}}],

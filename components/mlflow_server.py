@@ -87,6 +87,24 @@ def build_fingerprint(build_args: dict[str, str], context: Path = BUILD_CONTEXT)
     return digest.hexdigest()[:12]
 
 
+def server_command(workers: int, artifacts_destination: str) -> list[str]:
+    """`mlflow server` (the image's entrypoint) with the plugin, serving the artifacts."""
+    return [
+        "server",
+        "--app-name",
+        "oidc-auth",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(HTTP_PORT),
+        "--workers",
+        str(workers),
+        "--serve-artifacts",
+        "--artifacts-destination",
+        artifacts_destination,
+    ]
+
+
 def plugin_env(oidc: OidcSettings) -> dict[str, pulumi.Input[str]]:
     """mlflow-oidc-auth's settings other than secrets, the same on every target."""
     return {
@@ -192,20 +210,7 @@ class MlflowServer(StackComponent):
                 placement=placement,
                 internal_port=HTTP_PORT,
                 # The image's entrypoint is `mlflow`.
-                command=[
-                    "server",
-                    "--app-name",
-                    "oidc-auth",
-                    "--host",
-                    "0.0.0.0",
-                    "--port",
-                    str(HTTP_PORT),
-                    "--workers",
-                    str(args["workers"]),
-                    "--serve-artifacts",
-                    "--artifacts-destination",
-                    ARTIFACTS_DIR,
-                ],
+                command=server_command(args["workers"], ARTIFACTS_DIR),
                 envs=envs,  # secret: the URIs, the key and the client secret are
                 volumes=[
                     docker.ContainerVolumeArgs(

@@ -50,18 +50,8 @@ def test_the_program_itself_refuses_bad_config_as_a_shown_message() -> None:
 
 
 def test_a_bad_secret_value_is_named_but_never_repeated() -> None:
-    message = config_error(
-        {
-            "target": "kubernetes",
-            "kubernetes": {
-                "externalDatabases": {
-                    "tracking": "mysql://u:hunter2-secret@db/x",
-                    "permissions": "postgresql://u:p@db/auth",
-                    "identities": "postgresql://u:p@db/kc",
-                }
-            },
-        }
-    )
+    (case,) = [c for c in BAD_CONFIGS if c.id == "kubernetes-external-database-url-not-postgres"]
+    message = config_error(case.raw)
     assert "kubernetes.externalDatabases.tracking" in message
     assert "hunter2" not in message
 

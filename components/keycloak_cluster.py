@@ -48,6 +48,7 @@ class KeycloakCluster(StackComponent):
 
     keycloak: k8s.apiextensions.CustomResource
     admin_password: pulumi.Output[str]
+    service_name: str
     service_url: str
 
     def __init__(self, name: str, args: KeycloakClusterArgs, opts: Options = None) -> None:
@@ -126,12 +127,9 @@ class KeycloakCluster(StackComponent):
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[admin]),
         )
-        self.service_url = f"http://{resource_name}{SERVICE_SUFFIX}:{HTTP_PORT}"
+        self.service_name = f"{resource_name}{SERVICE_SUFFIX}"
+        self.service_url = f"http://{self.service_name}:{HTTP_PORT}"
         self.register_outputs({"service_url": self.service_url})
-
-    @property
-    def service_name(self) -> str:
-        return self.service_url.removeprefix("http://").split(":")[0]
 
     def discovery_url(self, realm: str) -> str:
         """Where MLflow's pods read the realm's OIDC metadata (inside the cluster)."""

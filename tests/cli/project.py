@@ -66,9 +66,14 @@ class CliProject:
         return [r["type"] for r in held if r["type"] != "pulumi:pulumi:Stack"]
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> CliProject:
+def new_project(tmp_path_factory: pytest.TempPathFactory, name: str) -> CliProject:
+    """A project copy for the real CLI; a missing CLI fails loudly, never skips."""
     problem = pulumi_cli_problem()
     if problem is not None:
         pytest.fail(problem, pytrace=False)
-    return CliProject(tmp_path_factory.mktemp("cli"))
+    return CliProject(tmp_path_factory.mktemp(name))
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> CliProject:
+    return new_project(tmp_path_factory, "cli")

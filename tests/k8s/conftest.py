@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.project import CliProject
+from tests.cli.project import CliProject, new_project
 from tests.k8s.rendered import (
     ACCESS_KEY_ID,
     EXTERNAL_PASSWORDS,
@@ -17,7 +17,7 @@ from tests.k8s.rendered import (
     Rendered,
     render,
 )
-from tests.workdir import REPO, pulumi_cli_problem
+from tests.workdir import REPO
 
 CRDS = REPO.parent / "shared" / "crds"
 
@@ -53,10 +53,7 @@ MANAGED_SECRETS = {
 
 @pytest.fixture(scope="session")
 def k8s_project(tmp_path_factory: pytest.TempPathFactory) -> CliProject:
-    problem = pulumi_cli_problem()
-    if problem is not None:
-        pytest.fail(problem, pytrace=False)
-    return CliProject(tmp_path_factory.mktemp("k8s"))
+    return new_project(tmp_path_factory, "k8s")
 
 
 @pytest.fixture(scope="session")

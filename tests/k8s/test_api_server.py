@@ -6,62 +6,36 @@ broken one, so the check can fail."""
 from __future__ import annotations
 
 import copy
-import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.k8s.apiserver import install_crds, running_apiserver
+from tests.k8s.kubectl import Kubectl
 from tests.k8s.rendered import Rendered
-
-
-@dataclass
-class ApiServer:
-    kubectl: Path
-    kubeconfig: Path
-
-    def kubectl_run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(self.kubectl), f"--kubeconfig={self.kubeconfig}", *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-
-    def dry_run(self, manifest: dict[str, Any]) -> subprocess.CompletedProcess[str]:
-        return self.kubectl_run(
-            "apply",
-            "--dry-run=server",
-            "--validate=strict",
-            "--server-side",
-            "--field-manager=mks-tests",
-            "-f",
-            "-",
-            stdin=yaml.safe_dump(manifest),
-        )
 
 
 @pytest.fixture(scope="module")
 def api(
     tmp_path_factory: pytest.TempPathFactory, kube_bin: Path, crd_files: list[Path]
-) -> Iterator[ApiServer]:
+) -> Iterator[Kubectl]:
     bin_dir = kube_bin
     with running_apiserver(bin_dir, tmp_path_factory.mktemp("apiserver")) as kubeconfig:
         install_crds(bin_dir / "kubectl", kubeconfig, crd_files)
-        yield ApiServer(bin_dir / "kubectl", kubeconfig)
+        yield Kubectl(bin_dir / "kubectl", kubeconfig)
 
 
-def rejections(api: ApiServer, rendered: Rendered) -> list[str]:
-    """Create the stack's namespace (a dry run cannot create what the others live in), then
-    dry-run every manifest; what the server refused, with its reason."""
+def create_namespaces(api: Kubectl, rendered: Rendered) -> None:
+    """For real: a dry run cannot create the namespace the other objects live in."""
     for namespace in rendered.of_kind("Namespace"):
-        created = api.kubectl_run("apply", "-f", "-", stdin=yaml.safe_dump(namespace))
-        assert created.returncode == 0, created.stderr
+        api.apply(namespace)
+
+
+def rejections(api: Kubectl, rendered: Rendered) -> list[str]:
+    """Dry-run every manifest in its namespace; what the server refused, with its reason."""
+    create_namespaces(api, rendered)
     refused = []
     for manifest in rendered.manifests:
         done = api.dry_run(manifest)
@@ -74,7 +48,7 @@ def rejections(api: ApiServer, rendered: Rendered) -> list[str]:
 
 @pytest.mark.parametrize("case", ["production", "managed"])
 def test_every_rendered_manifest_is_accepted_by_the_api_server(
-    api: ApiServer, request: pytest.FixtureRequest, case: str
+    api: Kubectl, request: pytest.FixtureRequest, case: str
 ) -> None:
     rendered: Rendered = request.getfixturevalue(case)
     assert len(rendered.manifests) >= 8
@@ -106,11 +80,10 @@ def broken(manifest: dict[str, Any], path: list[str], value: Any) -> dict[str, A
     ids=["cnpg-zero-instances", "cnpg-unknown-field", "keycloak-unknown-field", "replicas-text"],
 )
 def test_a_broken_manifest_is_refused(
-    api: ApiServer, production: Rendered, kind: str, path: list[str], value: Any, reason: str
+    api: Kubectl, production: Rendered, kind: str, path: list[str], value: Any, reason: str
 ) -> None:
     original = production.of_kind(kind)[0]
-    for namespace in production.of_kind("Namespace"):
-        api.kubectl_run("apply", "-f", "-", stdin=yaml.safe_dump(namespace))
+    create_namespaces(api, production)
     assert api.dry_run(original).returncode == 0
     done = api.dry_run(broken(original, path, value))
     print(done.stderr)

@@ -8,60 +8,31 @@ process, and no operator reconciles the Keycloak or CloudNativePG resources."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.cli.project import CliProject
 from tests.k8s.apiserver import install_crds, running_cluster
+from tests.k8s.kubectl import Kubectl
 from tests.k8s.rendered import ACCESS_KEY_ID, BASE_CONFIG, SECRET_ACCESS_KEY
 
 NAMESPACE = "mlflow-live"
 STACK = "k8s-live"
 
 
-@dataclass
-class Cluster:
-    kubectl: Path
-    kubeconfig: Path
-
-    def get(self, *args: str) -> dict[str, Any]:
-        done = subprocess.run(
-            [str(self.kubectl), f"--kubeconfig={self.kubeconfig}", "get", *args, "-o", "json"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert done.returncode == 0, done.stderr
-        found: dict[str, Any] = json.loads(done.stdout)
-        return found
-
-    def exists(self, *args: str) -> bool:
-        done = subprocess.run(
-            [str(self.kubectl), f"--kubeconfig={self.kubeconfig}", "get", *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        return done.returncode == 0
-
-
 @pytest.fixture(scope="module")
 def cluster(
     tmp_path_factory: pytest.TempPathFactory, kube_bin: Path, crd_files: list[Path]
-) -> Iterator[Cluster]:
+) -> Iterator[Kubectl]:
     with running_cluster(kube_bin, tmp_path_factory.mktemp("cluster")) as kubeconfig:
         install_crds(kube_bin / "kubectl", kubeconfig, crd_files)
-        yield Cluster(kube_bin / "kubectl", kubeconfig)
+        yield Kubectl(kube_bin / "kubectl", kubeconfig)
 
 
 @pytest.fixture(scope="module")
-def live(k8s_project: CliProject, cluster: Cluster) -> Iterator[CliProject]:
+def live(k8s_project: CliProject, cluster: Kubectl) -> Iterator[CliProject]:
     """The stack brought up on the cluster (workloads only: no Keycloak answers here)."""
     project = k8s_project
     project.new_stack(
@@ -91,7 +62,7 @@ def live(k8s_project: CliProject, cluster: Cluster) -> Iterator[CliProject]:
 
 
 def test_up_creates_the_workloads_and_waits_for_mlflow_to_be_ready(
-    live: CliProject, cluster: Cluster
+    live: CliProject, cluster: Kubectl
 ) -> None:
     deployment = cluster.get("deployment", "mlflow", "-n", NAMESPACE)
     print(f"mlflow deployment status: {deployment['status']}")
@@ -124,7 +95,7 @@ def test_a_second_up_changes_nothing(live: CliProject) -> None:
     assert again.returncode == 0, again.stdout + again.stderr
 
 
-def test_destroy_leaves_no_namespace_behind(live: CliProject, cluster: Cluster) -> None:
+def test_destroy_leaves_no_namespace_behind(live: CliProject, cluster: Kubectl) -> None:
     destroyed = live.run("destroy", "--yes", "--stack", STACK)
     print(destroyed.stdout, destroyed.stderr)
     assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr

@@ -31,7 +31,6 @@ class MlflowDeploymentArgs(TypedDict):
     trusted_proxies: str
     backend_store_uri: pulumi.Input[str]
     users_db_uri: pulumi.Input[str]
-    client_secret: pulumi.Input[str]
     oidc: OidcSettings
     artifacts: S3Artifacts
     redis_url: str | None
@@ -74,7 +73,7 @@ class MlflowDeployment(StackComponent):
             "MLFLOW_BACKEND_STORE_URI": args["backend_store_uri"],
             "OIDC_USERS_DB_URI": args["users_db_uri"],
             "SECRET_KEY": secret_key,
-            "OIDC_CLIENT_SECRET": args["client_secret"],
+            "OIDC_CLIENT_SECRET": args["oidc"]["client_secret"],
             "AWS_ACCESS_KEY_ID": pulumi.Output.secret(artifacts.access_key_id),
             "AWS_SECRET_ACCESS_KEY": pulumi.Output.secret(artifacts.secret_access_key),
         }

@@ -140,7 +140,6 @@ def deploy(cfg: StackConfig) -> None:
             "trusted_proxies": spec.trusted_proxies,
             "backend_store_uri": tracking_uri,
             "users_db_uri": users_uri,
-            "client_secret": client_secret,
             "oidc": {
                 "discovery_url": keycloak_cluster.discovery_url(cfg.realm),
                 "client_id": cfg.client_id,

@@ -343,7 +343,9 @@ class StackConfig(ConfigModel):
     postgres_image: str = pin("POSTGRES_IMAGE")
     """Postgres image with a pinned tag (POSTGRES_IMAGE in versions.env)."""
     keycloak_image: str = pin("KEYCLOAK_IMAGE")
-    """Keycloak image with a pinned tag (KEYCLOAK_IMAGE in versions.env)."""
+    """Keycloak image with a pinned tag (KEYCLOAK_IMAGE in versions.env). On docker the stack
+    runs an image it derives from it with Keycloak's build options (images/keycloak-optimized),
+    so no start re-augments Quarkus."""
     mlflow_base_image: str = pin("PYTHON_BASE_IMAGE")
     """Python >= 3.12 base the MLflow image is built on (PYTHON_BASE_IMAGE in versions.env)."""
     mlflow_image: str | None = None

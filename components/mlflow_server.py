@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TypedDict
@@ -14,6 +13,7 @@ from components.generated import generated_secret
 from components.service_container import (
     HealthCheck,
     Placement,
+    built_image,
     env_lines,
     local_image,
     service_container,
@@ -73,18 +73,6 @@ class BehindProxy(TypedDict):
 
     trusted_addresses: pulumi.Input[str] | None
     public_url: str
-
-
-def build_fingerprint(build_args: dict[str, str], context: Path = BUILD_CONTEXT) -> str:
-    """A short hash of the build context and arguments: a new one means a new image tag,
-    which makes Pulumi replace the container when what goes into the image changes."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in context.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(context).as_posix().encode())
-        digest.update(path.read_bytes())
-    for key in sorted(build_args):
-        digest.update(f"{key}={build_args[key]}".encode())
-    return digest.hexdigest()[:12]
 
 
 def server_command(workers: int, artifacts_destination: str) -> list[str]:
@@ -165,21 +153,13 @@ class MlflowServer(StackComponent):
         if args["prebuilt_image"]:
             self.image_ref = local_image(f"{name}-image", args["prebuilt_image"], self)
         else:
-            tag = build_fingerprint(args["build_args"])
-            built = docker.Image(
-                f"{name}-image",
-                image_name=f"{args['image_name']}:{tag}",
-                build=docker.DockerBuildArgs(
-                    context=str(BUILD_CONTEXT),
-                    dockerfile=str(BUILD_CONTEXT / "Dockerfile"),
-                    args=args["build_args"],
-                ),
-                skip_push=True,
-                opts=self.child,
+            self.image_ref = built_image(
+                name,
+                repository=args["image_name"],
+                context=BUILD_CONTEXT,
+                build_args=args["build_args"],
+                parent=self,
             )
-            # Run it by image id, like the pulled images: the container changes exactly when
-            # the built content does.
-            self.image_ref = local_image(f"{name}-built-image", built.image_name, self)
 
         # Signs the plugin's session cookies: fixed, so sessions survive a restart.
         secret_key = generated_secret(f"{name}-secret-key", self, length=48)

@@ -3,8 +3,10 @@ port published on the bind address, a health check the deployment waits for."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 import pulumi_docker as docker
@@ -40,14 +42,56 @@ def env_lines(**values: pulumi.Input[str]) -> list[pulumi.Output[str]]:
     return [pulumi.Output.concat(key, "=", value) for key, value in values.items()]
 
 
-def local_image(name: str, image: pulumi.Input[str], parent: pulumi.Resource) -> pulumi.Output[str]:
-    """The id of `image`: a local image of that name is used as it is, else it is pulled;
+def pulled_image(
+    name: str, image: pulumi.Input[str], parent: pulumi.Resource
+) -> docker.RemoteImage:
+    """`image` on this host: a local image of that name is used as it is, else it is pulled;
     it stays on the host after destroy (other stacks may use it)."""
-    remote = docker.RemoteImage(
+    return docker.RemoteImage(
         name, name=image, keep_locally=True, opts=pulumi.ResourceOptions(parent=parent)
     )
-    image_id: pulumi.Output[str] = remote.image_id
+
+
+def local_image(name: str, image: pulumi.Input[str], parent: pulumi.Resource) -> pulumi.Output[str]:
+    """The id of `image` on this host (see pulled_image), which is what a container runs."""
+    image_id: pulumi.Output[str] = pulled_image(name, image, parent).image_id
     return image_id
+
+
+def build_fingerprint(context: Path, build_args: Mapping[str, str]) -> str:
+    """A short hash of the build context and arguments: a new one means a new image tag,
+    which makes Pulumi replace the container when what goes into the image changes."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in context.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(context).as_posix().encode())
+        digest.update(path.read_bytes())
+    for key in sorted(build_args):
+        digest.update(f"{key}={build_args[key]}".encode())
+    return digest.hexdigest()[:12]
+
+
+def built_image(
+    name: str,
+    *,
+    repository: str,
+    context: Path,
+    build_args: dict[str, str],
+    parent: pulumi.Resource,
+    after: Sequence[pulumi.Resource] = (),
+) -> pulumi.Output[str]:
+    """The id of the image built on this host from `context`'s Dockerfile with `build_args`,
+    tagged `repository:<build fingerprint>`; no registry (skip_push). It is run by id, like the
+    pulled images: the container changes exactly when the built content does."""
+    built = docker.Image(
+        f"{name}-image",
+        image_name=f"{repository}:{build_fingerprint(context, build_args)}",
+        build=docker.DockerBuildArgs(
+            context=str(context), dockerfile=str(context / "Dockerfile"), args=build_args
+        ),
+        skip_push=True,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(after)),
+    )
+    return local_image(f"{name}-built-image", built.image_name, parent)
 
 
 def service_container(

@@ -29,7 +29,9 @@ RELEASED = "328154d9bdd7500b59a5a9e6adfb1552c33cc6f5"
 STACK = "upgrade"
 PORTS = {"keycloakPort": 18081, "mlflowPort": 15001, "mlflowDbPort": 25434, "keycloakDbPort": 25435}
 # What an upgrade may replace: containers are stateless (the data is on named volumes, which
-# must stay), and the MLflow image is rebuilt whenever images/mlflow changes.
+# must stay), and the MLflow image is rebuilt whenever images/mlflow changes. Keycloak's derived
+# image (and its RemoteImage) is new since RELEASED: created, and so never one of the steps that
+# replace or delete, which are all this test judges; the Keycloak container is replaced.
 REPLACEABLE_TYPES = {"docker:index/container:Container"}
 REPLACEABLE = {
     "mlflowstack:index:MlflowServer$docker:index/image:Image::mlflow-image",

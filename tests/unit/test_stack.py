@@ -8,10 +8,18 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.keycloak_server import BUILD_OPTIONS, CONCURRENT_LOGINS_OPTION
-from tests.unit.harness import ROOT, DeclaredStack, resolve, run_program, unit_config
+from components.keycloak_server import (
+    BUILD_CONTEXT,
+    BUILD_OPTIONS,
+    CONCURRENT_LOGINS_OPTION,
+    IMAGE_REPOSITORY,
+)
+from components.versions import pinned_versions
+from tests.unit.harness import DeclaredStack, resolve, run_program, unit_config
 
 CONTAINER = "docker:index/container:Container"
+BUILT_IMAGE = "docker:index/image:Image"
+REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 
 
@@ -112,26 +120,59 @@ def test_keycloaks_database_lives_on_keycloaks_postgres(stack: DeclaredStack) ->
 
 def test_keycloak_runs_in_production_mode_with_the_hostname_split(stack: DeclaredStack) -> None:
     keycloak = stack.one(CONTAINER, "keycloak")
-    assert keycloak.inputs["command"] == ["start"]
+    assert keycloak.inputs["command"] == ["start", "--optimized"]
     env = envs_of(stack, "keycloak")
     assert env["KC_HOSTNAME"] == "http://localhost:8080"
     assert env["KC_HOSTNAME_BACKCHANNEL_DYNAMIC"] == "true"
-    assert env["KC_HEALTH_ENABLED"] == "true"
     assert env["KC_DB_URL"] == "jdbc:postgresql://keycloak-db:5432/keycloak"
     assert env["KC_DB_USERNAME"] == "keycloak"
     assert "/health/ready" in keycloak.inputs["healthcheck"]["tests"][-1]
 
 
-def test_keycloak_starts_without_rebuilding_the_local_image_it_runs(stack: DeclaredStack) -> None:
-    """Every build-time option the container runs with is the one images/keycloak built with:
-    one difference (even a default set explicitly) re-augments Quarkus at every start."""
-    dockerfile = (ROOT / "images/keycloak/Dockerfile").read_text()
-    build = re.search(r"bin/kc\.sh build (.*?);", dockerfile)
-    assert build, "images/keycloak/Dockerfile runs kc.sh build"
-    built = dict(re.findall(r"--([a-z-]+)=(\S+)", build.group(1)))
+def keycloak_image(deployment: DeclaredStack) -> dict[str, Any]:
+    """The inputs of the image the stack derives from keycloakImage."""
+    return deployment.one(BUILT_IMAGE, "keycloak-optimized-image").inputs
+
+
+def test_keycloak_runs_optimized_on_the_configured_image_built_with_its_build_options(
+    stack: DeclaredStack,
+) -> None:
+    """Whatever keycloakImage names, the stack runs it derived by `kc.sh build` with exactly
+    BUILD_OPTIONS and starts it with --optimized: Quarkus never re-augments at a start."""
+    image = keycloak_image(stack)
+    build = image["build"]
+    assert build["args"]["BASE_IMAGE"] == "quay.io/keycloak/keycloak:26.4.7"
+    flags = [re.fullmatch(r"--([a-z-]+)=(\S+)", f) for f in build["args"]["BUILD_OPTIONS"].split()]
+    assert all(flags)
+    assert {flag[1]: flag[2] for flag in flags if flag} == BUILD_OPTIONS
+    assert build["dockerfile"] == str(BUILD_CONTEXT / "Dockerfile")
+    assert "kc.sh build ${BUILD_OPTIONS}" in (BUILD_CONTEXT / "Dockerfile").read_text()
+    assert image["skipPush"] is True
+    # The configured image is pulled as named before the build (the policy pack checks its pin).
+    assert stack.one(REMOTE_IMAGE, "keycloak-image").inputs["name"] == build["args"]["BASE_IMAGE"]
+    # The container runs the derived image by id, with no build option of its own.
+    derived = stack.one(REMOTE_IMAGE, "keycloak-optimized-built-image").inputs
+    assert derived["name"] == image["imageName"]
+    keycloak = stack.one(CONTAINER, "keycloak").inputs
+    assert keycloak["image"] == "sha256:keycloak-optimized-built-image"
+    assert keycloak["command"] == ["start", "--optimized"]
     env = envs_of(stack, "keycloak")
-    run = {o: env[f"KC_{o.upper().replace('-', '_')}"] for o in BUILD_OPTIONS}
-    assert built == BUILD_OPTIONS == run
+    assert [o for o in BUILD_OPTIONS if f"KC_{o.upper().replace('-', '_')}" in env] == []
+
+
+def test_keycloaks_derived_image_is_retagged_when_its_base_image_or_build_options_change(
+    stack: DeclaredStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new tag is what replaces the container: the same tag would keep it on the old build."""
+    local = pinned_versions()["LOCAL_KEYCLOAK_IMAGE"]
+    on_local = keycloak_image(run_program({"keycloakImage": local}))
+    assert on_local["build"]["args"]["BASE_IMAGE"] == local
+    monkeypatch.setitem(BUILD_OPTIONS, "metrics-enabled", "true")
+    with_metrics = keycloak_image(run_program())
+    assert "--metrics-enabled=true" in with_metrics["build"]["args"]["BUILD_OPTIONS"]
+    tags = {image["imageName"] for image in (keycloak_image(stack), on_local, with_metrics)}
+    assert len(tags) == 3
+    assert all(tag.startswith(f"{IMAGE_REPOSITORY}:") for tag in tags)
 
 
 def test_keycloak_provider_logs_in_lazily_so_preview_works_before_keycloak_exists(
@@ -325,18 +366,18 @@ def test_ports_hostnames_and_group_names_flow_from_config() -> None:
 def test_mlflow_image_is_built_from_the_repo_unless_a_prebuilt_one_is_named(
     stack: DeclaredStack,
 ) -> None:
-    image = stack.one("docker:index/image:Image").inputs
+    image = stack.one(BUILT_IMAGE, "mlflow-image").inputs
     assert image["build"]["args"]["BASE_IMAGE"] == "python:3.13-slim-trixie"
     assert image["build"]["args"]["MLFLOW_OIDC_AUTH_VERSION"] == "11.0.2"
     assert image["skipPush"] is True
     # The container runs the built image by id (changes exactly when the content does).
-    built = stack.one("docker:index/remoteImage:RemoteImage", "mlflow-built-image").inputs
+    built = stack.one(REMOTE_IMAGE, "mlflow-built-image").inputs
     assert built["name"] == image["imageName"]
     assert stack.one(CONTAINER, "mlflow").inputs["image"] == "sha256:mlflow-built-image"
     prebuilt = run_program({"mlflowImage": "registry.example.com/mlflow:3.17.2"})
-    assert prebuilt.of_type("docker:index/image:Image") == []
+    assert [i.name for i in prebuilt.of_type(BUILT_IMAGE)] == ["keycloak-optimized-image"]
     assert (
-        prebuilt.one("docker:index/remoteImage:RemoteImage", "mlflow-image").inputs["name"]
+        prebuilt.one(REMOTE_IMAGE, "mlflow-image").inputs["name"]
         == "registry.example.com/mlflow:3.17.2"
     )
 

@@ -15,7 +15,7 @@ replaced), Keycloak is started three ways:
   3. as 1 again, so the first start's page-cache warm-up does not flatter the ratio.
 Time to ready is measured from `docker run` to the first 200 of /health/ready.
 
-Run:  .venv/bin/python -m benchmarks.keycloak_start [--base-image IMAGE]
+Run:  .venv/bin/python -m benchmarks.keycloak_start [--base-image IMAGE | --defaults-of IMAGE]
       (Docker and toolchain/images.sh done; alone on the machine)
 """
 
@@ -42,6 +42,7 @@ from components.versions import pin
 NAME = "mks-bench-keycloak"
 NETWORK = f"{NAME}-net"
 DERIVED_IMAGE = f"{NAME}-optimized:bench"
+DEFAULTS_IMAGE = f"{NAME}-defaults:bench"
 HOST_PORT = 29000
 # What Keycloak logs when it re-augments Quarkus at a start.
 REBUILT_MARKERS = ("optimized build will be overridden", "augmentation completed")
@@ -127,7 +128,27 @@ def main() -> None:
         "official image, which must be on this host or pullable; LOCAL_KEYCLOAK_IMAGE is "
         "pre-built with BUILD_OPTIONS already, so on it both ways should take about as long)",
     )
-    base = parser.parse_args().base_image
+    parser.add_argument(
+        "--defaults-of",
+        metavar="IMAGE",
+        help="compare with IMAGE rebuilt with Keycloak's default build options (`kc.sh build` "
+        "without flags): the state the official image ships in, for a host that cannot pull "
+        "it (e.g. LOCAL_KEYCLOAK_IMAGE)",
+    )
+    options = parser.parse_args()
+    base = options.base_image
+    if options.defaults_of:
+        progress(f"rebuilding {options.defaults_of} with Keycloak's default build options")
+        base = DEFAULTS_IMAGE
+        dockerfile = f"FROM {options.defaults_of}\nRUN /opt/keycloak/bin/kc.sh build\n"
+        subprocess.run(
+            ["docker", "build", "-t", base, "-"],
+            input=dockerfile,
+            text=True,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            env={**os.environ, "DOCKER_BUILDKIT": "0"},
+        )
     password = secrets.token_urlsafe(16)
     progress(f"building the derived image from {base} (no build cache)")
     build = build_derived_image(base)
@@ -169,7 +190,9 @@ def main() -> None:
         # -v: with the database's anonymous volume.
         subprocess.run(["docker", "rm", "-f", "-v", f"{NAME}-db"], capture_output=True, check=False)
         subprocess.run(["docker", "network", "rm", NETWORK], capture_output=True, check=False)
-        subprocess.run(["docker", "rmi", DERIVED_IMAGE], capture_output=True, check=False)
+        subprocess.run(
+            ["docker", "rmi", DERIVED_IMAGE, DEFAULTS_IMAGE], capture_output=True, check=False
+        )
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ HTTP_PORT = 5000
 DATA_DIR = "/var/lib/mlflow"
 ARTIFACTS_DIR = f"{DATA_DIR}/artifacts"
 BUILD_CONTEXT = Path(__file__).resolve().parent.parent / "images" / "mlflow"
+IMAGE_REPOSITORY = "mlflow-keycloak-stack/mlflow"
 
 HEALTH_PROBE = (
     "import urllib.request; "

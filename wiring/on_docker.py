@@ -13,6 +13,7 @@ from components.keycloak_server import HTTP_PORT as KEYCLOAK_HTTP_PORT
 from components.keycloak_server import KeycloakServer
 from components.mlflow_server import ARTIFACTS_DIR, MlflowServer
 from components.mlflow_server import HTTP_PORT as MLFLOW_HTTP_PORT
+from components.mlflow_server import IMAGE_REPOSITORY as MLFLOW_IMAGE_REPOSITORY
 from components.postgres_server import PostgresServer
 from components.service_container import Placement
 from stackrules.names import resource_prefix
@@ -189,7 +190,7 @@ def deploy(cfg: StackConfig) -> None:
             "proxy": {"trusted_addresses": subnet(mlflow_edge), "public_url": cfg.urls.mlflow}
             if proxy
             else None,
-            "image_name": "mlflow-keycloak-stack/mlflow",
+            "image_name": MLFLOW_IMAGE_REPOSITORY,
             "prebuilt_image": cfg.mlflow_image,
             "workers": cfg.mlflow_workers,
             "build_args": cfg.mlflow_build_args,

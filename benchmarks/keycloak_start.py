@@ -69,15 +69,22 @@ def build_derived_image(base_image: str) -> float:
     """Seconds to build the derived image from base_image without the build cache."""
     build_args = [f"--build-arg={k}={v}" for k, v in optimized_build_args(base_image).items()]
     started = time.monotonic()
+    docker_build("--no-cache", *build_args, "-t", DERIVED_IMAGE, str(BUILD_CONTEXT))
+    return time.monotonic() - started
+
+
+def docker_build(*args: str, dockerfile: str | None = None) -> None:
+    """`docker build ARGS`; with `dockerfile`, that text is the Dockerfile (no context)."""
     subprocess.run(
-        ["docker", "build", "--no-cache", *build_args, "-t", DERIVED_IMAGE, str(BUILD_CONTEXT)],
+        ["docker", "build", *args],
+        input=dockerfile,
+        text=True,
         check=True,
         stdout=subprocess.DEVNULL,  # a failure says why on stderr
         # The Docker CLI refuses BuildKit without the buildx plugin, which Debian's docker.io
         # lacks (as in toolchain/images.sh): the legacy builder runs the same Dockerfile.
         env={**os.environ, "DOCKER_BUILDKIT": "0"},
     )
-    return time.monotonic() - started
 
 
 def ready_seconds(start: Start, password: str, database: str) -> tuple[float, bool]:
@@ -141,14 +148,7 @@ def main() -> None:
         progress(f"rebuilding {options.defaults_of} with Keycloak's default build options")
         base = DEFAULTS_IMAGE
         dockerfile = f"FROM {options.defaults_of}\nRUN /opt/keycloak/bin/kc.sh build\n"
-        subprocess.run(
-            ["docker", "build", "-t", base, "-"],
-            input=dockerfile,
-            text=True,
-            check=True,
-            stdout=subprocess.DEVNULL,
-            env={**os.environ, "DOCKER_BUILDKIT": "0"},
-        )
+        docker_build("-t", base, "-", dockerfile=dockerfile)
     password = secrets.token_urlsafe(16)
     progress(f"building the derived image from {base} (no build cache)")
     build = build_derived_image(base)

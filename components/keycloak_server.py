@@ -16,6 +16,7 @@ from components.service_container import (
     Placement,
     built_image,
     env_lines,
+    http_ready_probe,
     pulled_image,
     service_container,
 )
@@ -42,16 +43,9 @@ def public_paths(realm: str) -> list[str]:
     return [f"/realms/{realm}/", "/resources/"]
 
 
-# The official image has no curl: ask the management port with bash's /dev/tcp.
-READY_PROBE = (
-    f"exec 3<>/dev/tcp/127.0.0.1/{MANAGEMENT_PORT} && "
-    "printf 'GET /health/ready HTTP/1.1\\r\\nHost: localhost\\r\\n"
-    "Connection: close\\r\\n\\r\\n' >&3"
-    " && head -n 1 <&3 | grep -q ' 200 '"
+READY = HealthCheck(
+    http_ready_probe(MANAGEMENT_PORT, "/health/ready"), start_period="30s", wait_timeout=600
 )
-
-
-READY = HealthCheck(["CMD", "bash", "-c", READY_PROBE], start_period="30s", wait_timeout=600)
 
 
 def optimized_build_args(base_image: str) -> dict[str, str]:

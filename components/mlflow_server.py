@@ -15,6 +15,7 @@ from components.service_container import (
     Placement,
     built_image,
     env_lines,
+    http_ready_probe,
     local_image,
     service_container,
 )
@@ -28,13 +29,7 @@ ARTIFACTS_DIR = f"{DATA_DIR}/artifacts"
 BUILD_CONTEXT = Path(__file__).resolve().parent.parent / "images" / "mlflow"
 IMAGE_REPOSITORY = "mlflow-keycloak-stack/mlflow"
 
-HEALTH_PROBE = (
-    "import urllib.request; "
-    f"urllib.request.urlopen('http://127.0.0.1:{HTTP_PORT}/health', timeout=4)"
-)
-
-
-HEALTH = HealthCheck(["CMD", "python3", "-c", HEALTH_PROBE], start_period="20s", wait_timeout=600)
+HEALTH = HealthCheck(http_ready_probe(HTTP_PORT, "/health"), start_period="20s", wait_timeout=600)
 
 
 class OidcSettings(TypedDict):

@@ -35,6 +35,27 @@ class HealthCheck:
     wait_timeout: int
 
 
+# How often Docker runs a health check. `pulumi up` waits for the first healthy report of each
+# service before the next starts, so every chain step loses half an interval on average (this
+# host's Docker 20.10 knows no separate start interval); the probes are cheap enough for 2 s.
+# The retries keep five minutes of failures before a running service counts as unhealthy.
+HEALTH_INTERVAL_SECONDS = 2
+HEALTH_RETRIES = 150
+
+
+def http_ready_probe(port: int, path: str) -> list[str]:
+    """A health check that GETs `path` on the container's own `port` and passes on HTTP 200,
+    with bash's /dev/tcp alone: neither the official Keycloak image nor a slim Python image
+    has curl, and a shell builtin costs less than starting an interpreter every interval."""
+    request = (
+        f"exec 3<>/dev/tcp/127.0.0.1/{port} && "
+        f"printf 'GET {path} HTTP/1.1\\r\\nHost: 127.0.0.1:{port}\\r\\n"
+        "Connection: close\\r\\n\\r\\n' >&3"
+        " && head -n 1 <&3 | grep -q ' 200 '"
+    )
+    return ["CMD", "bash", "-c", request]
+
+
 def env_lines(**values: pulumi.Input[str]) -> list[pulumi.Output[str]]:
     """A container's environment as `KEY=value` lines, each written once. Each line is its own
     Output: secret when its value is, and known in a preview when its value is (so the policy
@@ -135,10 +156,10 @@ def service_container(
         labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in (labels or {}).items()],
         healthcheck=docker.ContainerHealthcheckArgs(
             tests=health.test,
-            interval="5s",
+            interval=f"{HEALTH_INTERVAL_SECONDS}s",
             timeout="5s",
             start_period=health.start_period,
-            retries=60,
+            retries=HEALTH_RETRIES,
         ),
         restart="unless-stopped",
         wait=True,

@@ -17,7 +17,14 @@ from components.mlflow_server import IMAGE_REPOSITORY as MLFLOW_IMAGE_REPOSITORY
 from components.postgres_server import PostgresServer
 from components.service_container import Placement
 from stackrules.names import resource_prefix
-from wiring.identity import KeycloakAccess, declare_identity, declare_mlflow_access, export_identity
+from wiring.identity import (
+    KeycloakAccess,
+    declare_identity,
+    declare_mlflow_access,
+    export_identity,
+    mlflow_client_secret,
+    mlflow_oidc,
+)
 
 
 def edge(network: docker.Network | None) -> list[docker.Network]:
@@ -172,8 +179,8 @@ def deploy(cfg: StackConfig) -> None:
         admin_password=keycloak_server.admin_password,
         server=keycloak_server,
     )
-    identity = declare_identity(cfg, access)
-    client = identity.client
+    client_secret = mlflow_client_secret()
+    identity = declare_identity(cfg, access, client_secret)
 
     mlflow = MlflowServer(
         "mlflow",
@@ -196,21 +203,9 @@ def deploy(cfg: StackConfig) -> None:
             "build_args": cfg.mlflow_build_args,
             "backend_store_uri": tracking_db.uri(),
             "users_db_uri": auth_db.uri(),
-            "oidc": {
-                "discovery_url": keycloak_server.discovery_url(cfg.realm),
-                "client_id": client.client_id,
-                "client_secret": client.client_secret,
-                "redirect_uri": client.redirect_uri,
-                "issuer": cfg.urls.issuer,
-                "audience": client.client_id,
-                "sign_in_groups": cfg.sign_in_groups,
-                "admin_group": cfg.admin_group,
-                "default_permission": cfg.default_mlflow_permission,
-                "provision_on_bearer_auth": cfg.provision_on_bearer_auth,
-            },
+            "oidc": mlflow_oidc(cfg, keycloak_server.discovery_url(cfg.realm), client_secret),
             "protect_data": cfg.protect_data,
         },
-        pulumi.ResourceOptions(depends_on=[identity.realm, identity.groups, identity.teams]),
     )
     declare_mlflow_access(cfg, identity, [mlflow, *([proxy] if proxy else [])])
 

@@ -11,18 +11,23 @@ import pulumi_keycloak as keycloak
 import pulumi_kubernetes as k8s
 
 from components.config import StackConfig
-from components.generated import generated_secret
 from components.keycloak_cluster import KeycloakCluster, KeycloakDatabase
 from components.keycloak_server import HTTP_PORT as KEYCLOAK_HTTP_PORT
 from components.kubernetes_config import KubernetesSpec
 from components.mlflow_deployment import MlflowDeployment
 from components.mlflow_server import HTTP_PORT as MLFLOW_HTTP_PORT
-from components.oidc_client import CALLBACK_PATH
 from components.postgres_cluster import PORT as POSTGRES_PORT
 from components.postgres_cluster import PostgresCluster, basic_auth_secret
 from components.public_ingress import PublicIngress
 from components.versions import pin
-from wiring.identity import KeycloakAccess, declare_identity, declare_mlflow_access, export_identity
+from wiring.identity import (
+    KeycloakAccess,
+    declare_identity,
+    declare_mlflow_access,
+    export_identity,
+    mlflow_client_secret,
+    mlflow_oidc,
+)
 
 MLFLOW_APP = "mlflow"
 KEYCLOAK_NAME = "keycloak"
@@ -126,8 +131,7 @@ def deploy(cfg: StackConfig) -> None:
         },
         in_namespace,
     )
-    # Generated here, not by Keycloak: MLflow's pods start without waiting for the realm.
-    client_secret = generated_secret("mlflow-client-secret", None, length=48)
+    client_secret = mlflow_client_secret()
     mlflow = MlflowDeployment(
         "mlflow",
         {
@@ -140,18 +144,7 @@ def deploy(cfg: StackConfig) -> None:
             "trusted_proxies": spec.trusted_proxies,
             "backend_store_uri": tracking_uri,
             "users_db_uri": users_uri,
-            "oidc": {
-                "discovery_url": keycloak_cluster.discovery_url(cfg.realm),
-                "client_id": cfg.client_id,
-                "client_secret": client_secret,
-                "redirect_uri": f"{cfg.urls.mlflow}{CALLBACK_PATH}",
-                "issuer": cfg.urls.issuer,
-                "audience": cfg.client_id,
-                "sign_in_groups": cfg.sign_in_groups,
-                "admin_group": cfg.admin_group,
-                "default_permission": cfg.default_mlflow_permission,
-                "provision_on_bearer_auth": cfg.provision_on_bearer_auth,
-            },
+            "oidc": mlflow_oidc(cfg, keycloak_cluster.discovery_url(cfg.realm), client_secret),
             "artifacts": spec.artifacts,
             "redis_url": spec.redis_url,
         },

@@ -117,7 +117,7 @@ def test_every_config_field_has_a_description() -> None:
     assert missing == []
 
 
-def locked_packages(lock: str) -> dict[str, str]:
+def locked_packages(lock: str, at_least: int = 50) -> dict[str, str]:
     """name -> version of a lock.sh output; each pin must carry hashes."""
     text = (ROOT / lock).read_text()
     # One block per package: its `name==version [; marker] \` line and the hash lines after it.
@@ -127,7 +127,7 @@ def locked_packages(lock: str) -> dict[str, str]:
         name, version = re.match(r"([a-z0-9_.-]+)==([^\s;]+)", block).groups()  # type: ignore[union-attr]
         locked[name] = version
         assert re.search(r"--hash=sha256:[0-9a-f]{64}", block), f"{name} is pinned without a hash"
-    assert len(locked) > 50
+    assert len(locked) >= at_least
     return locked
 
 
@@ -146,6 +146,17 @@ def test_the_mlflow_image_locks_install_the_pinned_versions_with_hashes(
     assert locked["mlflow"] == versions[f"{prefix}MLFLOW_VERSION"]
     assert locked["mlflow-oidc-auth"] == versions[f"{prefix}MLFLOW_OIDC_AUTH_VERSION"]
     assert locked["psycopg"] == locked["psycopg-binary"] == versions["PSYCOPG_VERSION"]
+
+
+def test_the_mlflow_image_installs_its_installer_hash_checked_at_the_dev_pin() -> None:
+    """The uv that installs the image's lock is the uv requirements-dev.txt pins (which wrote
+    the lock), itself installed with --require-hashes from installer.lock."""
+    installer = locked_packages("images/mlflow/installer.lock", at_least=1)
+    assert installer == {"uv": requirement_pins("requirements-dev.txt")["uv"]}
+    dockerfile = (ROOT / "images/mlflow/Dockerfile").read_text()
+    assert "--require-hashes --no-deps --only-binary :all: -r /opt/mlflow-build/installer.lock" in (
+        dockerfile
+    )
 
 
 def test_the_previous_release_images_are_named_for_the_versions_they_hold() -> None:

@@ -31,6 +31,11 @@ BUILD_OPTIONS = {"db": "postgres", "health-enabled": "true", "metrics-enabled": 
 BUILD_CONTEXT = Path(__file__).resolve().parent.parent / "images" / "keycloak-optimized"
 IMAGE_REPOSITORY = "mlflow-keycloak-stack/keycloak"
 
+# How long the keycloak provider waits for one Admin API answer (its default is 5 s). A realm's
+# creation right after Keycloak's first start, while MLflow starts beside it on 2 cores, took
+# longer than that here and failed the whole `up`.
+ADMIN_API_TIMEOUT_SECONDS = 60
+
 # Keycloak 26's SPI option syntax: spi-<spi>--<provider>--<option>, `--` as `__` in the env.
 CONCURRENT_LOGINS_OPTION = (
     "KC_SPI_BRUTE_FORCE_PROTECTOR__DEFAULT_BRUTE_FORCE_DETECTOR__ALLOW_CONCURRENT_REQUESTS"
@@ -156,6 +161,7 @@ class KeycloakServer(StackComponent):
             username=args["admin_username"],
             password=self.admin_password,
             initial_login=False,
+            client_timeout=ADMIN_API_TIMEOUT_SECONDS,
             opts=provider_options(
                 self.container, self, *([args["proxy"]["container"]] if args["proxy"] else [])
             ),

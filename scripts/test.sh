@@ -14,31 +14,61 @@ case "${1:-}" in
   *) die "usage: scripts/test.sh [--fast]" ;;
 esac
 
-ensure_venv
+# Every tier's wall time, printed as it ends and again as a table when the run ends (even a
+# failed one), so a slowdown is seen the day it lands.
+run_started=$SECONDS
+tier_times=()
+tier() { # name command...: run one tier of the suite and record its wall time
+  local name=$1 started=$SECONDS rc=0; shift
+  step "$name"
+  "$@" || rc=$?
+  tier_times+=("$(printf '%-58s %5ds%s' "$name" $((SECONDS - started)) "$([ "$rc" = 0 ] || echo "  FAILED (exit $rc)")")")
+  step "$name: $((SECONDS - started))s"
+  return "$rc"
+}
+print_tier_times() {
+  [ "${#tier_times[@]}" -gt 0 ] || return 0
+  printf '\n==> wall time per tier\n' >&2
+  printf '  %s\n' "${tier_times[@]}" >&2
+  printf '  %-58s %5ds\n' "total" $((SECONDS - run_started)) >&2
+}
+trap print_tier_times EXIT
+# A tier's function runs as the left of `||`, where bash ignores set -e: each one chains its
+# commands with && so that a failing one fails the tier.
+# The slowest tests of each real tier, for the same reason.
+DURATIONS=(--durations=15 --durations-min=5)
+
+tier "python venv" ensure_venv
 PY="$REPO_ROOT/.venv/bin"
 
-step "lint: ruff"
-"$PY/ruff" check .
-"$PY/ruff" format --check .
-step "types: mypy (stack, stackctl, tests, policy pack)"
-"$PY/mypy" components wiring stackctl stackrules tests benchmarks __main__.py
-(cd policy && MYPYPATH="$REPO_ROOT" "$PY/mypy" --strict --config-file /dev/null --ignore-missing-imports stack_policies __main__.py)
-step "unit suites: stack under Pulumi mocks, stackctl, policy pack"
-"$PY/python" -m pytest tests/unit policy/tests -q
+lint() {
+  "$PY/ruff" check . && "$PY/ruff" format --check .
+}
+types() {
+  "$PY/mypy" components wiring stackctl stackrules tests benchmarks __main__.py \
+    && (cd policy && MYPYPATH="$REPO_ROOT" "$PY/mypy" --strict --config-file /dev/null --ignore-missing-imports stack_policies __main__.py)
+}
+tier "lint: ruff" lint
+tier "types: mypy (stack, stackctl, tests, policy pack)" types
+tier "unit suites: stack under Pulumi mocks, stackctl, policy pack" \
+  "$PY/python" -m pytest tests/unit policy/tests -q
 
-step "workflows: actionlint"
-command -v go >/dev/null 2>&1 || die "Go is missing: actionlint is built from the Go module proxy (install Go >= 1.25)"
-actionlint_bin="$MKS_CACHE/bin/actionlint-$ACTIONLINT_VERSION"
-if [ ! -x "$actionlint_bin" ]; then
-  GOBIN="$MKS_CACHE/gobin-actionlint" go install "github.com/rhysd/actionlint/cmd/actionlint@v$ACTIONLINT_VERSION"
-  mkdir -p "$MKS_CACHE/bin" && mv "$MKS_CACHE/gobin-actionlint/actionlint" "$actionlint_bin"
-fi
-"$actionlint_bin" -shellcheck= .github/workflows/*.yml
+actionlint() {
+  command -v go >/dev/null 2>&1 || die "Go is missing: actionlint is built from the Go module proxy (install Go >= 1.25)"
+  local bin="$MKS_CACHE/bin/actionlint-$ACTIONLINT_VERSION"
+  if [ ! -x "$bin" ]; then
+    GOBIN="$MKS_CACHE/gobin-actionlint" go install "github.com/rhysd/actionlint/cmd/actionlint@v$ACTIONLINT_VERSION" \
+      && mkdir -p "$MKS_CACHE/bin" && mv "$MKS_CACHE/gobin-actionlint/actionlint" "$bin" || return
+  fi
+  "$bin" -shellcheck= .github/workflows/*.yml
+}
+tier "workflows: actionlint" actionlint
 
 [ "$fast" = 1 ] && exit 0
 
-step "toolchain: docker engine, pulumi CLI + provider plugins, policy pack venv, images, chromium"
-env_file="$(bash scripts/toolchain.sh)" || die "toolchain setup failed (see above)"
+toolchain() { env_file="$(bash scripts/toolchain.sh)"; }
+tier "toolchain: docker engine, pulumi CLI + provider plugins, policy pack venv, images, chromium" \
+  toolchain || die "toolchain setup failed (see above)"
 # shellcheck disable=SC1090
 source "$env_file"
 step "pulumi CLI: $(pulumi version) ($(command -v pulumi)); plugins: $(pulumi plugin ls 2>/dev/null | awk '$2=="resource" {printf "%s %s  ", $1, $3}')"
@@ -52,21 +82,26 @@ step "kubernetes toolchain: building in the background if not cached (log: $kube
 nice -n 10 bash toolchain/kube.sh >"$kube_log.out" 2>"$kube_log" &
 kube_pid=$!
 # A failing suite ends the run: the build goes with it (it resumes from Go's caches next time).
-trap 'kill "$kube_pid" 2>/dev/null || true' EXIT
+trap 'kill "$kube_pid" 2>/dev/null || true; print_tier_times' EXIT
 wait_kube_toolchain() {
-  local started=$SECONDS
   wait "$kube_pid" || { tail -n 40 "$kube_log" >&2; die "toolchain/kube.sh failed (log: $kube_log)"; }
-  step "kubernetes toolchain ready (waited $((SECONDS - started))s): $(grep -c 'already built' "$kube_log") cached, log $kube_log"
+  step "kubernetes toolchain: $(grep -c 'already built' "$kube_log") cached, log $kube_log"
   MKS_KUBE_BIN="$(tail -n 1 "$kube_log.out")"
   export MKS_KUBE_BIN
 }
 
-step "real pulumi CLI: bad configs refused, the policy pack on real previews"
-"$PY/python" -m pytest tests/cli -q -p no:cacheprovider -rA
+# The CLI tier's previews are independent (a project copy and stacks per worker): they run in
+# MKS_CLI_WORKERS parallel workers (default 2, these machines' cores; 1 runs them in turn).
+cli_workers="${MKS_CLI_WORKERS:-2}"
+case "$cli_workers" in ''|*[!0-9]*|0) die "MKS_CLI_WORKERS must be a whole number >= 1, not '$cli_workers'" ;; esac
+workers=()
+[ "$cli_workers" = 1 ] || workers=(-n "$cli_workers")
+tier "real pulumi CLI: bad configs refused, the policy pack on real previews ($cli_workers workers)" \
+  "$PY/python" -m pytest tests/cli -q -p no:cacheprovider -rA "${workers[@]}" "${DURATIONS[@]}"
 
-step "end-to-end suite on the real engine"
-"$PY/python" -m pytest tests/e2e -p no:cacheprovider -rA
+tier "end-to-end suite on the real engine" \
+  "$PY/python" -m pytest tests/e2e -p no:cacheprovider -rA "${DURATIONS[@]}"
 
-step "kubernetes target: manifests rendered by a real pulumi up, checked by a real API server"
-wait_kube_toolchain
-"$PY/python" -m pytest tests/k8s -q -p no:cacheprovider -rA
+tier "kubernetes toolchain: waiting for the background build" wait_kube_toolchain
+tier "kubernetes target: manifests rendered by a real pulumi up, checked by a real API server" \
+  "$PY/python" -m pytest tests/k8s -q -p no:cacheprovider -rA "${DURATIONS[@]}"

@@ -12,6 +12,9 @@ import pulumi_kubernetes as k8s
 
 from components.config import StackConfig
 from components.keycloak_cluster import KeycloakCluster, KeycloakDatabase
+from components.keycloak_server import (
+    ADMIN_API_TIMEOUT_SECONDS as KEYCLOAK_ADMIN_API_TIMEOUT_SECONDS,
+)
 from components.keycloak_server import HTTP_PORT as KEYCLOAK_HTTP_PORT
 from components.kubernetes_config import KubernetesSpec
 from components.mlflow_deployment import MlflowDeployment
@@ -186,6 +189,7 @@ def deploy(cfg: StackConfig) -> None:
                 username=cfg.keycloak_admin_username,
                 password=keycloak_cluster.admin_password,
                 initial_login=False,
+                client_timeout=KEYCLOAK_ADMIN_API_TIMEOUT_SECONDS,
                 opts=pulumi.ResourceOptions(depends_on=[keycloak_cluster]),
             ),
             admin_url=cfg.urls.keycloak_from_host,

@@ -181,6 +181,8 @@ def test_keycloak_provider_logs_in_lazily_so_preview_works_before_keycloak_exist
     provider = stack.one("pulumi:providers:keycloak")
     assert provider.inputs["initialLogin"] in (False, "false")
     assert provider.inputs["url"] == "http://127.0.0.1:8080"
+    # The first realm write after Keycloak's first start takes longer than the 5 s default.
+    assert int(provider.inputs["clientTimeout"]) == 60
 
 
 def test_mlflow_discovers_keycloak_internally_while_the_issuer_is_the_browsers(

@@ -167,13 +167,41 @@ def recorded_events() -> Iterator[list[str]]:
             lines.extend(sink.read().splitlines())
 
 
-def timed_up(deployment: Deployment | None, workdir: Path) -> tuple[Deployment, float, Timeline]:
+class Operations:
+    """How long each resource operation of one engine run took, from the engine's own event
+    stream (its step started -> its outputs or its failure), to name the slow steps."""
+
+    def __init__(self) -> None:
+        self.began: dict[str, float] = {}
+        self.took: dict[str, float] = {}
+
+    def __call__(self, event: auto.EngineEvent) -> None:
+        now = time.monotonic()
+        if event.resource_pre_event is not None:
+            meta = event.resource_pre_event.metadata
+            self.began[f"{meta.op.value} {meta.urn.split('::')[-1]}"] = now
+        done = event.res_outputs_event or event.res_op_failed_event
+        if done is not None:
+            meta = done.metadata
+            key = f"{meta.op.value} {meta.urn.split('::')[-1]}"
+            if key in self.began:
+                self.took[key] = now - self.began[key]
+
+    def print_slowest(self, label: str, count: int = 8) -> None:
+        print(f"the slowest resource operations of the {label}, s:")
+        for key, seconds in sorted(self.took.items(), key=lambda item: -item[1])[:count]:
+            print(f"  {key:<58} {seconds:6.1f}")
+
+
+def timed_up(
+    deployment: Deployment | None, workdir: Path, operations: Operations
+) -> tuple[Deployment, float, Timeline]:
     with recorded_events() as events:
         began, started = time.time(), time.monotonic()
         if deployment is None:
-            deployment = Deployment.create(workdir, log)
+            deployment = Deployment.create(workdir, log, on_event=operations)
         else:
-            deployment.up(log)
+            deployment.up(log, on_event=operations)
             deployment.destroyed = False
         elapsed = time.monotonic() - started
         ended = time.time()
@@ -239,7 +267,8 @@ def main() -> None:
     drop_built_images()
     with tempfile.TemporaryDirectory() as scratch:
         progress("cold up (the MLflow and Keycloak images are built as part of it)")
-        deployment, cold, cold_timeline = timed_up(None, Path(scratch))
+        cold_ops, warm_ops, destroy_ops = Operations(), Operations(), Operations()
+        deployment, cold, cold_timeline = timed_up(None, Path(scratch), cold_ops)
         try:
             progress("no-op preview of the stack, then of an empty program")
             deployment.preview(log)  # warm
@@ -254,17 +283,20 @@ def main() -> None:
             )
             progress("destroy")
             started = time.monotonic()
-            deployment.destroy(log)
+            deployment.destroy(log, on_event=destroy_ops)
             destroy = time.monotonic() - started
             progress("up again with warm images")
-            deployment, warm, warm_timeline = timed_up(deployment, Path(scratch))
+            deployment, warm, warm_timeline = timed_up(deployment, Path(scratch), warm_ops)
         finally:
             if not deployment.destroyed:
                 deployment.destroy(log)
     peer_cold, peer_warm = peer_ups()
 
     cold_timeline.print_steps("cold up")
+    cold_ops.print_slowest("cold up")
     warm_timeline.print_steps("warm up")
+    warm_ops.print_slowest("warm up")
+    destroy_ops.print_slowest("destroy")
     results = {
         "cold up": (cold, "s", GOALS["cold"]),
         "cold critical path of readiness": (cold_timeline.critical_path(), "s", None),

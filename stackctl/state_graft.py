@@ -10,7 +10,9 @@ What is grafted: every `keycloak:` resource, the Keycloak provider's inputs, and
 passwords whose truth lives in Keycloak's database (the bootstrap admin's, the users' initial
 ones); and the declared MLflow grants, whose ids are rows of mlflow-oidc-auth's restored
 database (the fresh stack's ids name rows that the restore replaced). Postgres passwords stay:
-the servers and their roles are the new stack's.
+the servers and their roles are the new stack's. So does MLflow's client secret, which the
+stack generates (mlflow-client-secret) and MLflow's containers already hold: the `up` that ends
+a restore gives it to the restored client.
 """
 
 from __future__ import annotations

@@ -157,9 +157,11 @@ class Deployment:
         config: dict[str, Any] | None = None,
         project: Callable[[Path], None] = copy_project,
         secret_config: dict[str, str] | None = None,
+        on_event: Callable[[auto.EngineEvent], None] | None = None,
     ) -> Deployment:
         """A new stack of `project` (by default this checkout's) in workdir, brought up;
-        `secret_config` is set as `pulumi config set --secret` would."""
+        `secret_config` is set as `pulumi config set --secret` would; `on_event` gets the
+        engine's events of that first `up`."""
         project(workdir)
         state = workdir / "state"
         state.mkdir()
@@ -176,7 +178,7 @@ class Deployment:
             deployment.set_config(key, value)
         for key, text in (secret_config or {}).items():
             stack.set_config(key, auto.ConfigValue(text, secret=True))
-        deployment.up(log)
+        deployment.up(log, on_event=on_event)
         return deployment
 
     def set_config(self, key: str, value: Any) -> None:
@@ -186,11 +188,17 @@ class Deployment:
         for path, text in config_paths(key, value):
             self.stack.set_config(path, auto.ConfigValue(text), path=path != key)
 
-    def up(self, log: Callable[[str], None], refresh: bool = False) -> auto.UpResult:
+    def up(
+        self,
+        log: Callable[[str], None],
+        refresh: bool = False,
+        on_event: Callable[[auto.EngineEvent], None] | None = None,
+    ) -> auto.UpResult:
         """`pulumi up`; with refresh, as `up --refresh` (what undoes changes made by hand)."""
         started = time.monotonic()
         result = self.stack.up(
             on_output=log,
+            on_event=on_event,
             color="never",
             refresh=refresh,
             policy_packs=[POLICY_PACK],
@@ -223,9 +231,11 @@ class Deployment:
         self.stack.remove_config("defaultMlflowPermission")
         self.up(log)
 
-    def destroy(self, log: Callable[[str], None]) -> None:
+    def destroy(
+        self, log: Callable[[str], None], on_event: Callable[[auto.EngineEvent], None] | None = None
+    ) -> None:
         started = time.monotonic()
-        self.stack.destroy(on_output=log, color="never")
+        self.stack.destroy(on_output=log, on_event=on_event, color="never")
         self.timings["destroy (s)"] = time.monotonic() - started
         self.destroyed = True
 

@@ -131,6 +131,12 @@ def test_upgrading_to_this_code_replaces_no_volume_database_or_realm(released: D
     )
     assert unexpected == [], "only containers and the MLflow image may be replaced"
 
+    # The released client's secret was Keycloak's; this code gives it the stack's own (so MLflow
+    # starts beside Keycloak): the same client, updated in place, with the new secret exported.
+    released_secret = released.outputs["clientSecret"]
+    released.reload_outputs()
+    assert released.outputs["clientSecret"] != released_secret
+    assert "clientSecret" in released.secret_outputs
     token = released.user_tokens("alice")["access_token"]
     with released.mlflow(token) as mlflow:
         found = mlflow.get(

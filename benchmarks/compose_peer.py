@@ -224,16 +224,21 @@ class Peer:
         )
         (workdir / "realm.json").write_text(json.dumps(realm_json(client_secret)))
         (workdir / "auth-db.sql").write_text("CREATE DATABASE mlflow_auth;\n")
-        for secret_file in ("docker-compose.yml", "realm.json"):
-            (workdir / secret_file).chmod(0o600)
+        # The scratch directory is the owner's alone (0700); the files mounted into the
+        # containers must be readable by their users (Keycloak's and Postgres's are not root).
+        (workdir / "docker-compose.yml").chmod(0o600)
+        for mounted in ("realm.json", "auth-db.sql"):
+            (workdir / mounted).chmod(0o644)
 
     def compose(self, *args: str) -> None:
-        subprocess.run(
+        done = subprocess.run(
             ["docker-compose", "--project-name", PROJECT, *args],
             cwd=self.workdir,
-            check=True,
             capture_output=True,
+            text=True,
         )
+        if done.returncode != 0:
+            raise RuntimeError(f"docker-compose {' '.join(args)} failed:\n{done.stderr[-3000:]}")
 
     def up(self, timeout: float = 900) -> float:
         """`docker-compose up -d` (building what is not built), then the wait for every service

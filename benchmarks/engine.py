@@ -290,8 +290,6 @@ def main() -> None:
         finally:
             if not deployment.destroyed:
                 deployment.destroy(log)
-    peer_cold, peer_warm = peer_ups()
-
     cold_timeline.print_steps("cold up")
     cold_ops.print_slowest("cold up")
     warm_timeline.print_steps("warm up")
@@ -306,13 +304,19 @@ def main() -> None:
         "empty program preview": (empty, "s", None),
         "no-op preview / empty": (noop_preview / empty, "x", GOALS["noop_preview_ratio"]),
         "destroy": (destroy, "s", GOALS["destroy"]),
+    }
+    for name, (value, unit, goal) in results.items():
+        print(line(name, value, unit, goal), flush=True)  # kept if the peer fails
+    peer_cold, peer_warm = peer_ups()
+    peer = {
         "compose peer cold up": (peer_cold, "s", None),
         "compose peer warm up": (peer_warm, "s", None),
         "cold up / compose peer cold": (cold / peer_cold, "x", GOALS["peer"]),
         "warm up / compose peer warm": (warm / peer_warm, "x", GOALS["peer"]),
     }
-    for name, (value, unit, goal) in results.items():
+    for name, (value, unit, goal) in peer.items():
         print(line(name, value, unit, goal))
+    results.update(peer)
     measured = datetime.now().isoformat(timespec="seconds")
     print(f"(measured {measured} on {os.cpu_count()} cores)")
     record = {name: round(value, 2) for name, (value, _, _) in results.items()}

@@ -34,7 +34,7 @@ from components.mlflow_server import HTTP_PORT as MLFLOW_PORT
 from components.mlflow_server import server_command
 from components.postgres_server import HEALTH as POSTGRES_HEALTH
 from components.service_container import HEALTH_INTERVAL_SECONDS, HealthCheck
-from components.versions import pinned_versions
+from stackrules.versions import pinned_versions
 from tests.e2e.deployment import ACCESS_TOKEN_SECONDS, USERS, docker
 
 PROJECT = "mkspeer"

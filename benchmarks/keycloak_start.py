@@ -37,7 +37,7 @@ from components.keycloak_server import (
     MANAGEMENT_PORT,
     optimized_build_args,
 )
-from components.versions import pin
+from stackrules.versions import pin
 
 NAME = "mks-bench-keycloak"
 NETWORK = f"{NAME}-net"

@@ -24,7 +24,7 @@ from pydantic.alias_generators import to_camel
 
 from components.config_model import ConfigModel
 from components.kubernetes_config import KubernetesSpec, kubernetes_errors
-from components.versions import pin
+from stackrules.versions import pin
 from stackrules.addresses import is_loopback
 from stackrules.durations import format_duration, parse_duration
 from stackrules.images import pinning_problem

@@ -24,7 +24,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from components.versions import pin
+from stackrules.versions import pin
 from stackctl import state_graft
 from stackctl.errors import StackctlError
 from stackctl.outputs import DatabaseStore, DataStores, StackOutputs

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from components.versions import pin
+from stackrules.versions import pin
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT_FILES = (

@@ -22,7 +22,7 @@ from components.mlflow_server import HTTP_PORT as MLFLOW_HTTP_PORT
 from components.postgres_cluster import PORT as POSTGRES_PORT
 from components.postgres_cluster import PostgresCluster, basic_auth_secret
 from components.public_ingress import PublicIngress
-from components.versions import pin
+from stackrules.versions import pin
 from wiring.identity import (
     KeycloakAccess,
     declare_identity,

@@ -10,7 +10,7 @@ import pytest
 
 from components.certificates import new_authority, new_site_certificate
 from components.edge_proxy import CERT_PATH, CONFIG_PATH, KEY_PATH, Sites, caddyfile
-from components.versions import pinned_versions
+from stackrules.versions import pinned_versions
 
 HOSTS = ("mlflow.localhost", "auth.localhost")
 

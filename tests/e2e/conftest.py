@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
-from components.versions import pinned_versions
+from stackrules.versions import pinned_versions
 from tests.e2e.deployment import (
     Deployment,
     container_logs,

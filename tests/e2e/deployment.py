@@ -21,7 +21,7 @@ from keycloak import KeycloakAdmin, KeycloakOpenID
 from pulumi import automation as auto
 from typer.testing import CliRunner, Result
 
-from components.versions import pinned_versions
+from stackrules.versions import pinned_versions
 from stackctl.cli import app as stackctl_app
 from stackrules.names import config_key, resource_prefix
 from tests.workdir import REPO, config_paths, copy_project

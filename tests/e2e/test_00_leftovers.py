@@ -3,7 +3,7 @@ before the next `up`, and said so; nothing else in Docker is touched."""
 
 from __future__ import annotations
 
-from components.versions import pinned_versions
+from stackrules.versions import pinned_versions
 from tests.e2e.deployment import PREFIX, docker, remove_leftovers, stack_objects
 
 

@@ -29,7 +29,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from playwright.sync_api import Browser, Playwright
 
-from components.versions import pinned_versions
+from stackrules.versions import pinned_versions
 from stackrules.mlflow_admin import PatternGrant, create_pattern_grant, delete_pattern_grant
 from stackrules.names import resource_prefix
 from tests.e2e.browser_login import sign_in

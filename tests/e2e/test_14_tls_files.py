@@ -23,7 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from components.certificates import new_authority, new_site_certificate
-from components.versions import pinned_versions
+from stackrules.versions import pinned_versions
 from stackrules.names import resource_prefix
 from tests.e2e.deployment import Deployment, e2e_config, log, remove_leftovers
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
-from components.versions import pinned_versions
+from stackrules.versions import pinned_versions
 from stackrules.names import resource_prefix
 from tests.e2e.deployment import Deployment, docker, e2e_config, log, remove_leftovers
 from tests.e2e.team_data import (

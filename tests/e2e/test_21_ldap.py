@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext
 from pulumi import automation as auto
 
-from components.versions import pinned_versions
+from stackrules.versions import pinned_versions
 from tests.e2e.browser_login import current_user, sign_in
 from tests.e2e.deployment import PREFIX, Deployment, docker, log, poll
 from tests.e2e.team_data import ensure_experiment

@@ -14,7 +14,7 @@ from components.keycloak_server import (
     CONCURRENT_LOGINS_OPTION,
     IMAGE_REPOSITORY,
 )
-from components.versions import pinned_versions
+from stackrules.versions import pinned_versions
 from tests.unit.harness import DeclaredStack, resolve, run_program, unit_config
 
 CONTAINER = "docker:index/container:Container"

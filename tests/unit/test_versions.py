@@ -11,7 +11,7 @@ import yaml
 
 from components.config import StackConfig
 from components.config_docs import render_pulumi_yaml, render_readme, schema_type
-from components.versions import pinned_versions
+from stackrules.versions import pinned_versions
 from tests.unit.harness import ROOT
 
 

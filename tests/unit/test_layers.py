@@ -1,0 +1,72 @@
+"""Imports point down the layers (docs/architecture.md): pure rules, then the components (the
+config model among them), then the wiring; stackctl and the policy pack stand beside the stack
+on the rules alone, so that neither runs the stack's code."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from tests.unit.harness import ROOT
+
+PROJECT_PACKAGES = {"stackrules", "components", "wiring", "stackctl", "tests", "benchmarks"}
+# Each layer's folder -> the project packages its modules may import (itself included).
+MAY_IMPORT = {
+    "stackrules": {"stackrules"},
+    "components": {"stackrules", "components"},
+    "wiring": {"stackrules", "components", "wiring"},
+    "stackctl": {"stackrules", "stackctl"},
+    "policy/stack_policies": {"stackrules"},
+}
+# The rules are plain Python: no Pulumi SDK, so the policy pack and stackctl can share them.
+NO_PULUMI = ("stackrules",)
+
+
+def imported_roots(path: Path) -> set[str]:
+    """The top-level package of every module `path` imports (relative imports are its own)."""
+    roots: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+def modules(layer: str) -> list[Path]:
+    found = sorted((ROOT / layer).rglob("*.py"))
+    assert found, f"{layer} has no modules: update MAY_IMPORT"
+    return found
+
+
+@pytest.mark.parametrize("layer", sorted(MAY_IMPORT))
+def test_each_layer_imports_only_the_layers_below_it(layer: str) -> None:
+    against = {
+        str(path.relative_to(ROOT)): sorted(
+            (imported_roots(path) & PROJECT_PACKAGES) - MAY_IMPORT[layer]
+        )
+        for path in modules(layer)
+    }
+    assert {module: wrong for module, wrong in against.items() if wrong} == {}
+
+
+@pytest.mark.parametrize("layer", NO_PULUMI)
+def test_the_rules_are_plain_python(layer: str) -> None:
+    with_pulumi = [
+        str(path.relative_to(ROOT))
+        for path in modules(layer)
+        if any(root == "pulumi" or root.startswith("pulumi_") for root in imported_roots(path))
+    ]
+    assert with_pulumi == []
+
+
+def test_the_layer_check_sees_a_wrong_import(tmp_path: Path) -> None:
+    """The check itself: an upward import is found."""
+    module = tmp_path / "upward.py"
+    module.write_text("from wiring.identity import declare_identity\nimport components.config\n")
+    assert (imported_roots(module) & PROJECT_PACKAGES) - MAY_IMPORT["stackctl"] == {
+        "wiring",
+        "components",
+    }

@@ -193,19 +193,15 @@ class Operations:
             print(f"  {key:<58} {seconds:6.1f}")
 
 
-def timed_up(
-    deployment: Deployment | None, workdir: Path, operations: Operations
-) -> tuple[Deployment, float, Timeline]:
+def timed_up(deployment: Deployment, operations: Operations) -> tuple[float, Timeline]:
+    """`up` alone (the stack and its config exist already)."""
     with recorded_events() as events:
         began, started = time.time(), time.monotonic()
-        if deployment is None:
-            deployment = Deployment.create(workdir, log, on_event=operations)
-        else:
-            deployment.up(log, on_event=operations)
-            deployment.destroyed = False
+        deployment.up(log, on_event=operations)
+        deployment.destroyed = False
         elapsed = time.monotonic() - started
         ended = time.time()
-    return deployment, elapsed, Timeline.of(events, began, ended)
+    return elapsed, Timeline.of(events, began, ended)
 
 
 def empty_program_preview(env: dict[str, str]) -> float:
@@ -268,7 +264,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         progress("cold up (the MLflow and Keycloak images are built as part of it)")
         cold_ops, warm_ops, destroy_ops = Operations(), Operations(), Operations()
-        deployment, cold, cold_timeline = timed_up(None, Path(scratch), cold_ops)
+        deployment = Deployment.create(Path(scratch), log, deploy=False)
+        cold, cold_timeline = timed_up(deployment, cold_ops)
         try:
             progress("no-op preview of the stack, then of an empty program")
             deployment.preview(log)  # warm
@@ -286,7 +283,7 @@ def main() -> None:
             deployment.destroy(log, on_event=destroy_ops)
             destroy = time.monotonic() - started
             progress("up again with warm images")
-            deployment, warm, warm_timeline = timed_up(deployment, Path(scratch), warm_ops)
+            warm, warm_timeline = timed_up(deployment, warm_ops)
         finally:
             if not deployment.destroyed:
                 deployment.destroy(log)

@@ -24,9 +24,8 @@ from pydantic.alias_generators import to_camel
 
 from components.config_model import ConfigModel
 from components.kubernetes_config import KubernetesSpec, kubernetes_errors
-from stackrules.versions import pin
 from stackrules.addresses import is_loopback
-from stackrules.durations import format_duration, parse_duration
+from stackrules.durations import LIFESPAN_BOUNDS, format_duration, parse_duration
 from stackrules.images import pinning_problem
 from stackrules.mlflow_permissions import (
     Level,
@@ -36,21 +35,11 @@ from stackrules.mlflow_permissions import (
     pattern_problem,
 )
 from stackrules.names import NAMESPACE
+from stackrules.versions import pin
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,254}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
-
-# (min, max) seconds for each lifespan key: sane bounds, not Keycloak's hard limits.
-LIFESPAN_BOUNDS: dict[str, tuple[int, int]] = {
-    # The policy pack's default bound (policy/: maxAccessTokenLifespanSeconds) is the same.
-    "access_token_lifespan": (10, 15 * 60),
-    "sso_session_idle_timeout": (60, 30 * 86400),
-    "sso_session_max_lifespan": (60, 365 * 86400),
-    "offline_session_idle_timeout": (3600, 365 * 86400),
-    "events_expiration": (3600, 3650 * 86400),
-    "admin_events_expiration": (3600, 3650 * 86400),
-}
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 MlflowPermission = Level

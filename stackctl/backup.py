@@ -24,10 +24,10 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from stackrules.versions import pin
 from stackctl import state_graft
 from stackctl.errors import StackctlError
 from stackctl.outputs import DatabaseStore, DataStores, StackOutputs
+from stackrules.versions import pin
 
 FORMAT = 1
 MANIFEST = "manifest.json"

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 from pydantic.alias_generators import to_camel
 
-from stackrules.versions import pin
 from stackctl.errors import StackctlError
 from stackrules.local_state import backend_env, cache_dir
 from stackrules.mlflow_admin import AdminClient
+from stackrules.versions import pin
 
 if TYPE_CHECKING:
     from pulumi import automation as auto

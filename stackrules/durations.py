@@ -5,6 +5,18 @@ from __future__ import annotations
 
 import re
 
+# (min, max) seconds for each lifespan key of the stack config: sane bounds, not Keycloak's hard
+# limits. The access token's maximum is also the policy pack's default bound
+# (maxAccessTokenLifespanSeconds), which reads it from here.
+LIFESPAN_BOUNDS: dict[str, tuple[int, int]] = {
+    "access_token_lifespan": (10, 15 * 60),
+    "sso_session_idle_timeout": (60, 30 * 86400),
+    "sso_session_max_lifespan": (60, 365 * 86400),
+    "offline_session_idle_timeout": (3600, 365 * 86400),
+    "events_expiration": (3600, 3650 * 86400),
+    "admin_events_expiration": (3600, 3650 * 86400),
+}
+
 _WHOLE_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 _WHOLE_PART = re.compile(r"(\d+)([dhms])")
 _GO_UNITS = {

@@ -99,7 +99,7 @@ def test_a_two_hour_access_token_is_refused_by_the_token_lifespan_policy() -> No
 
 
 def test_the_stack_config_and_the_policy_share_one_lifespan_bound() -> None:
-    from components.config import LIFESPAN_BOUNDS
+    from stackrules.durations import LIFESPAN_BOUNDS
 
     resources = copy.deepcopy(run_program({"accessTokenLifespan": "15m"}).resources)
     assert violations(resources) == []

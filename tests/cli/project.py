@@ -37,11 +37,18 @@ class CliProject:
         path.write_text(source.replace(old, new))
 
     def new_stack(self, name: str, config: dict[str, Any]) -> str:
+        """A new stack with `config`, set in two `pulumi config set-all` calls (plain keys, then
+        `--path` entries) rather than one `config set` per entry."""
         self.must("stack", "init", name)
+        plain: list[str] = []
+        nested: list[str] = []
         for key, value in config.items():
             for path, text in config_paths(key, value):
-                flags = ["--path"] if path != key else []
-                self.must("config", "set", "--stack", name, *flags, "--", path, text)
+                (plain if path == key else nested).extend(["--plaintext", f"{path}={text}"])
+        if plain:
+            self.must("config", "set-all", "--stack", name, *plain)
+        if nested:
+            self.must("config", "set-all", "--stack", name, "--path", *nested)
         return name
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:

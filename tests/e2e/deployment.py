@@ -21,9 +21,9 @@ from keycloak import KeycloakAdmin, KeycloakOpenID
 from pulumi import automation as auto
 from typer.testing import CliRunner, Result
 
-from stackrules.versions import pinned_versions
 from stackctl.cli import app as stackctl_app
 from stackrules.names import config_key, resource_prefix
+from stackrules.versions import pinned_versions
 from tests.workdir import REPO, config_paths, copy_project
 
 STACK = "e2e"
@@ -158,10 +158,11 @@ class Deployment:
         project: Callable[[Path], None] = copy_project,
         secret_config: dict[str, str] | None = None,
         on_event: Callable[[auto.EngineEvent], None] | None = None,
+        deploy: bool = True,
     ) -> Deployment:
-        """A new stack of `project` (by default this checkout's) in workdir, brought up;
-        `secret_config` is set as `pulumi config set --secret` would; `on_event` gets the
-        engine's events of that first `up`."""
+        """A new stack of `project` (by default this checkout's) in workdir, brought up unless
+        `deploy` is false; `secret_config` is set as `pulumi config set --secret` would;
+        `on_event` gets the engine's events of that first `up`."""
         project(workdir)
         state = workdir / "state"
         state.mkdir()
@@ -174,19 +175,35 @@ class Deployment:
         workspace = auto.LocalWorkspaceOptions(work_dir=str(workdir), env_vars=env)
         stack = auto.create_stack(stack_name, work_dir=str(workdir), opts=workspace)
         deployment = cls(stack=stack)
-        for key, value in (config or e2e_config()).items():
-            deployment.set_config(key, value)
-        for key, text in (secret_config or {}).items():
-            stack.set_config(key, auto.ConfigValue(text, secret=True))
-        deployment.up(log, on_event=on_event)
+        deployment.set_configs(config or e2e_config())
+        if secret_config:
+            stack.set_all_config(
+                {key: auto.ConfigValue(text, secret=True) for key, text in secret_config.items()}
+            )
+        if deploy:
+            deployment.up(log, on_event=on_event)
         return deployment
 
     def set_config(self, key: str, value: Any) -> None:
         """Set one config key; a list or object replaces every entry the key had."""
-        if config_key(key) in self.stack.get_all_config():
-            self.stack.remove_config(key)
-        for path, text in config_paths(key, value):
-            self.stack.set_config(path, auto.ConfigValue(text), path=path != key)
+        self.set_configs({key: value})
+
+    def set_configs(self, values: dict[str, Any]) -> None:
+        """Set config keys as set_config does, in two CLI calls rather than one per entry (a
+        stack's people are dozens of `--path` entries)."""
+        present = self.stack.get_all_config()
+        for key in values:
+            if config_key(key) in present:
+                self.stack.remove_config(key)
+        plain: dict[str, auto.ConfigValue] = {}
+        nested: dict[str, auto.ConfigValue] = {}
+        for key, value in values.items():
+            for path, text in config_paths(key, value):
+                (plain if path == key else nested)[path] = auto.ConfigValue(text)
+        if plain:
+            self.stack.set_all_config(plain)
+        if nested:
+            self.stack.set_all_config(nested, path=True)
 
     def up(
         self,

@@ -29,9 +29,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 from playwright.sync_api import Browser, Playwright
 
-from stackrules.versions import pinned_versions
 from stackrules.mlflow_admin import PatternGrant, create_pattern_grant, delete_pattern_grant
 from stackrules.names import resource_prefix
+from stackrules.versions import pinned_versions
 from tests.e2e.browser_login import sign_in
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.deployment import Deployment, docker, e2e_config, log, remove_leftovers

@@ -23,8 +23,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from components.certificates import new_authority, new_site_certificate
-from stackrules.versions import pinned_versions
 from stackrules.names import resource_prefix
+from stackrules.versions import pinned_versions
 from tests.e2e.deployment import Deployment, e2e_config, log, remove_leftovers
 
 STACK = "filetls"  # not "tls-...": test_13 clears leftovers named mlflow-tls-*

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
-from stackrules.versions import pinned_versions
 from stackrules.names import resource_prefix
+from stackrules.versions import pinned_versions
 from tests.e2e.deployment import Deployment, docker, e2e_config, log, remove_leftovers
 from tests.e2e.team_data import (
     assert_permissions_and_identities_are_there,

@@ -90,6 +90,8 @@ class Timeline:
     started: dict[str, float]
     healthy: dict[str, float]
     ended: float
+    origin: float
+    """When the `up` began (wall clock)."""
 
     @classmethod
     def of(cls, lines: list[str], began: float, ended: float) -> Timeline:
@@ -108,7 +110,7 @@ class Timeline:
                 started[service] = at
             elif status == "health_status: healthy":
                 healthy.setdefault(service, at)
-        return cls(started, healthy, ended - began)
+        return cls(started, healthy, ended - began, began)
 
     def readiness(self, service: str) -> float:
         return self.healthy[service] - self.started[service]
@@ -168,15 +170,16 @@ def recorded_events() -> Iterator[list[str]]:
 
 
 class Operations:
-    """How long each resource operation of one engine run took, from the engine's own event
-    stream (its step started -> its outputs or its failure), to name the slow steps."""
+    """When each resource operation of one engine run began and ended (wall clock), from the
+    engine's own event stream (its step started -> its outputs or its failure), to name the slow
+    steps and what runs after the services are ready."""
 
     def __init__(self) -> None:
         self.began: dict[str, float] = {}
-        self.took: dict[str, float] = {}
+        self.ended: dict[str, float] = {}
 
     def __call__(self, event: auto.EngineEvent) -> None:
-        now = time.monotonic()
+        now = time.time()
         if event.resource_pre_event is not None:
             meta = event.resource_pre_event.metadata
             self.began[f"{meta.op.value} {meta.urn.split('::')[-1]}"] = now
@@ -185,12 +188,26 @@ class Operations:
             meta = done.metadata
             key = f"{meta.op.value} {meta.urn.split('::')[-1]}"
             if key in self.began:
-                self.took[key] = now - self.began[key]
+                self.ended[key] = now
+
+    def took(self) -> dict[str, float]:
+        return {key: self.ended[key] - self.began[key] for key in self.ended}
 
     def print_slowest(self, label: str, count: int = 8) -> None:
         print(f"the slowest resource operations of the {label}, s:")
-        for key, seconds in sorted(self.took.items(), key=lambda item: -item[1])[:count]:
+        for key, seconds in sorted(self.took().items(), key=lambda item: -item[1])[:count]:
             print(f"  {key:<58} {seconds:6.1f}")
+
+    def print_after(self, label: str, since: float, count: int = 12) -> None:
+        """The operations that ended after `since` (seconds into the run whose wall-clock
+        start is the earliest operation's), in the order they ended, with their span."""
+        origin = min(self.began.values(), default=0.0)
+        late = sorted(
+            (end - origin, key) for key, end in self.ended.items() if end - origin > since
+        )
+        print(f"what ended after {since:.1f} s in the {label} (began -> ended, s):")
+        for end, key in late[-count:]:
+            print(f"  {key:<58} {self.began[key] - origin:6.1f} -> {end:6.1f}")
 
 
 def timed_up(deployment: Deployment, operations: Operations) -> tuple[float, Timeline]:
@@ -291,6 +308,9 @@ def main() -> None:
     cold_ops.print_slowest("cold up")
     warm_timeline.print_steps("warm up")
     warm_ops.print_slowest("warm up")
+    warm_ops.print_after(
+        "warm up", max(warm_timeline.healthy["keycloak"], warm_timeline.healthy["mlflow"])
+    )
     destroy_ops.print_slowest("destroy")
     results = {
         "cold up": (cold, "s", GOALS["cold"]),

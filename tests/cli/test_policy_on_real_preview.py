@@ -87,9 +87,9 @@ CODE_BYPASSES = {
         "Fix: list exact URIs",
     ),
     "audience-account": (
-        "wiring/on_docker.py",
-        '                "audience": client.client_id,\n                "sign_in_groups"',
-        '                "audience": "account",\n                "sign_in_groups"',
+        "wiring/identity.py",
+        '        "audience": cfg.client_id,\n        "sign_in_groups"',
+        '        "audience": "account",\n        "sign_in_groups"',
         "mlflow-oidc-audience-is-the-client",
         "set OIDC_AUDIENCE to OIDC_CLIENT_ID",
     ),

@@ -27,7 +27,7 @@ from playwright.sync_api import sync_playwright
 from benchmarks.engine import deployed_e2e_stack, progress
 from tests.e2e.browser_login import sign_in
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.e2e.deployment import PREFIX, Deployment, docker, poll
+from tests.support.deployment import PREFIX, Deployment, docker, poll
 
 REQUESTS = 200
 ROUND = 20

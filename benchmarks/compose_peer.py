@@ -35,7 +35,7 @@ from components.mlflow_server import server_command
 from components.postgres_server import HEALTH as POSTGRES_HEALTH
 from components.service_container import HEALTH_INTERVAL_SECONDS, HealthCheck
 from stackrules.versions import pinned_versions
-from tests.e2e.deployment import ACCESS_TOKEN_SECONDS, USERS, docker
+from tests.support.deployment import ACCESS_TOKEN_SECONDS, USERS, docker
 
 PROJECT = "mkspeer"
 # Ports of their own, so the peer never meets the e2e stack's.

@@ -12,7 +12,7 @@
 Each figure is printed beside its goal, and once more as one JSON line.
 
 Run with the toolchain's env sourced:  .venv/bin/python -m benchmarks.engine
-It deploys the e2e test stack (tests/e2e/deployment.py), so it must not run beside the suite.
+It deploys the e2e test stack (tests/support/deployment.py), so it must not run beside the suite.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ from pulumi import automation as auto
 from benchmarks.compose_peer import compose_peer, drop_peer_images
 from components.keycloak_server import IMAGE_REPOSITORY as KEYCLOAK_IMAGE_REPOSITORY
 from components.mlflow_server import IMAGE_REPOSITORY as MLFLOW_IMAGE_REPOSITORY
-from tests.e2e.deployment import PREFIX, Deployment, docker, remove_leftovers
-from tests.workdir import REPO
+from tests.support.deployment import PREFIX, Deployment, docker, remove_leftovers
+from tests.support.workdir import REPO
 
 BUILT_IMAGE_REPOSITORIES = (MLFLOW_IMAGE_REPOSITORY, KEYCLOAK_IMAGE_REPOSITORY)
 

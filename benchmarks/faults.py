@@ -14,8 +14,8 @@ import sys
 
 from benchmarks.engine import deployed_e2e_stack, log, progress
 from benchmarks.plots import bar_chart
-from tests.e2e.deployment import CONTAINERS
 from tests.e2e.faults import Load, crash, restart_docker_engine, under_load
+from tests.support.deployment import CONTAINERS
 
 USER = "alice"
 

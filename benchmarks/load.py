@@ -32,8 +32,8 @@ from urllib.parse import urlsplit
 
 from benchmarks.engine import deployed_e2e_stack, percentile, progress
 from benchmarks.plots import bar_chart
-from tests.e2e.deployment import Deployment
 from tests.e2e.form_login import SignInError, form_login, personal_access_token
+from tests.support.deployment import Deployment
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient

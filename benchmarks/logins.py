@@ -28,8 +28,8 @@ import httpx
 
 from benchmarks.engine import deployed_e2e_stack, log, progress
 from benchmarks.plots import bar_chart
-from tests.e2e.deployment import CONTAINERS, Deployment
 from tests.e2e.form_login import SignInError, form_login
+from tests.support.deployment import CONTAINERS, Deployment
 
 SECONDS_PER_CASE = 20
 DOCKER_SOCKET = "/var/run/docker.sock"

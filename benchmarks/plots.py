@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.workdir import REPO
+from tests.support.workdir import REPO
 
 CHARTS = REPO / "docs" / "performance"
 

@@ -31,8 +31,8 @@ import httpx
 
 from benchmarks.engine import deployed_e2e_stack, progress
 from benchmarks.plots import bar_chart
-from tests.e2e.deployment import PREFIX, Deployment, docker
 from tests.e2e.form_login import form_login, personal_access_token
+from tests.support.deployment import PREFIX, Deployment, docker
 
 SECONDS = 30
 PY_SPY = str(Path(sys.executable).parent / "py-spy")

@@ -21,7 +21,7 @@ import httpx
 
 from benchmarks.engine import deployed_e2e_stack, log, percentile, progress
 from benchmarks.plots import bar_chart
-from tests.e2e.deployment import CONTAINERS, Deployment, docker
+from tests.support.deployment import CONTAINERS, Deployment, docker
 
 WORKER_COUNTS = (1, 2, 4)
 CLIENTS = 8

@@ -1,7 +1,7 @@
 """The pack on the stack as __main__.py declares it, as a `pulumi preview --policy-pack` would.
 
 The real preview needs the provider plugins. Here the real program runs under Pulumi's mock
-engine (tests/unit/harness.py), and each declared resource goes through the SDK's own Analyze:
+engine (tests/support/harness.py), and each declared resource goes through the SDK's own Analyze:
 its type token and engine-side inputs, with secrets still marked as the engine sends them.
 """
 
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.unit.harness import Declared, DeclaredStack, run_program  # noqa: E402
+from tests.support.harness import Declared, DeclaredStack, run_program  # noqa: E402
 
 # (resource name, policy name, message); every policy of the pack is mandatory.
 Violation = tuple[str, str, str]

@@ -1,3 +1,3 @@
-from tests.cli.project import project
+from tests.support.project import project
 
 __all__ = ["project"]

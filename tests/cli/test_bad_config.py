@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from stackrules.names import resource_prefix
-from tests.bad_configs import BAD_CONFIGS, BadConfig
-from tests.cli.project import CliProject
-from tests.e2e.deployment import stack_objects
+from tests.support.bad_configs import BAD_CONFIGS, BadConfig
+from tests.support.deployment import stack_objects
+from tests.support.project import CliProject
 
 OURS = [case for case in BAD_CONFIGS if not case.fails_schema_type]
 SCHEMA = [case for case in BAD_CONFIGS if case.fails_schema_type]

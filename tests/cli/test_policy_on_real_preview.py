@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.cli.project import POLICY_PACK, CliProject
+from tests.support.project import POLICY_PACK, CliProject
 
 
 def policy_preview(project: CliProject, stack: str) -> tuple[int, str]:

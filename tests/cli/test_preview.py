@@ -3,7 +3,7 @@ value is refused before any resource, naming the key, the value and the fix."""
 
 from __future__ import annotations
 
-from tests.cli.project import CliProject
+from tests.support.project import CliProject
 
 
 def test_preview_refuses_bad_config_naming_key_value_and_fix(project: CliProject) -> None:

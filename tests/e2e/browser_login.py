@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import BrowserContext, Page
 
-from tests.e2e.deployment import Authenticator, Deployment
+from tests.support.deployment import Authenticator, Deployment
 
 
 def sign_in(

@@ -11,14 +11,14 @@ import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from stackrules.versions import pinned_versions
-from tests.e2e.deployment import (
+from tests.support.deployment import (
     Deployment,
     container_logs,
     docker_inventory,
     log,
     remove_leftovers,
 )
-from tests.workdir import pulumi_cli_problem
+from tests.support.workdir import pulumi_cli_problem
 
 CHROMIUM = "/usr/bin/chromium"
 # Flags that keep Chromium from reaching for the internet on a closed network.

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from tests.e2e.deployment import Deployment, docker, poll
 from tests.e2e.form_login import SignInError, form_login
-from tests.workdir import REPO
+from tests.support.deployment import Deployment, docker, poll
+from tests.support.workdir import REPO
 
 REQUEST_TIMEOUT = 10
 PAUSE_BETWEEN_REQUESTS = 0.05

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.deployment import Deployment
+from tests.support.deployment import Deployment
 
 ARTIFACT = "notes/summary.txt"
 SESSION_SETTINGS = ("ssoSessionIdleTimeout", "ssoSessionMaxLifespan", "accessTokenLifespan")

@@ -4,7 +4,7 @@ before the next `up`, and said so; nothing else in Docker is touched."""
 from __future__ import annotations
 
 from stackrules.versions import pinned_versions
-from tests.e2e.deployment import PREFIX, docker, remove_leftovers, stack_objects
+from tests.support.deployment import PREFIX, docker, remove_leftovers, stack_objects
 
 
 def test_leftovers_of_a_killed_run_are_removed_and_named() -> None:

@@ -6,7 +6,7 @@ import subprocess
 
 import httpx
 
-from tests.e2e.deployment import CONTAINERS, PORTS, PREFIX, Deployment, docker
+from tests.support.deployment import CONTAINERS, PORTS, PREFIX, Deployment, docker
 
 
 def test_up_from_nothing_leaves_every_container_healthy(deployment: Deployment) -> None:

@@ -9,8 +9,8 @@ from mlflow.tracking import MlflowClient
 from playwright.sync_api import Browser
 
 from tests.e2e.browser_login import current_user, sign_in
-from tests.e2e.deployment import Deployment
 from tests.e2e.form_login import SignInError, form_login, personal_access_token
+from tests.support.deployment import Deployment
 
 
 def test_browser_is_sent_to_keycloak_signs_in_and_lands_in_mlflow(

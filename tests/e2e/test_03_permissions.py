@@ -7,7 +7,7 @@ import uuid
 from playwright.sync_api import Browser
 
 from tests.e2e.browser_login import current_user, sign_in
-from tests.e2e.deployment import Deployment
+from tests.support.deployment import Deployment
 
 SEARCH = "/api/2.0/mlflow/experiments/search?max_results=5"
 

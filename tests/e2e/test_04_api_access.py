@@ -9,7 +9,7 @@ from mlflow.tracking import MlflowClient
 from playwright.sync_api import Browser
 
 from tests.e2e.browser_login import sign_in
-from tests.e2e.deployment import AUTOMATION_CLIENT, Deployment
+from tests.support.deployment import AUTOMATION_CLIENT, Deployment
 
 
 def log_a_run(deployment: Deployment) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.e2e.deployment import ACCESS_TOKEN_SECONDS, Deployment
+from tests.support.deployment import ACCESS_TOKEN_SECONDS, Deployment
 
 
 def test_token_lifespans_read_back_from_keycloak_equal_the_config(deployment: Deployment) -> None:

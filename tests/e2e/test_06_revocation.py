@@ -7,7 +7,7 @@ from keycloak.exceptions import KeycloakError
 from playwright.sync_api import Browser
 
 from tests.e2e.browser_login import sign_in
-from tests.e2e.deployment import ACCESS_TOKEN_SECONDS, Deployment, poll
+from tests.support.deployment import ACCESS_TOKEN_SECONDS, Deployment, poll
 
 # mlflow-oidc-auth lets a session live until its token's expiry plus this leeway.
 PLUGIN_LEEWAY_SECONDS = 30

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from pulumi import automation as auto
 
-from tests.e2e.deployment import ACCESS_TOKEN_SECONDS, Deployment, log
+from tests.support.deployment import ACCESS_TOKEN_SECONDS, Deployment, log
 
 
 def changes_of(summary: Mapping[auto.OpType, int] | None) -> dict[str, int]:

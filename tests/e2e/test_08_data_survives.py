@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from tests.e2e.deployment import Deployment, docker, log
+from tests.support.deployment import Deployment, docker, log
 
 CONTAINER = "mlflow-e2e-mlflow"
 

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from stackctl.cli import app
 from tests.e2e.browser_login import sign_in
-from tests.e2e.deployment import USERS, Deployment, e2e_config, log, poll
+from tests.support.deployment import USERS, Deployment, e2e_config, log, poll
 
 LEAVER = "lena"
 # mlflow-oidc-auth's name of her: her email.

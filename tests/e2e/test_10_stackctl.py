@@ -20,7 +20,7 @@ from typer.testing import CliRunner, Result
 
 from stackctl.cli import app
 from stackrules.durations import format_duration
-from tests.e2e.deployment import ACCESS_TOKEN_SECONDS, Deployment
+from tests.support.deployment import ACCESS_TOKEN_SECONDS, Deployment
 
 SEARCH = "/api/2.0/mlflow/experiments/search?max_results=1"
 runner = CliRunner()

@@ -18,8 +18,8 @@ from pulumi import automation as auto
 from typer.testing import CliRunner
 
 from stackctl.cli import app
-from tests.e2e.deployment import Deployment
-from tests.unit.harness import PROJECT
+from tests.support.deployment import Deployment
+from tests.support.harness import PROJECT
 
 STACK = "stackctl-state"
 runner = CliRunner()

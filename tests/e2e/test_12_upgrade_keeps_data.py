@@ -20,9 +20,9 @@ import yaml
 from pulumi import automation as auto
 
 from stackrules.names import resource_prefix
-from tests.e2e.deployment import Deployment, e2e_config, log, remove_leftovers
 from tests.e2e.upgrades import dropped_data, dropping_steps
-from tests.workdir import PROJECT_FILES, REPO, copy_project
+from tests.support.deployment import Deployment, e2e_config, log, remove_leftovers
+from tests.support.workdir import PROJECT_FILES, REPO, copy_project
 
 # main as the first release left it: what users have deployed.
 RELEASED = "328154d9bdd7500b59a5a9e6adfb1552c33cc6f5"

@@ -34,9 +34,9 @@ from stackrules.names import resource_prefix
 from stackrules.versions import pinned_versions
 from tests.e2e.browser_login import sign_in
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.e2e.deployment import Deployment, docker, e2e_config, log, remove_leftovers
 from tests.e2e.faults import Load, crash, under_load
 from tests.e2e.team_data import ensure_experiment
+from tests.support.deployment import Deployment, docker, e2e_config, log, remove_leftovers
 
 STACK = "tls"
 PORTS = {

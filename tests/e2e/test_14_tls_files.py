@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import hashes
 from components.certificates import new_authority, new_site_certificate
 from stackrules.names import resource_prefix
 from stackrules.versions import pinned_versions
-from tests.e2e.deployment import Deployment, e2e_config, log, remove_leftovers
+from tests.support.deployment import Deployment, e2e_config, log, remove_leftovers
 
 STACK = "filetls"  # not "tls-...": test_13 clears leftovers named mlflow-tls-*
 PORTS = {

@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 
 from stackrules.names import resource_prefix
-from tests.e2e.deployment import Deployment, e2e_config, log, remove_leftovers
 from tests.e2e.team_data import (
     assert_permissions_and_identities_are_there,
     assert_tracking_data_is_there,
     write_data,
 )
+from tests.support.deployment import Deployment, e2e_config, log, remove_leftovers
 
 STACK = "restore"
 PORTS = {"keycloakPort": 18082, "mlflowPort": 15002, "mlflowDbPort": 25436, "keycloakDbPort": 25437}

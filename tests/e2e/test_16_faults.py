@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.deployment import CONTAINERS, Deployment, log
 from tests.e2e.faults import Load, Outcome, crash, restart_docker_engine, under_load
+from tests.support.deployment import CONTAINERS, Deployment, log
 
 USER = "alice"
 REALM_SETTINGS = ("ssoSessionIdleTimeout", "ssoSessionMaxLifespan", "accessTokenLifespan",

@@ -19,13 +19,13 @@ from pulumi import automation as auto
 
 from stackrules.names import resource_prefix
 from stackrules.versions import pinned_versions
-from tests.e2e.deployment import Deployment, docker, e2e_config, log, remove_leftovers
 from tests.e2e.team_data import (
     assert_permissions_and_identities_are_there,
     assert_tracking_data_is_there,
     write_data,
 )
 from tests.e2e.upgrades import dropped_data, dropping_steps
+from tests.support.deployment import Deployment, docker, e2e_config, log, remove_leftovers
 
 STACK = "pins"
 PREFIX = resource_prefix(STACK)

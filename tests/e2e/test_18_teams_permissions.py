@@ -1,7 +1,7 @@
 """Teams and their MLflow permissions declared in the stack config, enforced by the real
 mlflow-oidc-auth, kept by `up` against changes made by hand.
 
-The stack declares (tests/e2e/deployment.py): team data-science with EDIT on experiments
+The stack declares (tests/support/deployment.py): team data-science with EDIT on experiments
 matching ^ds- and READ on ^shared-; dana is in that team only, alice in no team.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.deployment import PERMISSIONS, Deployment, log, poll
 from tests.e2e.team_data import ensure_experiment, experiment_by_name
+from tests.support.deployment import PERMISSIONS, Deployment, log, poll
 
 TEAM = "data-science"
 PATTERNS = f"/api/2.0/mlflow/permissions/groups/{TEAM}/experiment-patterns"

@@ -10,7 +10,7 @@ import pyotp
 from playwright.sync_api import Browser, BrowserContext, Page
 
 from tests.e2e.browser_login import current_user, enrol_authenticator, give_second_factor
-from tests.e2e.deployment import Deployment
+from tests.support.deployment import Deployment
 
 LOGIN_TIMEOUT = 30_000
 # Keycloak's brute-force detector: failures closer together than this count as a quick

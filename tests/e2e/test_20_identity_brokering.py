@@ -18,8 +18,8 @@ from pulumi import automation as auto
 from components.keycloak_server import HTTP_PORT
 from stackrules.names import config_key
 from tests.e2e.browser_login import current_user
-from tests.e2e.deployment import Deployment, log
 from tests.e2e.team_data import ensure_experiment
+from tests.support.deployment import Deployment, log
 
 CORP = "corp"
 BROKER_CLIENT = "mlflow-broker"

@@ -15,8 +15,8 @@ from pulumi import automation as auto
 
 from stackrules.versions import pinned_versions
 from tests.e2e.browser_login import current_user, sign_in
-from tests.e2e.deployment import PREFIX, Deployment, docker, log, poll
 from tests.e2e.team_data import ensure_experiment
+from tests.support.deployment import PREFIX, Deployment, docker, log, poll
 
 BASE = "dc=corp,dc=example"
 CONTAINER = f"{PREFIX}-ldap"

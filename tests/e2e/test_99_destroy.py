@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.e2e.deployment import Deployment, docker_inventory, log, stack_objects
+from tests.support.deployment import Deployment, docker_inventory, log, stack_objects
 
 
 def test_destroy_removes_every_container_network_and_volume(

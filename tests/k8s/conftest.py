@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.project import CliProject, new_project
 from tests.k8s.rendered import (
     ACCESS_KEY_ID,
     EXTERNAL_PASSWORDS,
@@ -17,7 +16,8 @@ from tests.k8s.rendered import (
     Rendered,
     render,
 )
-from tests.workdir import REPO
+from tests.support.project import CliProject, new_project
+from tests.support.workdir import REPO
 
 CRDS = REPO.parent / "shared" / "crds"
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from tests.cli.project import CliProject
+from tests.support.project import CliProject
 
 # Not secrets of anything: values the tests set as secret config and then look for.
 ACCESS_KEY_ID = "AKIATESTRENDERKEY0001"

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.project import CliProject
 from tests.k8s.apiserver import install_crds, running_cluster
 from tests.k8s.kubectl import Kubectl
 from tests.k8s.rendered import ACCESS_KEY_ID, BASE_CONFIG, SECRET_ACCESS_KEY
+from tests.support.project import CliProject
 
 NAMESPACE = "mlflow-live"
 STACK = "k8s-live"

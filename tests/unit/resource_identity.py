@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from stackrules.names import config_key
-from tests.unit.harness import ROOT, Identity, RecordingMocks, run_with
+from tests.support.harness import ROOT, Identity, RecordingMocks, run_with
 
 SNAPSHOT = Path(__file__).with_name("resource_identity.json")
 DEV_STACK = ROOT / "Pulumi.dev.yaml"

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from components.config import MESSAGE_SHOWN_EXIT_CODE, ConfigError, StackConfig, parse_config
-from tests.bad_configs import BAD_CONFIGS, BadConfig
-from tests.unit.harness import run_program
+from tests.support.bad_configs import BAD_CONFIGS, BadConfig
+from tests.support.harness import run_program
 
 
 def config_error(raw: dict[str, Any]) -> str:

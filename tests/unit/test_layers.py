@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.harness import ROOT
+from tests.support.harness import ROOT
 
 PROJECT_PACKAGES = {"stackrules", "components", "wiring", "stackctl", "tests", "benchmarks"}
 # Each layer's folder -> the project packages its modules may import (itself included).
@@ -62,6 +62,33 @@ def test_the_rules_are_plain_python(layer: str) -> None:
     assert with_pulumi == []
 
 
+TEST_TIERS = ("tests/unit", "tests/cli", "tests/e2e", "tests/k8s", "policy/tests")
+
+
+def imported_test_packages(path: Path) -> set[str]:
+    """The `tests.<package>` every import of `path` names (tests.support, tests.e2e, ...)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        found.update(".".join(n.split(".")[:2]) for n in names if n.startswith("tests."))
+    return found
+
+
+@pytest.mark.parametrize("tier", TEST_TIERS)
+def test_a_test_tier_shares_helpers_only_through_tests_support(tier: str) -> None:
+    own = tier.replace("/", ".") if tier.startswith("tests/") else None
+    allowed = {"tests.support", *([own] if own else [])}
+    against = {
+        str(path.relative_to(ROOT)): sorted(imported_test_packages(path) - allowed)
+        for path in modules(tier)
+    }
+    assert {module: wrong for module, wrong in against.items() if wrong} == {}
+
+
 def test_the_layer_check_sees_a_wrong_import(tmp_path: Path) -> None:
     """The check itself: an upward import is found."""
     module = tmp_path / "upward.py"
@@ -70,3 +97,5 @@ def test_the_layer_check_sees_a_wrong_import(tmp_path: Path) -> None:
         "wiring",
         "components",
     }
+    module.write_text("from tests.e2e.faults import crash\nfrom tests.support import harness\n")
+    assert imported_test_packages(module) == {"tests.e2e", "tests.support"}

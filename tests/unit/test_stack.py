@@ -15,7 +15,7 @@ from components.keycloak_server import (
     IMAGE_REPOSITORY,
 )
 from stackrules.versions import pinned_versions
-from tests.unit.harness import DeclaredStack, resolve, run_program, unit_config
+from tests.support.harness import DeclaredStack, resolve, run_program, unit_config
 
 CONTAINER = "docker:index/container:Container"
 BUILT_IMAGE = "docker:index/image:Image"

@@ -12,7 +12,7 @@ import yaml
 from components.config import StackConfig
 from components.config_docs import render_pulumi_yaml, render_readme, schema_type
 from stackrules.versions import pinned_versions
-from tests.unit.harness import ROOT
+from tests.support.harness import ROOT
 
 
 def pins_in(*lines: str) -> dict[str, str]:

@@ -24,7 +24,7 @@ from typer.testing import CliRunner, Result
 from stackctl.cli import app as stackctl_app
 from stackrules.names import config_key, resource_prefix
 from stackrules.versions import pinned_versions
-from tests.workdir import REPO, config_paths, copy_project
+from tests.support.workdir import REPO, config_paths, copy_project
 
 STACK = "e2e"
 PREFIX = resource_prefix(STACK)

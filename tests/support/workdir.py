@@ -10,7 +10,7 @@ from typing import Any
 
 from stackrules.versions import pin
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PROJECT_FILES = (
     "Pulumi.yaml",
     "__main__.py",

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.workdir import REPO, config_paths, copy_project, pulumi_cli_problem
+from tests.support.workdir import REPO, config_paths, copy_project, pulumi_cli_problem
 
 POLICY_PACK = str(REPO / "policy")
 

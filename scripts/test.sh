@@ -23,6 +23,8 @@ tier() { # name command...: run one tier of the suite and record its wall time
   step "$name"
   "$@" || rc=$?
   tier_times+=("$(printf '%-58s %5ds%s' "$name" $((SECONDS - started)) "$([ "$rc" = 0 ] || echo "  FAILED (exit $rc)")")")
+  # benchmarks/suite.py reads them from here: name, seconds, exit code.
+  [ -z "${MKS_TIER_TIMES:-}" ] || printf '%s\t%s\t%s\n' "$name" $((SECONDS - started)) "$rc" >>"$MKS_TIER_TIMES"
   step "$name: $((SECONDS - started))s"
   return "$rc"
 }

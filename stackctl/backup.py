@@ -318,9 +318,34 @@ def saved_identities(directory: Path) -> tuple[str, list[dict[str, Any]]]:
     return str(saved["stack"]), list(saved["resources"])
 
 
-def start_services(stores: DataStores, say: Say) -> None:
+# How long restore waits for the restarted services' health checks (Keycloak migrates a
+# restored schema at start).
+SERVICES_READY_SECONDS = 600
+
+
+def start_services(stores: DataStores, say: Say, timeout: float = SERVICES_READY_SECONDS) -> None:
+    """Start the services and wait until Docker reports each healthy: the `up` that follows
+    talks to MLflow's and Keycloak's APIs at once (MLflow's container is not replaced, so
+    nothing else in that `up` waits for it)."""
     docker("start", *stores.services)
-    say(f"started {', '.join(stores.services)}")
+    say(f"started {', '.join(stores.services)}; waiting for their health checks")
+    deadline = time.monotonic() + timeout
+    while True:
+        states = docker(
+            "inspect", "--format", "{{.Name}} {{.State.Health.Status}}", *stores.services
+        ).split("\n")
+        waiting = [
+            line.split()[0].lstrip("/") for line in states if line and line.split()[-1] != "healthy"
+        ]
+        if not waiting:
+            say(f"healthy: {', '.join(stores.services)}")
+            return
+        if time.monotonic() > deadline:
+            raise StackctlError(
+                f"{', '.join(waiting)} not healthy {timeout:.0f} s after the restart; see "
+                f"`docker logs {waiting[0]}`"
+            )
+        time.sleep(1)
 
 
 def import_state(stack: auto.Stack, deployment: dict[str, Any], version: int) -> None:

@@ -33,7 +33,7 @@ from components.mlflow_server import HEALTH as MLFLOW_HEALTH
 from components.mlflow_server import HTTP_PORT as MLFLOW_PORT
 from components.mlflow_server import server_command
 from components.postgres_server import HEALTH as POSTGRES_HEALTH
-from components.service_container import HEALTH_INTERVAL_SECONDS, HealthCheck
+from components.service_container import HEALTH_INTERVAL_SECONDS, HEALTH_RETRIES, HealthCheck
 from stackrules.versions import pinned_versions
 from tests.support.deployment import ACCESS_TOKEN_SECONDS, USERS, docker
 
@@ -50,7 +50,7 @@ def healthcheck(health: HealthCheck) -> dict[str, Any]:
         "interval": f"{HEALTH_INTERVAL_SECONDS}s",
         "timeout": "5s",
         "start_period": health.start_period,
-        "retries": 150,
+        "retries": HEALTH_RETRIES,
     }
 
 

@@ -19,13 +19,14 @@ esac
 run_started=$SECONDS
 tier_times=()
 tier() { # name command...: run one tier of the suite and record its wall time
-  local name=$1 started=$SECONDS rc=0; shift
+  local name=$1 started=$SECONDS rc=0 took; shift
   step "$name"
   "$@" || rc=$?
-  tier_times+=("$(printf '%-58s %5ds%s' "$name" $((SECONDS - started)) "$([ "$rc" = 0 ] || echo "  FAILED (exit $rc)")")")
+  took=$((SECONDS - started))
+  tier_times+=("$(printf '%-58s %5ds%s' "$name" "$took" "$([ "$rc" = 0 ] || echo "  FAILED (exit $rc)")")")
   # benchmarks/suite.py reads them from here: name, seconds, exit code.
-  [ -z "${MKS_TIER_TIMES:-}" ] || printf '%s\t%s\t%s\n' "$name" $((SECONDS - started)) "$rc" >>"$MKS_TIER_TIMES"
-  step "$name: $((SECONDS - started))s"
+  [ -z "${MKS_TIER_TIMES:-}" ] || printf '%s\t%s\t%s\n' "$name" "$took" "$rc" >>"$MKS_TIER_TIMES"
+  step "$name: ${took}s"
   return "$rc"
 }
 print_tier_times() {
@@ -35,10 +36,10 @@ print_tier_times() {
   printf '  %-58s %5ds\n' "total" $((SECONDS - run_started)) >&2
 }
 trap print_tier_times EXIT
-# A tier's function runs as the left of `||`, where bash ignores set -e: each one chains its
-# commands with && so that a failing one fails the tier.
 # The slowest tests of each real tier, for the same reason.
 DURATIONS=(--durations=15 --durations-min=5)
+# A tier's function runs as the left of `||`, where bash ignores set -e: each one chains its
+# commands with && so that a failing one fails the tier.
 
 tier "python venv" ensure_venv
 PY="$REPO_ROOT/.venv/bin"

@@ -9,7 +9,8 @@ matches that one name, so a grant can exist before the experiment does.
 from __future__ import annotations
 
 import re
-from typing import Literal
+import re._parser as regex_parser  # the parser `re.compile` itself uses; see literal_prefix
+from typing import Any, Literal
 
 # The marker input of every MlflowPermission resource: how the policy pack tells them from the
 # stack's other dynamic resources.
@@ -27,10 +28,6 @@ PATTERN_ROUTES: dict[str, str] = {
     "prompts": "prompts-patterns",
 }
 SUBJECT_ROUTES: dict[str, str] = {"group": "groups", "user": "users"}
-
-# Names no real selector would match all of at once; a pattern matching every one of them
-# grants on everything (".*", ".+", "^.*$", "[\\s\\S]*", "").
-_UNRELATED_NAMES = ("a", "Z", "0", "finance-q3", "ds-churn", "shared/model", " x", "ü")
 
 
 def exact_name_pattern(name: str) -> str:
@@ -52,10 +49,40 @@ def pattern_problem(pattern: str) -> str | None:
     return None
 
 
-def matches_everything(pattern: str) -> bool:
-    """Whether a grant of `pattern` covers every name there is, present and future."""
+_START_ANCHORS = (regex_parser.AT_BEGINNING, regex_parser.AT_BEGINNING_STRING)
+
+
+def literal_prefix(pattern: str) -> str:
+    """The text that begins every name `pattern` matches (under `re.match`), '' if none.
+
+    A grant scoped to a prefix (`^ds-`, `^churn\\-model$`) covers that family of names only; a
+    pattern without one (`.*`, `..`, `\\w+`, `a|.*`) may cover every name there is, now and in
+    future. Decided from the pattern's parse by the very parser the plugin's `re` uses, so no
+    rewriting of the pattern (an alternation, a quantified first letter, a group) hides a
+    catch-all; probing sample names cannot tell that.
+    """
     try:
-        compiled = re.compile(pattern)
+        parsed = regex_parser.parse(pattern)
     except re.error:
-        return False
-    return all(compiled.match(name) for name in _UNRELATED_NAMES)
+        return ""
+    return _literal_run(list(parsed))[0]
+
+
+def _literal_run(items: list[Any]) -> tuple[str, bool]:
+    """The literal text that `items` (a parsed sequence) start with, and whether that text is
+    all of them."""
+    prefix = ""
+    for opcode, argument in items:
+        if opcode is regex_parser.AT and argument in _START_ANCHORS:
+            continue  # `^` and `\\A` anchor where `re.match` anchors anyway
+        if opcode is regex_parser.LITERAL:
+            prefix += chr(argument)
+            continue
+        if opcode is regex_parser.SUBPATTERN:  # a group: (group, add_flags, del_flags, items)
+            inner, whole = _literal_run(list(argument[3]))
+            prefix += inner
+            if whole:
+                continue
+        # Anything else (a class, a repeat, a branch, a lookaround) ends the literal text.
+        return prefix, False
+    return prefix, True

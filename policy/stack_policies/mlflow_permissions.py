@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from stackrules.mlflow_permissions import RESOURCE_MARKER, matches_everything
+from stackrules.mlflow_permissions import RESOURCE_MARKER, literal_prefix
 
 from .props import is_unknown
 from .resource_types import DYNAMIC
@@ -19,9 +19,11 @@ ALLOWED_SUBJECTS = names_option(
 
 @rule("mlflow-no-catch-all-manage", DYNAMIC, config=ALLOWED_SUBJECTS)
 def no_catch_all_manage(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
-    """No team or user is granted MANAGE on a pattern that matches every name (`.*`), unless
-    the pack config lists it in allowedSubjects: MANAGE lets them grant and revoke others'
-    access to everything of that kind, now and in future.
+    """No team or user is granted MANAGE on a pattern without a literal prefix (`.*`, `..`,
+    `\\w+`, `a|.*`), unless the pack config lists it in allowedSubjects: such a pattern may match
+    every name, and MANAGE lets them grant and revoke others' access to everything of that
+    kind, now and in future. `^ds-` or an exact name is scoped; the prefix is read from the
+    pattern's parse (stackrules.mlflow_permissions.literal_prefix), not guessed from samples.
     """
     props = resource.props
     if props.get(RESOURCE_MARKER) is not True:
@@ -31,11 +33,13 @@ def no_catch_all_manage(resource: Resource, config: Mapping[str, Any]) -> Iterat
         return
     if subject in set(config.get("allowedSubjects") or []):
         return
-    if matches_everything(regex):
+    if not literal_prefix(regex):
         kind = props.get("resource", "resources")
         yield (
-            f"{props.get('subject_kind', 'subject')} {subject!r} is granted MANAGE on every one "
-            f"of the {kind} (pattern {regex!r}): they could change anyone's access to all of "
-            f"them. Fix: narrow the pattern in the stack config {config_key('permissions')}, "
-            "grant EDIT, or list the subject in this policy's allowedSubjects."
+            f"{props.get('subject_kind', 'subject')} {subject!r} is granted MANAGE on pattern "
+            f"{regex!r}, which does not start with literal text, so it can match every one of "
+            f"the {kind}: they could change anyone's access to all of them. Fix: start the "
+            f"pattern with a literal prefix (e.g. '^ds-') in the stack config "
+            f"{config_key('permissions')}, grant EDIT, or list the subject in this policy's "
+            "allowedSubjects."
         )

@@ -25,10 +25,17 @@ def grant(**props: Any) -> Resource:
     return Resource(DYNAMIC, {**base, **props})
 
 
-@pytest.mark.parametrize("regex", [".*", "^.*$", ".+", "[\\s\\S]*", "", "^"])
-def test_manage_on_every_name_is_refused(regex: str) -> None:
+# Patterns with no fixed leading text. "..", "\\w" and ".{2,}" passed while the rule probed sample
+# names instead of reading the pattern: they miss only one-letter names.
+CATCH_ALLS = [".*", "^.*$", ".+", "[\\s\\S]*", "", "^", "(?!zzz).*", "(?i).*"]
+CATCH_ALLS += ["..", "\\w", ".{2,}", "ds-|.*", "d*s", "(?:ds)?", "(ds-)*", "\\Ads-|x"]
+
+
+@pytest.mark.parametrize("regex", CATCH_ALLS)
+def test_manage_without_a_literal_prefix_is_refused(regex: str) -> None:
     [message] = no_catch_all_manage.violations(grant(regex=regex))
-    assert "'data-science' is granted MANAGE on every one of the experiments" in message
+    assert f"'data-science' is granted MANAGE on pattern {regex!r}" in message
+    assert "can match every one of the experiments" in message
     assert "mlflow-keycloak-stack:permissions" in message
 
 
@@ -37,6 +44,12 @@ def test_manage_on_every_name_is_refused(regex: str) -> None:
     [
         {"regex": "^ds-"},
         {"regex": "^ds-.*"},
+        {"regex": "\\Ads-"},
+        {"regex": "ds-(a|b)"},
+        {"regex": "^churn\\-model$"},  # an exact name, as the stack writes it
+        {"regex": "(?i)^ds-"},
+        {"regex": "(ds-)x"},
+        {"regex": "[d]s-"},
         {"regex": ".*", "level": "EDIT"},
         {"regex": UNKNOWN},
         {RESOURCE_MARKER: None},  # another dynamic resource (an MlflowAccount)

@@ -173,7 +173,7 @@ CASES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "keycloak-no-direct-grants": _weakened(
         OIDC_CLIENT, CLIENT_PROPS, directAccessGrantsEnabled=True
     ),
-    "mlflow-no-catch-all-manage": _weakened(DYNAMIC, PERMISSION_PROPS, regex=".*"),
+    "mlflow-no-catch-all-manage": _weakened(DYNAMIC, PERMISSION_PROPS, regex=".."),
     "container-secrets-not-plaintext": _weakened(
         CONTAINER,
         MLFLOW_CONTAINER,

@@ -60,6 +60,22 @@ CONFIG_BYPASSES: dict[str, tuple[dict[str, Any], str, str]] = {
         "keycloak-refresh-token-rotation",
         "revokeRefreshToken true",
     ),
+    # ".." matches every name of two letters or more: MANAGE on nearly everything.
+    "manage-on-any-two-letters": (
+        {
+            "teams": [{"name": "data-science"}],
+            "permissions": [
+                {
+                    "team": "data-science",
+                    "resource": "experiments",
+                    "pattern": "..",
+                    "level": "MANAGE",
+                }
+            ],
+        },
+        "mlflow-no-catch-all-manage",
+        "start the pattern with a literal prefix",
+    ),
     "year-long-session": (
         {"ssoSessionMaxLifespan": "365d"},
         "keycloak-sso-session-lifespan",

@@ -24,14 +24,21 @@ from components.certificates import CertificateAuthority, SiteCertificate
 from components.keycloak_server import public_paths
 from components.service_container import HealthCheck, Placement, local_image, service_container
 from components.stack_component import Options, StackComponent
-from stackrules.names import EDGE_PROXY_ROLE, ROLE_LABEL
+from stackrules.names import (
+    EDGE_PROXY_CONFIG_PATH,
+    EDGE_PROXY_HTTPS_PORT,
+    EDGE_PROXY_REDIRECT_PORT,
+    EDGE_PROXY_ROLE,
+    ROLE_LABEL,
+)
 
-CONFIG_PATH = "/etc/caddy/Caddyfile"
+CONFIG_PATH = EDGE_PROXY_CONFIG_PATH
 CERT_PATH = "/etc/caddy/tls/site.crt"
 KEY_PATH = "/etc/caddy/tls/site.key"
 DATA_DIR = "/data"
 # The proxy's ports inside its container; the published ones come from the config.
-HTTPS, HTTP, KEYCLOAK_LOCAL, MLFLOW_LOCAL, READY = 443, 80, 8081, 8082, 8079
+HTTPS, HTTP = EDGE_PROXY_HTTPS_PORT, EDGE_PROXY_REDIRECT_PORT
+KEYCLOAK_LOCAL, MLFLOW_LOCAL, READY = 8081, 8082, 8079
 HEALTH = HealthCheck(
     ["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{READY}/"],
     start_period="5s",
@@ -193,7 +200,7 @@ class EdgeProxy(StackComponent):
                 ("127.0.0.1", args["keycloak_port"], KEYCLOAK_LOCAL),
                 ("127.0.0.1", args["mlflow_port"], MLFLOW_LOCAL),
             ],
-            envs=[],
+            env={},
             health=HEALTH,
             volumes=[docker.ContainerVolumeArgs(volume_name=data.name, container_path=DATA_DIR)],
             uploads=uploads,

@@ -15,7 +15,6 @@ from components.service_container import (
     HealthCheck,
     Placement,
     built_image,
-    env_lines,
     http_ready_probe,
     pulled_image,
     service_container,
@@ -113,7 +112,7 @@ class KeycloakServer(StackComponent):
         db = args["database"]
         # No build option at run time: the image holds them (with --optimized, Keycloak 26.4
         # refuses to start when one set here differs from the image's).
-        envs = env_lines(
+        env: dict[str, pulumi.Input[str]] = dict(
             KC_DB_URL=pulumi.Output.format(
                 "jdbc:postgresql://{0}:5432/{1}", db.server.alias, db.database.name
             ),
@@ -147,7 +146,7 @@ class KeycloakServer(StackComponent):
             internal_port=HTTP_PORT,
             # The options built into the image, as they are: no re-augmentation check at start.
             command=["start", "--optimized"],
-            envs=envs,  # the lines holding a password are secret
+            env=env,  # the lines holding a password are secret
             health=READY,
             parent=self,
         )

@@ -14,7 +14,6 @@ from components.service_container import (
     HealthCheck,
     Placement,
     built_image,
-    env_lines,
     http_ready_probe,
     local_image,
     service_container,
@@ -165,7 +164,7 @@ class MlflowServer(StackComponent):
             opts=pulumi.ResourceOptions(parent=self, protect=args["protect_data"]),
         )
         oidc = args["oidc"]
-        envs = env_lines(
+        env: dict[str, pulumi.Input[str]] = dict(
             MLFLOW_BACKEND_STORE_URI=args["backend_store_uri"],
             OIDC_USERS_DB_URI=args["users_db_uri"],
             SECRET_KEY=secret_key,
@@ -187,7 +186,7 @@ class MlflowServer(StackComponent):
                 internal_port=HTTP_PORT,
                 # The image's entrypoint is `mlflow`.
                 command=server_command(args["workers"], ARTIFACTS_DIR),
-                envs=envs,  # secret: the URIs, the key and the client secret are
+                env=env,  # secret: the URIs, the key and the client secret are
                 volumes=[
                     docker.ContainerVolumeArgs(
                         volume_name=self.artifacts.name, container_path=DATA_DIR

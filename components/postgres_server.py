@@ -12,7 +12,6 @@ from components.generated import generated_secret
 from components.service_container import (
     HealthCheck,
     Placement,
-    env_lines,
     local_image,
     service_container,
 )
@@ -65,7 +64,7 @@ class PostgresServer(StackComponent):
             name=pulumi.Output.concat(args["placement"].container_name, "-data"),
             opts=pulumi.ResourceOptions(parent=self, protect=args["protect_data"]),
         )
-        envs = env_lines(
+        env: dict[str, pulumi.Input[str]] = dict(
             POSTGRES_USER=SUPERUSER,
             POSTGRES_PASSWORD=self.superuser_password,
             POSTGRES_DB=SUPERUSER,
@@ -76,7 +75,7 @@ class PostgresServer(StackComponent):
             image=local_image(f"{name}-image", args["image"], self),
             placement=args["placement"],
             internal_port=5432,
-            envs=envs,  # POSTGRES_PASSWORD=... is secret, like the password it holds
+            env=env,  # POSTGRES_PASSWORD=... is secret, like the password it holds
             volumes=[
                 docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=DATA_DIR)
             ],

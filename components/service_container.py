@@ -11,6 +11,8 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
+from stackrules.names import ENV_NAMES_LABEL
+
 
 @dataclass(frozen=True)
 class Placement:
@@ -56,11 +58,11 @@ def http_ready_probe(port: int, path: str) -> list[str]:
     return ["CMD", "bash", "-c", request]
 
 
-def env_lines(**values: pulumi.Input[str]) -> list[pulumi.Output[str]]:
+def env_lines(env: Mapping[str, pulumi.Input[str]]) -> list[pulumi.Output[str]]:
     """A container's environment as `KEY=value` lines, each written once. Each line is its own
     Output: secret when its value is, and known in a preview when its value is (so the policy
     pack judges `DEFAULT_MLFLOW_PERMISSION=...` before the generated secrets exist)."""
-    return [pulumi.Output.concat(key, "=", value) for key, value in values.items()]
+    return [pulumi.Output.concat(key, "=", value) for key, value in env.items()]
 
 
 def pulled_image(
@@ -121,7 +123,7 @@ def service_container(
     placement: Placement,
     internal_port: int,
     image: pulumi.Input[str],
-    envs: Sequence[pulumi.Input[str]],
+    env: Mapping[str, pulumi.Input[str]],
     health: HealthCheck,
     parent: pulumi.Resource,
     command: list[str] | None = None,
@@ -133,8 +135,10 @@ def service_container(
 ) -> docker.Container:
     """A long-running container that `pulumi up` waits for until its health check passes.
     It publishes `internal_port` on the placement's host port (if any), and each
-    (host address, host port, container port) of `published`."""
+    (host address, host port, container port) of `published`. Its `env` names are declared in
+    a label for the policy pack (ENV_NAMES_LABEL)."""
     ports = list(published)
+    labels = {**(labels or {}), ENV_NAMES_LABEL: ",".join(env)}
     if placement.host_port is not None:
         ports.insert(0, (placement.bind_address, placement.host_port, internal_port))
     return docker.Container(
@@ -142,7 +146,7 @@ def service_container(
         name=placement.container_name,
         image=image,
         command=command,
-        envs=envs,
+        envs=env_lines(env),
         volumes=volumes,
         networks_advanced=[
             docker.ContainerNetworksAdvancedArgs(name=network, aliases=[placement.alias])
@@ -153,7 +157,7 @@ def service_container(
             for address, outside, inside in ports
         ],
         uploads=list(uploads),
-        labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in (labels or {}).items()],
+        labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in labels.items()],
         healthcheck=docker.ContainerHealthcheckArgs(
             tests=health.test,
             interval=f"{HEALTH_INTERVAL_SECONDS}s",

@@ -455,12 +455,22 @@ def restore(
         bool,
         typer.Option("--overwrite", help="Restore even over experiments the stack holds."),
     ] = False,
+    policy_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy-config",
+            exists=True,
+            dir_okay=False,
+            help="The policy pack's config file (pulumi's --policy-pack-config), if it needs one.",
+        ),
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Put a backup back into a freshly created stack with the same config.
 
     The databases and artifacts are replaced, the Keycloak objects' Pulumi state grafted from
-    the backup, then `pulumi up` rolls their secrets out to the containers. The backup and the
+    the backup, then `pulumi up` (with the policy pack in policy/) rolls their secrets out to
+    the containers. The backup and the
     stack are checked before anything is changed.
     """
     _confirmed_or_told(yes)
@@ -488,7 +498,15 @@ def restore(
             typer.echo("Pulumi state of the Keycloak objects: grafted from the backup")
             backups.start_services(stores, typer.echo)
             typer.echo("pulumi up: the restored secrets go out to the containers")
-            stack.up(on_output=typer.echo, color="never")
+            # The policy pack judges this update like any other: a backup is data, not a way
+            # around the rules.
+            policy = str(target.project_dir / "policy")
+            stack.up(
+                on_output=typer.echo,
+                color="never",
+                policy_packs=[policy],
+                policy_pack_configs=[str(policy_config)] if policy_config else None,
+            )
         except StackctlError as error:
             backups.start_services(stores, typer.echo)  # serving again, if on mixed data
             raise StackctlError(

@@ -9,7 +9,7 @@ matches that one name, so a grant can exist before the experiment does.
 from __future__ import annotations
 
 import re
-import re._parser as regex_parser  # the parser `re.compile` itself uses; see literal_prefix
+import re._parser as regex_parser  # type: ignore[import-not-found, unused-ignore]
 from typing import Any, Literal
 
 # The marker input of every MlflowPermission resource: how the policy pack tells them from the
@@ -53,6 +53,7 @@ _START_ANCHORS = (regex_parser.AT_BEGINNING, regex_parser.AT_BEGINNING_STRING)
 
 
 def literal_prefix(pattern: str) -> str:
+    # `re._parser` is the parser `re.compile` itself runs (typeshed has no stub for it).
     """The text that begins every name `pattern` matches (under `re.match`), '' if none.
 
     A grant scoped to a prefix (`^ds-`, `^churn\\-model$`) covers that family of names only; a

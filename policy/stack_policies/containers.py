@@ -7,10 +7,18 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from stackrules.addresses import is_loopback
-from stackrules.names import EDGE_PROXY_ROLE, ROLE_LABEL
+from stackrules.names import (
+    EDGE_PROXY_CONFIG_PATH,
+    EDGE_PROXY_HTTPS_PORT,
+    EDGE_PROXY_REDIRECT_PORT,
+    EDGE_PROXY_ROLE,
+    ENV_NAMES_LABEL,
+    ROLE_LABEL,
+)
 
 from .props import (
     EnvEntry,
+    declared_env_names,
     env_entries,
     env_value,
     is_unknown,
@@ -84,19 +92,58 @@ def _labels(resource: Resource) -> dict[str, Any]:
     }
 
 
+def _beyond_loopback(resource: Resource) -> list[dict[str, Any]]:
+    """The container's published ports whose address is known and not loopback."""
+    return [
+        port
+        for port in known_items(resource.props.get("ports"))
+        if not is_unknown(port.get("ip")) and not is_loopback(port.get("ip") or WILDCARD)
+    ]
+
+
+def _not_the_edge_proxy(resource: Resource) -> list[str]:
+    """Why a container labelled as the TLS edge proxy does not run like it (none: it does).
+
+    The label alone would exempt anything; the proxy also runs its image's own command (Caddy)
+    on the Caddyfile the stack uploads, with no env, and publishes beyond loopback only HTTPS
+    and the redirect to it. MLflow or Keycloak in disguise needs a command or env of its own.
+    """
+    props = resource.props
+    found = []
+    for field in ("command", "entrypoints"):
+        if props.get(field):
+            found.append(f"its own {field} {props.get(field)!r}")
+    if props.get("envs"):
+        found.append("env settings")
+    uploads = [item.get("file") for item in known_items(props.get("uploads"))]
+    if EDGE_PROXY_CONFIG_PATH not in uploads:
+        found.append(f"no Caddyfile uploaded to {EDGE_PROXY_CONFIG_PATH}")
+    for port in _beyond_loopback(resource):
+        if port.get("internal") not in (EDGE_PROXY_HTTPS_PORT, EDGE_PROXY_REDIRECT_PORT):
+            found.append(f"port {_number(port.get('internal'))} published beyond loopback")
+    return found
+
+
 @rule("tls-beyond-loopback", CONTAINER)
 def tls_beyond_loopback(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
     """A container that publishes a port beyond loopback is the stack's TLS edge proxy (label
-    org.mlflow-stack.role=tls-edge-proxy): nothing else speaks plain HTTP to the network."""
+    org.mlflow-stack.role=tls-edge-proxy, and it runs like the proxy: see _not_the_edge_proxy):
+    nothing else speaks plain HTTP to the network."""
     if _labels(resource).get(ROLE_LABEL) == EDGE_PROXY_ROLE:
+        unlike = _not_the_edge_proxy(resource)
+        if _beyond_loopback(resource) and unlike:
+            yield (
+                f"Container {resource.name or ''} is labelled {ROLE_LABEL}={EDGE_PROXY_ROLE} but "
+                f"does not run like the stack's TLS edge proxy ({'; '.join(unlike)}), so the "
+                "label does not exempt its ports beyond loopback. Fix: publish beyond loopback "
+                "only through the stack's EdgeProxy component, unchanged."
+            )
         return
-    for port in known_items(resource.props.get("ports")):
-        address = port.get("ip")
-        if is_unknown(address) or is_loopback(address or WILDCARD):
-            continue
+    for port in _beyond_loopback(resource):
+        address = port.get("ip") or WILDCARD
         yield (
             f"Container {resource.name or ''} publishes {_number(port.get('external'))} on "
-            f"{address or WILDCARD} in plain HTTP: passwords and session cookies would cross the "
+            f"{address} in plain HTTP: passwords and session cookies would cross the "
             f"network unencrypted. Fix: `pulumi config set {config_key('tls')} internal` (or "
             "files / acme): the edge proxy then publishes HTTPS and the services nothing."
         )
@@ -134,6 +181,70 @@ def keycloak_production_mode(resource: Resource, config: Mapping[str, Any]) -> I
             )
 
 
+@rule("container-env-names-declared", CONTAINER)
+def env_names_declared(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+    """Every env entry a preview cannot read is named by the container's env-names label (one
+    name per entry, in order), and every entry it can read has the name the label gives there.
+    Without that, a setting built from another resource's output (unknown until `up`) would be
+    invisible to the rules that judge it.
+    """
+    envs = resource.props.get("envs")
+    if envs is None:
+        return
+    if is_unknown(envs):
+        yield (
+            "The container's env list is unknown as a whole in this preview, so no rule can "
+            "judge a setting in it. Fix: give `envs` as a list with one Output per line (the "
+            "stack's service_container does), not one Output of the whole list."
+        )
+        return
+    declared = declared_env_names(resource.props)
+    if declared is None:
+        if any(is_unknown(item) for item in envs):
+            yield (
+                f"The container has env entries this preview cannot read and no {ENV_NAMES_LABEL} "
+                "label naming them, so a setting could hide in one. Fix: create it with the "
+                "stack's service_container, which declares the names."
+            )
+        return
+    if len(declared) != len(envs):
+        yield (
+            f"The {ENV_NAMES_LABEL} label names {len(declared)} env entries, the container has "
+            f"{len(envs)}. Fix: create it with the stack's service_container, which writes both "
+            "from one mapping."
+        )
+        return
+    for index, item in enumerate(envs):
+        name = str(item).partition("=")[0]
+        if not is_unknown(item) and name != declared[index]:
+            yield (
+                f"envs[{index}] is {name}, but the {ENV_NAMES_LABEL} label says "
+                f"{declared[index]}. Fix: create the container with the stack's "
+                "service_container, which writes both from one mapping."
+            )
+
+
+@rule("container-env-names-unique", CONTAINER)
+def env_names_unique(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+    """No env name is given twice: Docker keeps the last entry and the rules read the first, so a
+    second OIDC_AUDIENCE or DEFAULT_MLFLOW_PERMISSION would pass the pack and still be what runs.
+    """
+    entries = env_entries(resource.props)
+    if is_unknown(entries):
+        return
+    seen: dict[str, int] = {}
+    for entry in entries:
+        if not isinstance(entry.name, str):
+            continue
+        if entry.name in seen:
+            yield (
+                f"Env {entry.name} is set twice (envs[{seen[entry.name]}] and "
+                f"envs[{entry.index}]): the container runs with the last one, which no other rule "
+                "of this pack judges. Fix: set each env once."
+            )
+        seen.setdefault(entry.name, entry.index)
+
+
 def _oidc_envs(resource: Resource) -> list[EnvEntry] | None:
     """The env entries of an MLflow container set up for OIDC (a known OIDC_DISCOVERY_URL),
     else None: the rule has nothing to judge."""
@@ -169,6 +280,37 @@ def oidc_token_checks(resource: Resource, config: Mapping[str, Any]) -> Iterator
             f"client id (stack config {config_key('clientId')}) and keep the audience mapper "
             "that puts it into access tokens."
         )
+
+
+# What the MLflow rules below judge: each must be known in a preview.
+_JUDGED_OIDC_ENVS = (
+    "OIDC_DISCOVERY_URL",
+    "OIDC_ISSUER",
+    "OIDC_AUDIENCE",
+    "OIDC_CLIENT_ID",
+    "DEFAULT_MLFLOW_PERMISSION",
+)
+
+
+@rule("mlflow-oidc-settings-known", CONTAINER)
+def oidc_settings_known(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+    """MLflow's OIDC settings that the other rules judge (discovery URL, issuer, audience,
+    client id, default permission) are known in a preview: built from config, not from another
+    resource's output, which the pull request's preview could not see.
+    """
+    entries = env_entries(resource.props)
+    if is_unknown(entries):
+        return
+    by_name = {entry.name: entry for entry in entries if isinstance(entry.name, str)}
+    if "OIDC_DISCOVERY_URL" not in by_name:
+        return
+    for name in _JUDGED_OIDC_ENVS:
+        if name in by_name and is_unknown(by_name[name].value):
+            yield (
+                f"{name} (envs[{by_name[name].index}]) is unknown until `up`, so this preview "
+                "cannot judge it. Fix: build it from the stack config (a plain string), not "
+                "from another resource's output."
+            )
 
 
 def _realm_of(url: Any) -> str | None:
@@ -344,7 +486,9 @@ def secrets_not_plaintext(resource: Resource, config: Mapping[str, Any]) -> Iter
         return
     plaintext_ok = set(config.get("plaintextEnvNames") or [])
     for entry in entries:
-        if is_unknown(entry.name) or f"envs[{entry.index}]" in marked:
+        # An unknown value loses its secret mark in a preview (the SDK sends unknown alone):
+        # it is judged at `up`, when it is known.
+        if is_unknown(entry.value) or f"envs[{entry.index}]" in marked:
             continue
         if (
             entry.name in plaintext_ok

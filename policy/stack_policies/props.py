@@ -15,6 +15,8 @@ from typing import Any
 from pulumi_policy import proxy as _sdk_proxy
 from pulumi_policy.proxy import UnknownValueError
 
+from stackrules.names import ENV_NAMES_LABEL
+
 from .secret_markers import SECRET_PATHS_KEY
 
 
@@ -91,17 +93,32 @@ class EnvEntry:
     value: Any
 
 
+def declared_env_names(props: Mapping[str, Any]) -> list[str] | None:
+    """The env names the container's ENV_NAMES_LABEL lists in order, None without the label."""
+    for item in known_items(props.get("labels")):
+        if isinstance(item, Mapping) and item.get("label") == ENV_NAMES_LABEL:
+            value = item.get("value")
+            if isinstance(value, str):
+                return value.split(",") if value else []
+    return None
+
+
 def env_entries(props: Mapping[str, Any]) -> list[EnvEntry] | Any:
-    """The container's env entries, ``[]`` when it has none, UNKNOWN when the list is unknown."""
+    """The container's env entries, ``[]`` when it has none, UNKNOWN when the list is unknown.
+    An entry unknown in a preview is named by the container's ENV_NAMES_LABEL when that lists
+    one name per entry (its value stays UNKNOWN), else its name is UNKNOWN too."""
     envs = props.get("envs")
     if envs is None:
         return []
     if is_unknown(envs):
         return UNKNOWN
+    declared = declared_env_names(props)
+    if declared is not None and len(declared) != len(envs):
+        declared = None
     entries = []
     for index, item in enumerate(envs):
         if is_unknown(item):
-            entries.append(EnvEntry(index, UNKNOWN, UNKNOWN))
+            entries.append(EnvEntry(index, declared[index] if declared else UNKNOWN, UNKNOWN))
             continue
         name, _, value = str(item).partition("=")
         entries.append(EnvEntry(index, name, value))

@@ -7,9 +7,12 @@ from typing import Any
 import pytest
 from stack_policies.containers import (
     default_permission,
+    env_names_declared,
+    env_names_unique,
     keycloak_production_mode,
     looks_secret,
     no_host_access,
+    oidc_settings_known,
     oidc_token_checks,
     ports_on_loopback,
     secrets_not_plaintext,
@@ -21,7 +24,7 @@ from stack_policies.resource_types import CONTAINER, REALM
 from stack_policies.rule import Resource
 from stack_policies.secret_markers import SECRET_PATHS_KEY
 
-from stackrules.names import EDGE_PROXY_ROLE, ROLE_LABEL
+from stackrules.names import EDGE_PROXY_CONFIG_PATH, EDGE_PROXY_ROLE, ENV_NAMES_LABEL, ROLE_LABEL
 
 
 def container(**props: Any) -> Resource:
@@ -267,13 +270,82 @@ def test_a_keycloak_client_as_audience_is_refused_even_before_the_client_id_is_k
     assert "OIDC_AUDIENCE is 'account'" in message
 
 
+PROXY_LABELS = [{"label": ROLE_LABEL, "value": EDGE_PROXY_ROLE}]
+
+
+def edge_proxy(**changes: Any) -> Resource:
+    """A container as the stack's EdgeProxy makes it: Caddy's own command on the uploaded
+    Caddyfile, no env, HTTPS and its redirect published."""
+    props: dict[str, Any] = {
+        "uploads": [{"file": EDGE_PROXY_CONFIG_PATH, "content": "..."}],
+        "ports": [
+            {"internal": 443.0, "external": 443.0, "ip": "0.0.0.0"},
+            {"internal": 80.0, "external": 80.0, "ip": "0.0.0.0"},
+            {"internal": 8081.0, "external": 18081.0, "ip": "127.0.0.1"},
+        ],
+        "labels": PROXY_LABELS,
+    }
+    return container(**{**props, **changes})
+
+
+@pytest.mark.parametrize(
+    ("changes", "said"),
+    [
+        ({"command": ["mlflow", "server", "--port", "443"]}, "its own command"),
+        ({"entrypoints": ["/bin/sh"]}, "its own entrypoints"),
+        ({"envs": ["MLFLOW_BACKEND_STORE_URI=sqlite:///x"]}, "env settings"),
+        ({"uploads": []}, f"no Caddyfile uploaded to {EDGE_PROXY_CONFIG_PATH}"),
+        ({"ports": [port("0.0.0.0")]}, "port 5000 published beyond loopback"),
+    ],
+)
+def test_the_proxy_label_exempts_only_a_container_that_runs_like_the_proxy(
+    changes: dict[str, Any], said: str
+) -> None:
+    [message] = tls_beyond_loopback.violations(edge_proxy(**changes))
+    assert "does not run like the stack's TLS edge proxy" in message and said in message
+
+
 def test_only_the_labelled_tls_proxy_publishes_beyond_loopback() -> None:
-    proxy_labels = [{"label": ROLE_LABEL, "value": EDGE_PROXY_ROLE}]
-    assert (
-        tls_beyond_loopback.violations(container(ports=[port("0.0.0.0")], labels=proxy_labels))
-        == []
-    )
+    assert tls_beyond_loopback.violations(edge_proxy()) == []
     assert tls_beyond_loopback.violations(container(ports=[port("127.0.0.1")])) == []
     [message] = tls_beyond_loopback.violations(container(ports=[port("192.0.2.10")]))
     assert "mlflow-keycloak-stack:tls internal" in message
     assert tls_beyond_loopback.violations(container(ports=[port(UNKNOWN)])) == []
+
+
+def named(names: str, *envs: Any) -> Resource:
+    return container(envs=list(envs), labels=[{"label": ENV_NAMES_LABEL, "value": names}])
+
+
+def test_unknown_env_lines_must_be_named_by_the_label() -> None:
+    assert env_names_declared.violations(named("SECRET_KEY,A", UNKNOWN, "A=1")) == []
+    assert env_names_declared.violations(container(envs=["A=1", "B=2"])) == []  # all readable
+    [unnamed] = env_names_declared.violations(container(envs=[UNKNOWN, "A=1"]))
+    assert "no org.mlflow-stack.env-names label naming them" in unnamed
+    [whole] = env_names_declared.violations(container(envs=UNKNOWN))
+    assert "unknown as a whole" in whole
+    [count] = env_names_declared.violations(named("A", UNKNOWN, "A=1"))
+    assert "names 1 env entries, the container has 2" in count
+    # At `up` every line is known: a label that lied about one is caught there.
+    [lie] = env_names_declared.violations(named("SECRET_KEY,A", "OIDC_AUDIENCE=account", "A=1"))
+    assert (
+        "envs[0] is OIDC_AUDIENCE, but the org.mlflow-stack.env-names label says SECRET_KEY" in lie
+    )
+
+
+def test_an_env_name_given_twice_is_refused() -> None:
+    envs = ["DEFAULT_MLFLOW_PERMISSION=NO_PERMISSIONS", "A=1", "DEFAULT_MLFLOW_PERMISSION=MANAGE"]
+    [message] = env_names_unique.violations(container(envs=envs))
+    assert "DEFAULT_MLFLOW_PERMISSION is set twice (envs[0] and envs[2])" in message
+    assert env_names_unique.violations(container(envs=["A=1", UNKNOWN, UNKNOWN])) == []
+
+
+def test_a_named_line_no_longer_hides_a_missing_or_computed_mlflow_setting() -> None:
+    discovery = "OIDC_DISCOVERY_URL=http://keycloak:8080/realms/mlflow/.well-known/x"
+    # Named by the label, the unknown line is the secret: OIDC_AUDIENCE is known to be absent.
+    hidden = named("OIDC_DISCOVERY_URL,OIDC_CLIENT_SECRET", discovery, UNKNOWN)
+    assert any("no OIDC_AUDIENCE" in message for message in oidc_token_checks.violations(hidden))
+    computed = named("OIDC_DISCOVERY_URL,OIDC_AUDIENCE", discovery, UNKNOWN)
+    [message] = oidc_settings_known.violations(computed)
+    assert "OIDC_AUDIENCE (envs[1]) is unknown until `up`" in message
+    assert oidc_settings_known.violations(named("A", UNKNOWN)) == []  # not MLflow

@@ -20,7 +20,7 @@ from stack_policies.resource_types import (
 )
 
 from stackrules.mlflow_permissions import RESOURCE_MARKER
-from stackrules.names import EDGE_PROXY_ROLE, ROLE_LABEL
+from stackrules.names import EDGE_PROXY_CONFIG_PATH, EDGE_PROXY_ROLE, ENV_NAMES_LABEL, ROLE_LABEL
 
 KEYCLOAK_CONTAINER: dict[str, Any] = {
     "name": "keycloak",
@@ -53,6 +53,42 @@ MLFLOW_CONTAINER: dict[str, Any] = {
         ]
     ),
     "ports": [{"internal": 5000, "external": 5000, "ip": "127.0.0.1"}],
+}
+
+
+PROXY_CONTAINER: dict[str, Any] = {
+    "name": "proxy",
+    "image": "sha256:" + "cd" * 32,
+    "envs": [],
+    "uploads": [{"file": EDGE_PROXY_CONFIG_PATH, "content": "mlflow.example.test:443 { ... }"}],
+    "ports": [
+        {"internal": 443, "external": 8443, "ip": "127.0.0.1"},
+        {"internal": 80, "external": 8088, "ip": "127.0.0.1"},
+    ],
+    "labels": [
+        {"label": ROLE_LABEL, "value": EDGE_PROXY_ROLE},
+        {"label": ENV_NAMES_LABEL, "value": ""},
+    ],
+}
+
+
+def env_names_label(container: dict[str, Any]) -> list[dict[str, str]]:
+    """The env-names label of a container whose envs are all known, as the stack writes it."""
+    names = [line.split("=")[0] for line in container["envs"]["value"]]
+    return [{"label": ENV_NAMES_LABEL, "value": ",".join(names)}]
+
+
+# An MLflow container of a new stack's preview: the lines holding generated secrets unknown,
+# named by the label.
+MLFLOW_IN_PREVIEW = {
+    **MLFLOW_CONTAINER,
+    "envs": secret(
+        [
+            COMPUTED if "postgresql" in line or "SECRET" in line else line
+            for line in MLFLOW_CONTAINER["envs"]["value"]
+        ]
+    ),
+    "labels": env_names_label(MLFLOW_CONTAINER),
 }
 
 
@@ -130,16 +166,31 @@ def _weakened(
 CASES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     # The edge proxy on every interface: refused by the address allow-list alone.
     "ports-on-loopback-only": _weakened(
-        CONTAINER,
-        KEYCLOAK_CONTAINER,
-        ports=[{"internal": 443, "external": 8443, "ip": "0.0.0.0"}],
-        labels=PROXY_LABELS,
+        CONTAINER, PROXY_CONTAINER, ports=[{"internal": 443, "external": 8443, "ip": "0.0.0.0"}]
     ),
     # A service on an allowed LAN address, but in plain HTTP (not the TLS proxy).
     "tls-beyond-loopback": _weakened(
         CONTAINER,
         KEYCLOAK_CONTAINER,
         ports=[{"internal": 8080, "external": 8080, "ip": "192.0.2.10"}],
+    ),
+    # A line built from another resource's output, and the label that names it left out.
+    "container-env-names-declared": _weakened(CONTAINER, MLFLOW_IN_PREVIEW, labels=[]),
+    "container-env-names-unique": _weakened(
+        CONTAINER,
+        MLFLOW_CONTAINER,
+        envs=secret([*MLFLOW_CONTAINER["envs"]["value"], "DEFAULT_MLFLOW_PERMISSION=MANAGE"]),
+    ),
+    # The audience built from another resource's output: unknown in the preview.
+    "mlflow-oidc-settings-known": _weakened(
+        CONTAINER,
+        MLFLOW_IN_PREVIEW,
+        envs=secret(
+            [
+                COMPUTED if line.startswith("OIDC_AUDIENCE=") else line
+                for line in MLFLOW_IN_PREVIEW["envs"]["value"]
+            ]
+        ),
     ),
     "keycloak-production-mode": _weakened(CONTAINER, KEYCLOAK_CONTAINER, command=["start-dev"]),
     "keycloak-brute-force-detection": _weakened(REALM, REALM_PROPS, securityDefenses=None),
@@ -198,6 +249,10 @@ CASE_CONFIG = {
 }
 
 
+def test_a_new_stacks_preview_names_its_unknown_lines_and_passes(analyze) -> None:
+    assert analyze(CONTAINER, MLFLOW_IN_PREVIEW) == []
+
+
 @pytest.mark.parametrize("policy", sorted(CASES))
 def test_a_weakened_resource_is_reported_with_a_fix(analyze, policy: str) -> None:
     resource_type, _, violating = CASES[policy]
@@ -217,7 +272,8 @@ def test_values_unknown_in_preview_are_not_judged(analyze) -> None:
     computed_container = {
         "image": COMPUTED,
         "command": ["start"],
-        "envs": secret(COMPUTED),
+        "envs": secret([COMPUTED, "KC_DB=postgres"]),
+        "labels": [{"label": ENV_NAMES_LABEL, "value": "KC_DB_PASSWORD,KC_DB"}],
         "ports": [{"internal": 8080, "external": 8080, "ip": COMPUTED}],
     }
     assert analyze(CONTAINER, computed_container) == []
@@ -226,11 +282,7 @@ def test_values_unknown_in_preview_are_not_judged(analyze) -> None:
 
 
 def test_policy_config_widens_a_rule(analyze) -> None:
-    open_port = _with(
-        KEYCLOAK_CONTAINER,
-        ports=[{"internal": 443, "external": 443, "ip": LAN}],
-        labels=PROXY_LABELS,
-    )
+    open_port = _with(PROXY_CONTAINER, ports=[{"internal": 443, "external": 443, "ip": LAN}])
     assert [n for n, _ in analyze(CONTAINER, open_port)] == ["ports-on-loopback-only"]
     config = {"ports-on-loopback-only": {"allowedBindAddresses": ["192.0.2.10"]}}
     assert analyze(CONTAINER, open_port, config) == []

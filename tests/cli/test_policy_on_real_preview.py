@@ -4,12 +4,14 @@ is refused by its policy with the policy's fix. Each outcome is printed."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.project import POLICY_PACK, CliProject
+from tests.support.workdir import REPO
 
 
 def policy_preview(project: CliProject, stack: str) -> tuple[int, str]:
@@ -35,6 +37,25 @@ def test_a_bind_on_every_interface_is_refused_with_the_fix(project: CliProject) 
     assert "ports-on-loopback-only" in out, out
     assert "is published on 0.0.0.0 (every interface)" in out
     assert "Fix: publish on loopback with `pulumi config set" in out
+
+
+def test_the_projects_pulumi_wrapper_runs_the_pack_on_preview_and_up(project: CliProject) -> None:
+    """`scripts/pulumi.sh up` typed by hand is judged like the pull request's preview."""
+    stack = project.new_stack("wrapper-weak-passwords", {"passwordPolicy": ""})
+    for command in (["preview"], ["up", "--yes"]):
+        done = subprocess.run(
+            ["bash", str(REPO / "scripts/pulumi.sh"), *command, "--non-interactive"]
+            + ["--cwd", str(project.workdir), "--stack", stack],
+            env=project.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        out = done.stdout + done.stderr
+        print(f"--- scripts/pulumi.sh {command[0]}: exit {done.returncode}\n{out}")
+        assert done.returncode != 0, out
+        assert "keycloak-password-policy" in out and "length(12)" in out, out
+    assert project.resources(stack) == [], "the refused up must create nothing"
 
 
 # Config values the stack accepts but the pack refuses: (config, policy, words of its fix).
@@ -108,6 +129,24 @@ CODE_BYPASSES = {
         '        "audience": "account",\n        "sign_in_groups"',
         "mlflow-oidc-audience-is-the-client",
         "set OIDC_AUDIENCE to OIDC_CLIENT_ID",
+    ),
+    # Built from another resource's output, the audience is unknown in a new stack's preview;
+    # the env-names label still says which line it is.
+    "audience-from-an-output": (
+        "wiring/identity.py",
+        '        "audience": cfg.client_id,\n        "sign_in_groups"',
+        '        "audience": pulumi.Output.from_input(client_secret).apply(lambda _: "account"),\n'
+        '        "sign_in_groups"',
+        "mlflow-oidc-settings-known",
+        "OIDC_AUDIENCE (envs[",
+    ),
+    # Docker keeps the last of two entries; the rules read the first.
+    "env-given-twice": (
+        "components/service_container.py",
+        "        envs=env_lines(env),",
+        '        envs=[*env_lines(env), "DEFAULT_MLFLOW_PERMISSION=MANAGE"],',
+        "container-env-names-unique",
+        "DEFAULT_MLFLOW_PERMISSION is set twice",
     ),
     "host-network": (
         "components/service_container.py",

@@ -23,7 +23,13 @@ from tests.e2e.team_data import (
     assert_tracking_data_is_there,
     write_data,
 )
-from tests.support.deployment import Deployment, e2e_config, log, remove_leftovers
+from tests.support.deployment import (
+    POLICY_CONFIG,
+    Deployment,
+    e2e_config,
+    log,
+    remove_leftovers,
+)
 
 STACK = "restore"
 PORTS = {"keycloakPort": 18082, "mlflowPort": 15002, "mlflowDbPort": 25436, "keycloakDbPort": 25437}
@@ -129,8 +135,11 @@ def restored(stack: Deployment, written: dict[str, Any], backup_dir: Path) -> di
         )
         assert gone.status_code == 404, "the new stack must start empty"
     started = time.monotonic()
-    result = stack.stackctl("restore", "--from", str(backup_dir), "--yes")
+    result = stack.stackctl(
+        "restore", "--from", str(backup_dir), "--policy-config", POLICY_CONFIG, "--yes"
+    )
     assert result.exit_code == 0, result.output
+    assert "Policies:" in result.output, "the restore's up runs the policy pack"
     seconds = time.monotonic() - started
     stack.reload_outputs()
     stack.test_passwords.clear()  # set in the new stack's Keycloak, which the backup replaced

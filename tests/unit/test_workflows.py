@@ -68,3 +68,13 @@ def test_preview_runs_after_the_tests_with_the_base_branchs_policy_pack() -> Non
     install = next(s["run"] for s in preview["steps"] if "base/policy/venv" in s.get("run", ""))
     assert "base/policy/requirements.txt" in install
     assert "pr/policy" not in install
+
+
+def test_code_owners_guard_the_rules_and_the_workflows_that_apply_them() -> None:
+    """A pull request runs its own preview.yml, which could drop the pack: only a review by the
+    code owners (branch protection, docs/ci-preview.md) stands between it and main."""
+    lines = (WORKFLOWS.parent / "CODEOWNERS").read_text().splitlines()
+    owned = {line.split()[0]: line.split()[1:] for line in lines if line.strip() and line[0] != "#"}
+    for path in ("/policy/", "/stackrules/", "/.github/", "/scripts/pulumi.sh", "/scripts/up.sh"):
+        assert owned.get(path), f"{path} has no code owner"
+        assert (WORKFLOWS.parents[1] / path.strip("/")).exists(), f"{path} is not in the repo"

@@ -42,10 +42,11 @@ def test_a_bind_on_every_interface_is_refused_with_the_fix(project: CliProject) 
 def test_the_projects_pulumi_wrapper_runs_the_pack_on_preview_and_up(project: CliProject) -> None:
     """`scripts/pulumi.sh up` typed by hand is judged like the pull request's preview."""
     stack = project.new_stack("wrapper-weak-passwords", {"passwordPolicy": ""})
+    wrapper = ["bash", str(REPO / "scripts/pulumi.sh")]
+    where = ["--non-interactive", "--cwd", str(project.workdir), "--stack", stack]
     for command in (["preview"], ["up", "--yes"]):
         done = subprocess.run(
-            ["bash", str(REPO / "scripts/pulumi.sh"), *command, "--non-interactive"]
-            + ["--cwd", str(project.workdir), "--stack", stack],
+            [*wrapper, *command, *where],
             env=project.env,
             capture_output=True,
             text=True,

@@ -101,6 +101,9 @@ def plugin_env(oidc: OidcSettings) -> dict[str, pulumi.Input[str]]:
         "OIDC_GROUP_NAME": ",".join(oidc["sign_in_groups"]),
         "OIDC_ADMIN_GROUP_NAME": oidc["admin_group"],
         "DEFAULT_MLFLOW_PERMISSION": oidc["default_permission"],
+        # The session cookie rides no cross-site request but a top-level navigation (the
+        # plugin's default, stated so an upgrade that changes it shows in the diff).
+        "SESSION_COOKIE_SAMESITE": "lax",
         # Bearer tokens of people who never used the browser (and of the automation
         # client) get an MLflow user on first use; safe because iss and aud are checked.
         "OIDC_PROVISION_ON_BEARER_AUTH": str(oidc["provision_on_bearer_auth"]).lower(),

@@ -16,6 +16,7 @@ from components.mlflow_server import HTTP_PORT as MLFLOW_HTTP_PORT
 from components.mlflow_server import IMAGE_REPOSITORY as MLFLOW_IMAGE_REPOSITORY
 from components.postgres_server import PostgresServer
 from components.service_container import Placement
+from stackrules.addresses import all_but_gateway
 from stackrules.names import resource_prefix
 from wiring.identity import (
     KeycloakAccess,
@@ -31,11 +32,14 @@ def edge(network: docker.Network | None) -> list[docker.Network]:
     return [network] if network else []
 
 
-def subnet(network: docker.Network | None) -> pulumi.Output[str] | None:
-    """The address range Docker gave `network` (the proxy's side of it)."""
+def proxy_side(network: docker.Network | None) -> pulumi.Output[str] | None:
+    """The addresses of the edge `network` a service may take forwarded headers from: all that
+    Docker gave it but its gateway, which is the host itself (stackrules.addresses)."""
     if network is None:
         return None
-    found: pulumi.Output[str] = network.ipam_configs.apply(lambda configs: str(configs[0].subnet))
+    found: pulumi.Output[str] = network.ipam_configs.apply(
+        lambda configs: ",".join(all_but_gateway(str(configs[0].subnet), str(configs[0].gateway)))
+    )
     return found
 
 
@@ -158,7 +162,7 @@ def deploy(cfg: StackConfig) -> None:
                 [network, keycloak_db_network, *edge(keycloak_edge)],
             ),
             "proxy": {
-                "trusted_addresses": subnet(keycloak_edge),
+                "trusted_addresses": proxy_side(keycloak_edge),
                 "admin_url": cfg.urls.keycloak_from_host,
                 "container": proxy.container,
             }
@@ -194,7 +198,7 @@ def deploy(cfg: StackConfig) -> None:
                 host.placed(alias, None, [network, mlflow_db_network, *edge(mlflow_edge)])
                 for alias in mlflow_aliases[1:]
             ],
-            "proxy": {"trusted_addresses": subnet(mlflow_edge), "public_url": cfg.urls.mlflow}
+            "proxy": {"trusted_addresses": proxy_side(mlflow_edge), "public_url": cfg.urls.mlflow}
             if proxy
             else None,
             "image_name": MLFLOW_IMAGE_REPOSITORY,

@@ -15,6 +15,7 @@ granted through one reaches the other within the plugin's permission cache (30 s
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import tempfile
@@ -105,6 +106,7 @@ def test_the_browser_signs_in_over_https_and_gets_a_secure_httponly_cookie(
     print(f"MLflow's cookies after sign-in: {sorted(cookies)}")
     session = cookies["session"]
     assert session["secure"] is True and session["httpOnly"] is True, session
+    assert session["sameSite"] == "Lax", session  # no cross-site request carries it
     assert session["domain"].lstrip(".") == "mlflow.localhost"
     # Through the browser's own network stack (Playwright's API requests would use Node's,
     # which knows nothing of the NSS database).
@@ -187,6 +189,48 @@ def test_a_forged_forwarded_for_is_not_believed(stack: Deployment) -> None:
     assert addresses and FORGED not in addresses
     mlflow_log = docker("logs", "--tail", "200", f"{resource_prefix(STACK)}-mlflow")
     assert FORGED not in mlflow_log
+
+
+def _address_on(network: str, container: str) -> str:
+    """The container's address on `network`, which the host reaches from the bridge's gateway."""
+    networks = json.loads(
+        docker("inspect", "--format", "{{json .NetworkSettings.Networks}}", container)
+    )
+    address: str = networks[network]["IPAddress"]
+    return address
+
+
+def test_forwarded_headers_from_the_host_itself_are_not_believed(stack: Deployment) -> None:
+    """Any process on the Docker host reaches Keycloak and MLflow on their edge networks, from
+    the bridge's gateway: only the proxy may send forwarded headers, not the gateway. Believed,
+    a forged client address would dodge brute-force detection and put a lie in the audit trail,
+    and a forged prefix would send browsers elsewhere."""
+    prefix = resource_prefix(STACK)
+    keycloak = _address_on(f"{prefix}-keycloak-edge-net", f"{prefix}-keycloak")
+    forged = {"X-Forwarded-For": FORGED, "X-Forwarded-Proto": "https"}
+    with httpx.Client(timeout=15, headers=forged) as client:
+        refused = client.post(
+            f"http://{keycloak}:8080/realms/mlflow/protocol/openid-connect/token",
+            data={
+                "grant_type": "password",
+                "client_id": stack.outputs["clientId"],
+                "client_secret": "a wrong secret",
+                "username": "alice",
+                "password": "a wrong password",
+            },
+        )
+    assert refused.status_code in (400, 401), refused.text
+    errors = stack.admin().get_events(query={"type": "LOGIN_ERROR", "max": 20})
+    addresses = {event.get("ipAddress") for event in errors}
+    print(f"Keycloak's latest login errors came from {addresses}")
+    assert addresses and FORGED not in addresses
+
+    mlflow = _address_on(f"{prefix}-mlflow-edge-net", f"{prefix}-mlflow")
+    with httpx.Client(timeout=15, headers={"Accept": "text/html"}) as client:
+        sent = client.get(f"http://{mlflow}:5000/?x=1", headers={"X-Forwarded-Prefix": "/forged"})
+    print(f"MLflow sends a browser with a forged prefix to {sent.headers.get('location')}")
+    assert sent.status_code == 302 and "/login" in sent.headers["location"]
+    assert "/forged" not in sent.headers["location"]
 
 
 def test_the_mlflow_client_logs_a_run_over_https(

@@ -64,7 +64,8 @@ class RecordingMocks(Mocks):
             state["imageId"] = f"sha256:{args.name}"
         elif args.typ == "docker:index/network:Network":
             # Docker picks a free range; the program reads it back (the edge proxy's trust).
-            state["ipamConfigs"] = [{"subnet": f"172.30.{len(self.resources)}.0/24"}]
+            block = f"172.30.{len(self.resources)}"
+            state["ipamConfigs"] = [{"subnet": f"{block}.0/24", "gateway": f"{block}.1"}]
         self.resources.append(Declared(args.typ, args.name, dict(args.inputs), args.provider))
         return f"{args.name}-id", state
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
 
@@ -527,11 +528,18 @@ def test_with_tls_only_the_proxy_publishes_and_each_service_trusts_only_its_edge
     assert keycloak["KC_HOSTNAME"] == "https://auth.localhost:8443"
     assert keycloak["KC_PROXY_HEADERS"] == "xforwarded"
     assert keycloak["KC_HOSTNAME_ADMIN"] == "http://127.0.0.1:8080"
-    # The ranges Docker gave the edge networks (the harness plays Docker here).
-    assert keycloak["KC_PROXY_TRUSTED_ADDRESSES"].startswith("172.30.")
-    assert mlflow["TRUSTED_PROXIES"].startswith("172.30.")
+    # The ranges Docker gave the edge networks but their gateways, the host (the harness plays
+    # Docker here: 172.30.N.0/24, gateway .1).
+    for trusted in (keycloak["KC_PROXY_TRUSTED_ADDRESSES"], mlflow["TRUSTED_PROXIES"]):
+        blocks = [ipaddress.ip_network(block) for block in trusted.split(",")]
+        edge_range = ipaddress.ip_network(blocks[0].network_address).supernet(new_prefix=24)
+        gateway = edge_range.network_address + 1
+        assert sum(block.num_addresses for block in blocks) == edge_range.num_addresses - 1
+        assert all(block.subnet_of(edge_range) for block in blocks)  # type: ignore[arg-type]
+        assert not any(gateway in block for block in blocks)
     assert mlflow["TRUSTED_PROXIES"] != keycloak["KC_PROXY_TRUSTED_ADDRESSES"]
     assert mlflow["SESSION_COOKIE_SECURE"] == "true"
+    assert mlflow["SESSION_COOKIE_SAMESITE"] == "lax"
     assert mlflow["OIDC_REDIRECT_URI"] == "https://mlflow.localhost:8443/callback"
     assert "mlflow.localhost:8443" in mlflow["MLFLOW_SERVER_ALLOWED_HOSTS"].split(",")
     assert mlflow["MLFLOW_SERVER_CORS_ALLOWED_ORIGINS"] == "https://mlflow.localhost:8443"

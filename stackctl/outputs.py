@@ -234,7 +234,7 @@ def pulumi_stack(
     command = auto.PulumiCommand(root=root) if root else auto.PulumiCommand()
     options = auto.LocalWorkspaceOptions(pulumi_command=command, env_vars=added)
     try:
-        yield auto.select_stack(stack_name=stack, work_dir=str(project_dir), opts=options)
+        selected = auto.select_stack(stack_name=stack, work_dir=str(project_dir), opts=options)
     except auto.StackNotFoundError:
         raise StackctlError(
             f"no stack {stack!r} in {backend}: deploy it with scripts/up.sh {stack}, "
@@ -242,17 +242,26 @@ def pulumi_stack(
         ) from None
     except auto.CommandError as error:
         message = _pulumi_message(error)
-        if "passphrase" in message:
-            source = passphrase_file or "PULUMI_CONFIG_PASSPHRASE(_FILE)"
-            raise StackctlError(
-                f"wrong passphrase for stack {stack!r}: {source} does not decrypt its secrets; "
-                "use the passphrase scripts/up.sh deployed it with"
-            ) from None
         if "state directory" in message or "no such file" in message:
             raise StackctlError(
                 f"no Pulumi state at {backend}: the stack is not deployed here; run scripts/up.sh"
             ) from None
-        raise StackctlError(f"pulumi failed on stack {stack!r}: {message}") from None
+        raise _failure(stack, message, passphrase_file) from None
+    try:
+        yield selected
+    except auto.CommandError as error:
+        # A command of the block (outputs, up, import) failed on a stack that is there.
+        raise _failure(stack, _pulumi_message(error), passphrase_file) from None
+
+
+def _failure(stack: str, message: str, passphrase_file: str | None) -> StackctlError:
+    if "passphrase" in message:
+        source = passphrase_file or "PULUMI_CONFIG_PASSPHRASE(_FILE)"
+        return StackctlError(
+            f"wrong passphrase for stack {stack!r}: {source} does not decrypt its secrets; "
+            "use the passphrase scripts/up.sh deployed it with"
+        )
+    return StackctlError(f"pulumi failed on stack {stack!r}: {message}")
 
 
 def stack_outputs(selected: auto.Stack) -> StackOutputs:

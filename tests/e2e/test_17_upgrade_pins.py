@@ -25,7 +25,14 @@ from tests.e2e.team_data import (
     write_data,
 )
 from tests.e2e.upgrades import dropped_data, dropping_steps
-from tests.support.deployment import Deployment, docker, e2e_config, log, remove_leftovers
+from tests.support.deployment import (
+    POLICY_CONFIG,
+    Deployment,
+    docker,
+    e2e_config,
+    log,
+    remove_leftovers,
+)
 
 STACK = "pins"
 PREFIX = resource_prefix(STACK)
@@ -175,7 +182,9 @@ def test_rolling_back_is_previous_pins_destroy_up_and_restore_of_the_backup(
     stack.destroy(log)
     stack.destroyed = False
     stack.up(log)
-    result = stack.stackctl("restore", "--from", str(before["backup"]), "--yes")
+    result = stack.stackctl(
+        "restore", "--from", str(before["backup"]), "--policy-config", POLICY_CONFIG, "--yes"
+    )
     assert result.exit_code == 0, result.output
     stack.reload_outputs()
     stack.test_passwords.clear()

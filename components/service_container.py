@@ -45,6 +45,14 @@ HEALTH_INTERVAL_SECONDS = 2
 HEALTH_RETRIES = 150
 
 
+# Docker keeps a container's whole log unless told otherwise, until the disk is full: each
+# container's log is rotated at LOG_MAX_SIZE and at most LOG_MAX_FILES are kept (`docker logs`
+# still reads them; json-file is the driver that allows both on every Docker engine).
+LOG_DRIVER = "json-file"
+LOG_MAX_SIZE = "10m"
+LOG_MAX_FILES = 5
+
+
 def http_ready_probe(port: int, path: str) -> list[str]:
     """A health check that GETs `path` on the container's own `port` and passes on HTTP 200,
     with bash's /dev/tcp alone: neither the official Keycloak image nor a slim Python image
@@ -165,6 +173,8 @@ def service_container(
             start_period=health.start_period,
             retries=HEALTH_RETRIES,
         ),
+        log_driver=LOG_DRIVER,
+        log_opts={"max-size": LOG_MAX_SIZE, "max-file": str(LOG_MAX_FILES)},
         restart="unless-stopped",
         wait=True,
         wait_timeout=health.wait_timeout,

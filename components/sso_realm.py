@@ -11,6 +11,60 @@ from components.config import RealmSettings
 from components.stack_component import Options, StackComponent
 from stackrules.durations import keycloak_duration
 
+# Keycloak's four root attributes as its default user profile declares them (26.4), except that
+# only an admin may change an email: MLflow's plugin names its accounts by the email claim, so a
+# person who could edit their own email could take a departed colleague's and sign in to the
+# MLflow account, experiments and grants that person left behind (review finding 6).
+_ADMIN_AND_USER = ["admin", "user"]
+_NAME_LENGTH = keycloak.RealmUserProfileAttributeValidatorArgs(name="length", config={"max": "255"})
+_ROOT_ATTRIBUTES = [
+    keycloak.RealmUserProfileAttributeArgs(
+        name="username",
+        display_name="${username}",
+        permissions=keycloak.RealmUserProfileAttributePermissionsArgs(
+            views=_ADMIN_AND_USER, edits=_ADMIN_AND_USER
+        ),
+        validators=[
+            keycloak.RealmUserProfileAttributeValidatorArgs(
+                name="length", config={"min": "3", "max": "255"}
+            ),
+            keycloak.RealmUserProfileAttributeValidatorArgs(name="username-prohibited-characters"),
+            keycloak.RealmUserProfileAttributeValidatorArgs(name="up-username-not-idn-homograph"),
+        ],
+    ),
+    keycloak.RealmUserProfileAttributeArgs(
+        name="email",
+        display_name="${email}",
+        required_for_roles=["user"],
+        permissions=keycloak.RealmUserProfileAttributePermissionsArgs(
+            views=_ADMIN_AND_USER, edits=["admin"]
+        ),
+        validators=[keycloak.RealmUserProfileAttributeValidatorArgs(name="email"), _NAME_LENGTH],
+    ),
+    *(
+        keycloak.RealmUserProfileAttributeArgs(
+            name=name,
+            display_name=f"${{{name}}}",
+            required_for_roles=["user"],
+            permissions=keycloak.RealmUserProfileAttributePermissionsArgs(
+                views=_ADMIN_AND_USER, edits=_ADMIN_AND_USER
+            ),
+            validators=[
+                _NAME_LENGTH,
+                keycloak.RealmUserProfileAttributeValidatorArgs(
+                    name="person-name-prohibited-characters"
+                ),
+            ],
+        )
+        for name in ("firstName", "lastName")
+    ),
+]
+_METADATA_GROUP = keycloak.RealmUserProfileGroupArgs(
+    name="user-metadata",
+    display_header="User metadata",
+    display_description="Attributes, which refer to user metadata",
+)
+
 
 class SsoRealmArgs(TypedDict):
     settings: RealmSettings
@@ -20,11 +74,12 @@ class SsoRealm(StackComponent):
     """A realm whose token lifetimes, lockout and event retention come from stack config.
 
     Keycloak stores no events by default and never expires them; both are set here, so the
-    audit trail exists and stays bounded.
+    audit trail exists and stays bounded. Its user profile lets only an admin change an email.
     """
 
     realm: keycloak.Realm
     events: keycloak.RealmEvents
+    user_profile: keycloak.RealmUserProfile
     realm_id: pulumi.Output[str]
 
     def __init__(self, name: str, args: SsoRealmArgs, opts: Options = None) -> None:
@@ -65,6 +120,13 @@ class SsoRealm(StackComponent):
             admin_events_enabled=True,
             admin_events_details_enabled=True,
             events_listeners=["jboss-logging"],
+            opts=self.child,
+        )
+        self.user_profile = keycloak.RealmUserProfile(
+            f"{name}-user-profile",
+            realm_id=self.realm.id,
+            attributes=_ROOT_ATTRIBUTES,
+            groups=[_METADATA_GROUP],
             opts=self.child,
         )
         self.register_outputs({"realm": self.realm.realm})

@@ -47,7 +47,9 @@ app = typer.Typer(
 )
 sessions_app = typer.Typer(help="List and revoke users' Keycloak sessions.", no_args_is_help=True)
 app.add_typer(sessions_app, name="sessions")
-users_app = typer.Typer(help="Lock people out in an emergency.", no_args_is_help=True)
+users_app = typer.Typer(
+    help="Lock people out in an emergency, or let them in.", no_args_is_help=True
+)
 app.add_typer(users_app, name="users")
 
 console = Console()
@@ -293,7 +295,7 @@ def users_disable(
 ) -> None:
     """Lock USERNAME out now: Keycloak user disabled and logged out; MLflow account deactivated
     (its sessions ended, its access tokens deleted). Then set `enabled: false` on the user in
-    the stack config: `pulumi up --refresh` would enable them again."""
+    the stack config: until it says so, `pulumi up --refresh` stops and names them."""
     _confirmed_or_told(yes)
     with on_the_realm(ctx) as (outputs, admin):
         mlflow_admin = outputs.mlflow_admin()  # first: an older stack has none, change nothing
@@ -316,9 +318,32 @@ def users_disable(
             "tokens are gone"
         )
     typer.echo(
-        f"next: set enabled: false for {username} under users in Pulumi.<stack>.yaml, so "
-        "`pulumi up --refresh` keeps them out"
+        f"next: set enabled: false for {username} under users in Pulumi.<stack>.yaml; until "
+        f"then `pulumi up --refresh` stops rather than let them in again "
+        f"(or: stackctl users enable {username})"
     )
+
+
+@users_app.command("enable")
+def users_enable(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument(help="The person to let back in.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Undo `users disable`: Keycloak user enabled, MLflow account active again (the old
+    access tokens stay deleted; they sign in and mint new ones)."""
+    _confirmed_or_told(yes)
+    with on_the_realm(ctx) as (outputs, admin):
+        mlflow_admin = outputs.mlflow_admin()
+        if not yes:
+            typer.confirm(f"Let {username!r} into realm {outputs.realm!r} and MLflow?", abort=True)
+        email = realm.enable_user(admin, username)
+        typer.echo(f"{username}: Keycloak user enabled")
+        if email is None:
+            return
+        with mlflow_admin.session() as api:
+            changed = set_account_active(api, email, True)
+        typer.echo(f"{username}: MLflow account {email} {'re-activated' if changed else 'active'}")
 
 
 # -- audit trail ----------------------------------------------------------------------------
@@ -469,9 +494,9 @@ def restore(
     """Put a backup back into a freshly created stack with the same config.
 
     The databases and artifacts are replaced, the Keycloak objects' Pulumi state grafted from
-    the backup, then `pulumi up` (with the policy pack in policy/) rolls their secrets out to
-    the containers. The backup and the
-    stack are checked before anything is changed.
+    the backup, then `pulumi up` (with the policy pack beside stackctl, in policy/) rolls their
+    secrets out to the containers. The backup and the stack are checked before anything is
+    changed.
     """
     _confirmed_or_told(yes)
     target = _target(ctx)
@@ -499,8 +524,9 @@ def restore(
             backups.start_services(stores, typer.echo)
             typer.echo("pulumi up: the restored secrets go out to the containers")
             # The policy pack judges this update like any other: a backup is data, not a way
-            # around the rules.
-            policy = str(target.project_dir / "policy")
+            # around the rules. It is the pack of stackctl's own checkout, as scripts/pulumi.sh
+            # runs it, whichever --project-dir the stack's program is in.
+            policy = str(PROJECT_DIR / "policy")
             stack.up(
                 on_output=typer.echo,
                 color="never",

@@ -216,6 +216,14 @@ def disable_user(admin: KeycloakAdmin, username: str) -> Disabled:
     return Disabled(len(sessions), email.lower() if email else None)
 
 
+def enable_user(admin: KeycloakAdmin, username: str) -> str | None:
+    """Let the user sign in again; their email (how mlflow-oidc-auth names them), if any."""
+    found = user_id(admin, username)
+    email = admin.get_user(found).get("email")
+    admin.update_user(found, {"enabled": True})
+    return email.lower() if email else None
+
+
 # -- audit trail ----------------------------------------------------------------------------
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import httpx
 
+from components.service_container import LOG_MAX_FILES, LOG_MAX_SIZE
 from tests.support.deployment import CONTAINERS, PORTS, PREFIX, Deployment, docker
 
 
@@ -13,6 +15,15 @@ def test_up_from_nothing_leaves_every_container_healthy(deployment: Deployment) 
     for name in CONTAINERS:
         state = docker("inspect", "--format", "{{.State.Health.Status}}", name).strip()
         assert state == "healthy", f"{name} is {state}"
+
+
+def test_every_containers_log_is_rotated(deployment: Deployment) -> None:
+    for name in CONTAINERS:
+        logging = json.loads(docker("inspect", "--format", "{{json .HostConfig.LogConfig}}", name))
+        assert logging == {
+            "Type": "json-file",
+            "Config": {"max-file": str(LOG_MAX_FILES), "max-size": LOG_MAX_SIZE},
+        }, name
 
 
 def test_services_answer_on_their_published_urls(deployment: Deployment) -> None:

@@ -2,13 +2,18 @@
 
 A person who holds a personal access token (PAT), a Keycloak bearer token and a browser
 session is (1) removed from the stack config and `pulumi up` runs, then, once back, (2)
-disabled by `stackctl users disable`, and (3) kept out by `enabled: false` in the config. Each
-time all three are refused within BOUND_SECONDS; the measured times are printed.
+disabled by `stackctl users disable` (an `up --refresh` then stops rather than let her in;
+`stackctl users enable` undoes it), and (3) kept out by `enabled: false` in the config. Each
+time all three are refused within BOUND_SECONDS; the measured times are printed. Once she is
+gone, a colleague cannot take her email (mlflow-oidc-auth names accounts by it) to inherit her
+MLflow account.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,17 +21,28 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext
 from typer.testing import CliRunner
 
 from stackctl.cli import app
 from tests.e2e.browser_login import sign_in
-from tests.support.deployment import USERS, Deployment, e2e_config, log, poll
+from tests.support.deployment import (
+    POLICY_CONFIG,
+    POLICY_PACK,
+    USERS,
+    Deployment,
+    e2e_config,
+    log,
+    poll,
+)
 
 LEAVER = "lena"
 # mlflow-oidc-auth's name of her: her email.
 LEAVER_ACCOUNT = "lena@example.com"
+# A colleague who stays, and who tries to take the leaver's email.
+TAKER = "alice"
 SEARCH = "/api/2.0/mlflow/experiments/search?max_results=1"
 BOUND_SECONDS = 10
 
@@ -92,6 +108,40 @@ def users_config(**leaver: object) -> list[dict[str, object]]:
     return users
 
 
+def try_to_take_email(deployment: Deployment, username: str, email: str) -> httpx.Response:
+    """The person changes their own email through Keycloak's account API, as the account console
+    does, with their own token."""
+    token = deployment.user_tokens(username)["access_token"]
+    with httpx.Client(
+        base_url=f"{deployment.keycloak_url}/realms/{deployment.realm}/account",
+        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        verify=deployment.tls(),
+        timeout=30,
+    ) as account:
+        profile = account.get("/")
+        # The account API answers this person: a refusal below is about the email, not access.
+        assert profile.status_code == 200, profile.text
+        return account.post("/", json={**profile.json(), "email": email})
+
+
+def cli_up_refresh(deployment: Deployment) -> subprocess.CompletedProcess[str]:
+    """`pulumi up --refresh --yes` by the real CLI on the stack, with the policy pack."""
+    workspace = deployment.stack.workspace
+    command = ["pulumi", "up", "--refresh", "--yes", "--non-interactive", "--color", "never"]
+    return subprocess.run(
+        [
+            *command,
+            *("--stack", deployment.stack.name),
+            *("--policy-pack", POLICY_PACK, "--policy-pack-config", POLICY_CONFIG),
+        ],
+        cwd=workspace.work_dir,
+        env={**os.environ, **workspace.env_vars},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
 @pytest.fixture
 def access(deployment: Deployment, browser: Browser) -> Iterator[Access]:
     opened = open_access(deployment, browser)
@@ -105,6 +155,12 @@ def access(deployment: Deployment, browser: Browser) -> Iterator[Access]:
 def restore_users(deployment: Deployment) -> Iterator[None]:
     """Whatever a test did to the leaver, the stack ends as e2e_config declares it."""
     yield
+    # A test that stopped between `users disable` and the config would leave her disabled out of
+    # band, which stops the next update: let her in first, as the operator would.
+    admin = deployment.admin()
+    found = admin.get_user_id(LEAVER)
+    if found and not admin.get_user(found)["enabled"]:
+        assert deployment.stackctl("users", "enable", LEAVER, "--yes").exit_code == 0
     deployment.set_config("users", users_config())
     deployment.up(log)
     # Re-added, she is a new Keycloak user: the password the suite gave the old one is gone.
@@ -123,6 +179,15 @@ def test_a_person_removed_from_the_config_loses_pat_bearer_and_session(
     measurements["removed from config: `up` (s)"] = up_seconds
     measurements["removed from config: `up` returned -> PAT, bearer, session refused (s)"] = refused
     print(f"removed from config: up took {up_seconds:.1f}s, all refused {refused:.2f}s after")
+
+    # Her email is free in Keycloak now; a colleague who took it would be her in MLflow.
+    own_email = deployment.admin().get_user(deployment.user_id(TAKER))["email"]
+    taken = try_to_take_email(deployment, TAKER, LEAVER_ACCOUNT)
+    assert taken.status_code == 400, taken.text
+    assert "read-only" in taken.text or "readOnly" in taken.text, taken.text
+    assert deployment.admin().get_user(deployment.user_id(TAKER))["email"] == own_email
+    claims = deployment.oidc().decode_token(deployment.user_tokens(TAKER)["access_token"])
+    assert claims["email"] == own_email
 
 
 def test_stackctl_users_disable_ends_access_and_enabled_false_keeps_it_ended(
@@ -149,8 +214,34 @@ def test_stackctl_users_disable_ends_access_and_enabled_false_keeps_it_ended(
     measurements["stackctl users disable returned -> all refused (s)"] = refused
     print(f"stackctl users disable took {command_seconds:.1f}s, all refused {refused:.2f}s after")
 
-    # The config says so too: `up --refresh` keeps the person out (it would re-enable them
-    # otherwise), and a new sign-in is refused.
+    # While the config still lets her in, `pulumi up --refresh` fails and names the fix, and
+    # MLflow keeps her out: her old credentials and a token she gets now are refused (the same
+    # update may enable her Keycloak user; her MLflow account stays inactive).
+    stopped = cli_up_refresh(deployment)
+    said = stopped.stdout + stopped.stderr
+    assert stopped.returncode != 0, said
+    assert f"enabled: false on {LEAVER}" in said and f"stackctl users enable {LEAVER}" in said
+    assert not any(allowed(deployment, access).values())
+    if deployment.admin().get_user(deployment.user_id(LEAVER))["enabled"]:
+        fresh = deployment.user_tokens(LEAVER)["access_token"]
+        with deployment.mlflow(fresh) as api:
+            refused = api.get(SEARCH).status_code
+        assert refused in (401, 403), refused
+
+    # `stackctl users enable` lets her back in, and then `up --refresh` has nothing to undo.
+    enabled = CliRunner().invoke(
+        app, ["--outputs-file", str(outputs), "users", "enable", LEAVER, "--yes"]
+    )
+    assert enabled.exit_code == 0, enabled.output
+    assert deployment.admin().get_user(deployment.user_id(LEAVER))["enabled"]
+    again = cli_up_refresh(deployment)
+    assert again.returncode == 0, again.stdout + again.stderr
+    disabled = CliRunner().invoke(
+        app, ["--outputs-file", str(outputs), "users", "disable", LEAVER, "--yes"]
+    )
+    assert disabled.exit_code == 0, disabled.output
+
+    # The config says so too: `up --refresh` keeps the person out, and a new sign-in is refused.
     deployment.set_config("users", users_config(enabled=False))
     deployment.up(log, refresh=True)
     assert not any(allowed(deployment, access).values())

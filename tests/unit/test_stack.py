@@ -87,6 +87,12 @@ def test_every_container_waits_for_its_health_check(stack: DeclaredStack) -> Non
         assert container.inputs["healthcheck"]["tests"][0] == "CMD", container.name
 
 
+def test_every_containers_log_is_rotated(stack: DeclaredStack) -> None:
+    for container in stack.of_type(CONTAINER):
+        assert container.inputs["logDriver"] == "json-file", container.name
+        assert set(container.inputs["logOpts"]) == {"max-size", "max-file"}, container.name
+
+
 def test_apps_get_least_privilege_roles_and_their_own_databases(stack: DeclaredStack) -> None:
     databases = {d.inputs["name"]: d for d in stack.of_type("postgresql:index/database:Database")}
     assert set(databases) == {"mlflow", "mlflow_auth", "keycloak"}
@@ -311,6 +317,19 @@ def test_default_token_policy_brute_force_and_audit_trail(stack: DeclaredStack) 
     events = stack.one("keycloak:index/realmEvents:RealmEvents").inputs
     assert events["eventsEnabled"] is True and events["adminEventsEnabled"] is True
     assert events["eventsExpiration"] == 7 * 86400
+
+
+def test_only_an_admin_may_change_an_email_and_the_other_root_attributes_stay_editable(
+    stack: DeclaredStack,
+) -> None:
+    profile = stack.one("keycloak:index/realmUserProfile:RealmUserProfile").inputs
+    edits = {a["name"]: a["permissions"]["edits"] for a in profile["attributes"]}
+    assert edits == {
+        "username": ["admin", "user"],
+        "email": ["admin"],
+        "firstName": ["admin", "user"],
+        "lastName": ["admin", "user"],
+    }
 
 
 def test_remember_me_is_off_unless_the_config_turns_it_on(stack: DeclaredStack) -> None:

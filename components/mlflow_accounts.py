@@ -9,11 +9,8 @@ Keycloak never tells it that someone left. Each configured person is therefore o
   refuses their PATs, bearer tokens and sessions at the next request and deletes their tokens;
 - `pulumi refresh` reads the flag back, so an account re-activated in the plugin's UI shows as
   drift and `up` deactivates it again;
-- an account deactivated out of band while the config lets the person in (`stackctl users
-  disable`, an emergency) fails the update of `up --refresh` with the fix named, rather than
-  being activated again: the state keeps what the config declared at the last `up`
-  (`declared`) beside what the plugin says (`active`). The same update may enable the Keycloak
-  user (its own resource); MLflow keeps refusing the inactive account.
+- the state keeps what the config declared at the last `up` (`declared`) beside what the plugin
+  says (`active`).
 
 The stack calls the API as its own service account (client credentials of the `stack admin`
 client, a member of MLflow's admin group): mlflow-oidc-auth provisions it as an administrator on
@@ -61,19 +58,6 @@ def admin_client(props: dict[str, Any]) -> AdminClient:
     return AdminClient(**{field: props[field] for field in API_FIELDS})
 
 
-class DisabledOutOfBandError(Exception):
-    """The plugin's account was deactivated outside the stack while the config lets them in."""
-
-    def __init__(self, person: str, account: str) -> None:
-        super().__init__(
-            f"{person}'s MLflow account {account} was deactivated outside the stack (stackctl "
-            f"users disable) while the config lets them in, and this update would let them in "
-            f"again. To keep them out, set enabled: false on {person} under users in the stack "
-            f"config; if they may come back, run `stackctl users enable {person}`. Then run "
-            "the update again."
-        )
-
-
 class MlflowAccountProvider(ResourceProvider):
     """Create/update set the flag, delete deactivates, read reports the plugin's flag."""
 
@@ -91,10 +75,7 @@ class MlflowAccountProvider(ResourceProvider):
             changes=bool(changed), replaces=["username"] if "username" in changed else []
         )
 
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        # Here, not in diff: a refresh diffs the refreshed state against the old inputs too.
-        if news["active"] and olds.get("declared") is True and olds.get("active") is False:
-            raise DisabledOutOfBandError(news["person"], news["username"])
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         return UpdateResult(self._apply(news, bool(news["active"])))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:

@@ -295,7 +295,7 @@ def users_disable(
 ) -> None:
     """Lock USERNAME out now: Keycloak user disabled and logged out; MLflow account deactivated
     (its sessions ended, its access tokens deleted). Then set `enabled: false` on the user in
-    the stack config: until it says so, `pulumi up --refresh` stops and names them."""
+    the stack config: `pulumi up --refresh` would enable them again."""
     _confirmed_or_told(yes)
     with on_the_realm(ctx) as (outputs, admin):
         mlflow_admin = outputs.mlflow_admin()  # first: an older stack has none, change nothing
@@ -318,9 +318,8 @@ def users_disable(
             "tokens are gone"
         )
     typer.echo(
-        f"next: set enabled: false for {username} under users in Pulumi.<stack>.yaml; until "
-        f"then `pulumi up --refresh` stops rather than let them in again "
-        f"(or: stackctl users enable {username})"
+        f"next: set enabled: false for {username} under users in Pulumi.<stack>.yaml, so "
+        f"`pulumi up --refresh` keeps them out (or undo: stackctl users enable {username})"
     )
 
 

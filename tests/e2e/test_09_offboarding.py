@@ -214,20 +214,6 @@ def test_stackctl_users_disable_ends_access_and_enabled_false_keeps_it_ended(
     measurements["stackctl users disable returned -> all refused (s)"] = refused
     print(f"stackctl users disable took {command_seconds:.1f}s, all refused {refused:.2f}s after")
 
-    # While the config still lets her in, `pulumi up --refresh` fails and names the fix, and
-    # MLflow keeps her out: her old credentials and a token she gets now are refused (the same
-    # update may enable her Keycloak user; her MLflow account stays inactive).
-    stopped = cli_up_refresh(deployment)
-    said = stopped.stdout + stopped.stderr
-    assert stopped.returncode != 0, said
-    assert f"enabled: false on {LEAVER}" in said and f"stackctl users enable {LEAVER}" in said
-    assert not any(allowed(deployment, access).values())
-    if deployment.admin().get_user(deployment.user_id(LEAVER))["enabled"]:
-        fresh = deployment.user_tokens(LEAVER)["access_token"]
-        with deployment.mlflow(fresh) as api:
-            refused = api.get(SEARCH).status_code
-        assert refused in (401, 403), refused
-
     # `stackctl users enable` lets her back in, and then `up --refresh` has nothing to undo.
     enabled = CliRunner().invoke(
         app, ["--outputs-file", str(outputs), "users", "enable", LEAVER, "--yes"]

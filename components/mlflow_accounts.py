@@ -8,9 +8,7 @@ Keycloak never tells it that someone left. Each configured person is therefore o
 - otherwise, and when the person is removed from the config, deactivated: the plugin then
   refuses their PATs, bearer tokens and sessions at the next request and deletes their tokens;
 - `pulumi refresh` reads the flag back, so an account re-activated in the plugin's UI shows as
-  drift and `up` deactivates it again;
-- the state keeps what the config declared at the last `up` (`declared`) beside what the plugin
-  says (`active`).
+  drift and `up` deactivates it again.
 
 The stack calls the API as its own service account (client credentials of the `stack admin`
 client, a member of MLflow's admin group): mlflow-oidc-auth provisions it as an administrator on
@@ -64,7 +62,7 @@ class MlflowAccountProvider(ResourceProvider):
     def _apply(self, props: dict[str, Any], active: bool) -> dict[str, Any]:
         with admin_client(props).session() as api:
             set_account_active(api, props["username"], active)
-        return {**props, "active": active, "declared": active}
+        return {**props, "active": active}
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         return CreateResult(props["username"], self._apply(props, bool(props["active"])))
@@ -99,14 +97,13 @@ class MlflowAccount(Resource):
         api: AdminApi,
         username: str,
         active: bool,
-        person: str,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         secret = pulumi.ResourceOptions(additional_secret_outputs=["client_secret"])
         super().__init__(
             MlflowAccountProvider(),
             name,
-            {**api, "username": username, "active": active, "person": person},
+            {**api, "username": username, "active": active},
             pulumi.ResourceOptions.merge(opts, secret),
         )
 
@@ -126,7 +123,5 @@ class MlflowAccounts(StackComponent):
         for spec in args["users"]:
             active = args["admitted"][spec.username]
             account = plugin_username(spec)
-            MlflowAccount(
-                f"{name}-{spec.username}", args["api"], account, active, spec.username, self.child
-            )
+            MlflowAccount(f"{name}-{spec.username}", args["api"], account, active, self.child)
         self.register_outputs({})

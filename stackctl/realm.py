@@ -213,7 +213,7 @@ def disable_user(admin: KeycloakAdmin, username: str) -> Disabled:
     email = admin.get_user(found).get("email")
     admin.update_user(found, {"enabled": False})
     admin.user_logout(found)
-    return Disabled(len(sessions), email.lower() if email else None)
+    return Disabled(len(sessions), _plugin_name(email))
 
 
 def enable_user(admin: KeycloakAdmin, username: str) -> str | None:
@@ -221,6 +221,11 @@ def enable_user(admin: KeycloakAdmin, username: str) -> str | None:
     found = user_id(admin, username)
     email = admin.get_user(found).get("email")
     admin.update_user(found, {"enabled": True})
+    return _plugin_name(email)
+
+
+def _plugin_name(email: str | None) -> str | None:
+    """mlflow-oidc-auth's name of a person: their email, lower-cased."""
     return email.lower() if email else None
 
 

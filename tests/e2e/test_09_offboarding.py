@@ -2,11 +2,10 @@
 
 A person who holds a personal access token (PAT), a Keycloak bearer token and a browser
 session is (1) removed from the stack config and `pulumi up` runs, then, once back, (2)
-disabled by `stackctl users disable` (an `up --refresh` then stops rather than let her in;
-`stackctl users enable` undoes it), and (3) kept out by `enabled: false` in the config. Each
-time all three are refused within BOUND_SECONDS; the measured times are printed. Once she is
-gone, a colleague cannot take her email (mlflow-oidc-auth names accounts by it) to inherit her
-MLflow account.
+disabled by `stackctl users disable` (`stackctl users enable` undoes it), and (3) kept out by
+`enabled: false` in the config. Each time all three are refused within BOUND_SECONDS; the
+measured times are printed. Once she is gone, a colleague cannot take her email
+(mlflow-oidc-auth names accounts by it) to inherit her MLflow account.
 """
 
 from __future__ import annotations
@@ -155,12 +154,6 @@ def access(deployment: Deployment, browser: Browser) -> Iterator[Access]:
 def restore_users(deployment: Deployment) -> Iterator[None]:
     """Whatever a test did to the leaver, the stack ends as e2e_config declares it."""
     yield
-    # A test that stopped between `users disable` and the config would leave her disabled out of
-    # band, which stops the next update: let her in first, as the operator would.
-    admin = deployment.admin()
-    found = admin.get_user_id(LEAVER)
-    if found and not admin.get_user(found)["enabled"]:
-        assert deployment.stackctl("users", "enable", LEAVER, "--yes").exit_code == 0
     deployment.set_config("users", users_config())
     deployment.up(log)
     # Re-added, she is a new Keycloak user: the password the suite gave the old one is gone.

@@ -10,6 +10,7 @@ import difflib
 import ipaddress
 import json
 import re
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -26,7 +27,7 @@ from components.config_model import ConfigModel
 from components.kubernetes_config import KubernetesSpec, kubernetes_errors
 from stackrules.addresses import is_loopback
 from stackrules.durations import LIFESPAN_BOUNDS, format_duration, parse_duration
-from stackrules.images import pinning_problem
+from stackrules.images import pinning_problem, tag_major
 from stackrules.mlflow_permissions import (
     Level,
     ResourceKind,
@@ -459,6 +460,17 @@ class StackConfig(ConfigModel):
     def _image(cls, value: str | None) -> str | None:
         return None if value is None else check_image_reference(value)
 
+    @field_validator("postgres_image")
+    @classmethod
+    def _postgres_major(cls, value: str) -> str:
+        if tag_major(value) is None:
+            raise ValueError(
+                "its tag must begin with Postgres's major version, as the official tags do "
+                "(postgres:17.7-trixie, or postgres:17.7-trixie@sha256:...): up refuses a "
+                "major-version change by it"
+            )
+        return value
+
     @field_validator(
         "realm",
         "client_id",
@@ -848,6 +860,8 @@ SECRET_FIELDS = frozenset(
         "redisUrl",
     }
 )
+# Fields whose objects hold one of those (a unit test derives them from the models).
+SECRET_HOLDERS = frozenset({"identityProviders", "ldap", "kubernetes", "artifacts"})
 
 
 def _describe(error: Any) -> str:
@@ -866,13 +880,60 @@ def _describe(error: Any) -> str:
         else f"pulumi config set {path} <value>"
     )
     secret = any(str(part) in SECRET_FIELDS for part in error["loc"])
-    shown = "[secret]" if secret else repr(error.get("input"))
     flag = "--secret " if secret else ""
-    return f"{path} = {shown}: {message}. Fix: {fix.replace('set ', f'set {flag}', 1)}"
+    fix = fix.replace("set ", f"set {flag}", 1)
+    if secret:
+        return f"{path} = [secret]: {message}. Fix: {fix}"
+    if not _may_echo(error["loc"], error.get("input")):
+        return f"{path}: {message}. Fix: {fix}"
+    return f"{path} = {error.get('input')!r}: {message}. Fix: {fix}"
 
 
-def parse_config(raw: dict[str, Any], namespace: str = NAMESPACE) -> StackConfig:
-    """Validate raw config values (camelCase keys, as in the stack file) into a StackConfig."""
+def _may_echo(loc: tuple[Any, ...], value: Any) -> bool:
+    """Whether an error may repeat the value it refuses: only a scalar set at a named field
+    that holds no secret. A misshaped list entry or object is not repeated: what was typed
+    there may be a secret meant for one of its fields (`kubernetes.artifacts` given as
+    'KEY:SECRET')."""
+    scalar = value is None or isinstance(value, str | int | float | bool)
+    return scalar and isinstance(loc[-1], str) and loc[-1] not in SECRET_HOLDERS
+
+
+def plaintext_secrets(raw: dict[str, Any], secret_keys: Collection[str]) -> list[str]:
+    """Every secret field the stack file holds in plain text: set without --secret, so it is
+    written there as it is (and into version control with it)."""
+    errors = []
+    for key, value in raw.items():
+        if key in secret_keys:
+            continue
+        for path in _secret_paths(key, key, value):
+            where = f"--path '{path}'" if path != key else path
+            errors.append(
+                f"{path}: a secret set in plain text; the stack file holds it as it is. Fix: "
+                f"pulumi config set --secret {where} <value>, then rotate it if that file was "
+                "shared"
+            )
+    return errors
+
+
+def _secret_paths(path: str, field: str, value: Any) -> Iterator[str]:
+    if field in SECRET_FIELDS and value not in (None, "", {}, []):
+        yield path
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            yield from _secret_paths(f"{path}.{name}", str(name), item)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _secret_paths(f"{path}[{index}]", "", item)
+
+
+def parse_config(
+    raw: dict[str, Any], namespace: str = NAMESPACE, secret_keys: Collection[str] | None = None
+) -> StackConfig:
+    """Validate raw config values (camelCase keys, as in the stack file) into a StackConfig.
+    With `secret_keys` (the keys the stack holds encrypted), a secret field outside them is
+    refused as well."""
+    # Reported with whatever else is wrong, so one run names every fix.
+    plaintext = [] if secret_keys is None else plaintext_secrets(raw, secret_keys)
     errors: list[str] = []
     known = {field.alias or name for name, field in StackConfig.model_fields.items()}
     for key in raw:
@@ -883,12 +944,13 @@ def parse_config(raw: dict[str, Any], namespace: str = NAMESPACE) -> StackConfig
             )
             errors.append(f"{key}: unknown config key; {hint}")
     if errors:
-        raise ConfigError(_format(namespace, errors))
+        raise ConfigError(_format(namespace, plaintext + errors))
     try:
         cfg = StackConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_format(namespace, [_describe(e) for e in exc.errors()])) from None
-    errors = _consistency_errors(cfg)
+        described = [_describe(e) for e in exc.errors()]
+        raise ConfigError(_format(namespace, plaintext + described)) from None
+    errors = plaintext + _consistency_errors(cfg)
     if errors:
         raise ConfigError(_format(namespace, errors))
     return cfg
@@ -934,8 +996,9 @@ def load_config() -> StackConfig:
             raw[key] = pulumi.runtime.get_config(full_key)
         else:
             raw[key] = config.get(key)
+    secret_keys = {key for key in raw if pulumi.runtime.is_config_secret(f"{prefix}{key}")}
     try:
-        return parse_config(raw, namespace)
+        return parse_config(raw, namespace, secret_keys)
     except ConfigError as error:
         # Shown once, as the only error: the Python language host treats this exit code as
         # "the program already told the user why", and adds no "exited with code 1" of its own.

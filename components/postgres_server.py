@@ -9,6 +9,7 @@ import pulumi_docker as docker
 import pulumi_postgresql as postgresql
 
 from components.generated import generated_secret
+from components.postgres_major import PostgresMajor
 from components.service_container import (
     HealthCheck,
     Placement,
@@ -16,6 +17,7 @@ from components.service_container import (
     service_container,
 )
 from components.stack_component import Options, StackComponent, provider_options
+from stackrules.images import tag_major
 
 DATA_DIR = "/var/lib/postgresql/data"
 SUPERUSER = "postgres"
@@ -30,7 +32,8 @@ HEALTH = HealthCheck(
 
 class PostgresServerArgs(TypedDict):
     placement: Placement
-    image: pulumi.Input[str]
+    # postgresImage: its tag begins with the major version (the config checks it).
+    image: str
     protect_data: bool
     # Where Pulumi, on this host, reaches the published port (loopback for a wildcard bind).
     host_address: str
@@ -59,6 +62,12 @@ class PostgresServer(StackComponent):
         self.superuser = SUPERUSER
 
         self.superuser_password = generated_secret(f"{name}-superuser-password", self)
+        # Checked first: a new major is refused before its image or container is touched.
+        running = tag_major(args["image"])
+        assert running is not None, "the config checks that postgresImage's tag has one"
+        major = PostgresMajor(
+            f"{name}-major", "postgresImage", running, pulumi.ResourceOptions(parent=self)
+        )
         self.volume = docker.Volume(
             f"{name}-data",
             name=pulumi.Output.concat(args["placement"].container_name, "-data"),
@@ -72,7 +81,7 @@ class PostgresServer(StackComponent):
         )
         self.container = service_container(
             name,
-            image=local_image(f"{name}-image", args["image"], self),
+            image=local_image(f"{name}-image", args["image"], self, after=[major]),
             placement=args["placement"],
             internal_port=5432,
             env=env,  # POSTGRES_PASSWORD=... is secret, like the password it holds

@@ -74,18 +74,29 @@ def env_lines(env: Mapping[str, pulumi.Input[str]]) -> list[pulumi.Output[str]]:
 
 
 def pulled_image(
-    name: str, image: pulumi.Input[str], parent: pulumi.Resource
+    name: str,
+    image: pulumi.Input[str],
+    parent: pulumi.Resource,
+    after: Sequence[pulumi.Resource] = (),
 ) -> docker.RemoteImage:
     """`image` on this host: a local image of that name is used as it is, else it is pulled;
     it stays on the host after destroy (other stacks may use it)."""
     return docker.RemoteImage(
-        name, name=image, keep_locally=True, opts=pulumi.ResourceOptions(parent=parent)
+        name,
+        name=image,
+        keep_locally=True,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(after)),
     )
 
 
-def local_image(name: str, image: pulumi.Input[str], parent: pulumi.Resource) -> pulumi.Output[str]:
+def local_image(
+    name: str,
+    image: pulumi.Input[str],
+    parent: pulumi.Resource,
+    after: Sequence[pulumi.Resource] = (),
+) -> pulumi.Output[str]:
     """The id of `image` on this host (see pulled_image), which is what a container runs."""
-    image_id: pulumi.Output[str] = pulled_image(name, image, parent).image_id
+    image_id: pulumi.Output[str] = pulled_image(name, image, parent, after).image_id
     return image_id
 
 

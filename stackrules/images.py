@@ -32,3 +32,9 @@ def pinning_problem(reference: str) -> str | None:
     if tag == "latest":
         return "uses the moving tag 'latest'"
     return None
+
+
+def tag_major(reference: str) -> int | None:
+    """The major version `reference`'s tag begins with ("postgres:17.7-trixie" -> 17)."""
+    found = re.match(r"\d+", image_tag(reference) or "")
+    return int(found.group()) if found else None

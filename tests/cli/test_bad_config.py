@@ -35,6 +35,8 @@ def test_preview_and_up_refuse_bad_config_and_create_nothing(
         assert "mlflow-keycloak-stack:" in diagnostics
         for fragment in case.expected:
             assert fragment in diagnostics, f"{fragment!r} missing from:\n{out}"
+        for secret in case.hidden:
+            assert secret not in out, out
     assert project.resources(stack) == []
     assert stack_objects(resource_prefix(stack))["containers"] == []
 
@@ -51,3 +53,20 @@ def test_the_cli_refuses_a_value_of_the_wrong_type_naming_the_key(
         assert done.returncode != 0, out
         assert f"configuration key '{key}' must be of type" in out, out
     assert project.resources(stack) == []
+
+
+def test_a_nested_secret_set_as_a_secret_passes_and_stays_out_of_the_stack_file(
+    project: CliProject,
+) -> None:
+    (case,) = [c for c in BAD_CONFIGS if c.id == "idp-client-secret-in-plain-text"]
+    (provider,) = case.raw["identityProviders"]
+    (secret,) = case.hidden
+    plain = {key: value for key, value in provider.items() if key != "clientSecret"}
+    stack = project.new_stack("idp-secret-marked", {"identityProviders": [plain]})
+    where = "identityProviders[0].clientSecret"
+    project.must("config", "set", "--stack", stack, "--secret", "--path", where, secret)
+    done = project.run("preview", "--stack", stack)
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    assert "invalid stack configuration" not in out and secret not in out, out
+    assert secret not in (project.workdir / f"Pulumi.{stack}.yaml").read_text()

@@ -36,6 +36,8 @@ class BadConfig:
     id: str
     raw: dict[str, Any]
     expected: list[str]
+    # What the refusal must never repeat (a secret typed into the config).
+    hidden: tuple[str, ...] = ()
 
     @property
     def fails_schema_type(self) -> bool:
@@ -88,6 +90,34 @@ BAD_CONFIGS = [
             ],
         },
         ["identityProviders[0].teams.corp-ds = 'ds': unknown team"],
+    ),
+    BadConfig(
+        "kubernetes-artifacts-misshaped-is-not-repeated",
+        {
+            "target": "kubernetes",
+            "mlflowImage": "registry.example.com/mlflow:1",
+            "kubernetes": {"ingressCertificate": "tls", "artifacts": "AKIA1:hunter2-artifacts"},
+        },
+        ["kubernetes.artifacts: Input should be a valid dictionary"],
+        hidden=("hunter2-artifacts",),
+    ),
+    BadConfig(
+        "idp-client-secret-in-plain-text",
+        {
+            "identityProviders": [
+                {
+                    "alias": "corp",
+                    "discoveryUrl": "https://idp.example.com/.well-known/openid-configuration",
+                    "clientId": "mlflow",
+                    "clientSecret": "hunter2-plain",
+                }
+            ],
+        },
+        [
+            "identityProviders[0].clientSecret: a secret set in plain text",
+            "pulumi config set --secret --path 'identityProviders[0].clientSecret' <value>",
+        ],
+        hidden=("hunter2-plain",),
     ),
     BadConfig(
         "user-in-unknown-team",

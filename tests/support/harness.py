@@ -13,6 +13,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
 
+from components.config import plaintext_secrets
 from stackrules.names import NAMESPACE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,7 +145,11 @@ def run_with(
         for key, value in config.items()
     }
     os.environ["PULUMI_CONFIG"] = json.dumps(values)
-    pulumi.runtime.set_all_config(values)
+    # Set as the README says: every key holding a secret field with --secret.
+    secret_keys = [
+        f"{PROJECT}:{key}" for key, value in config.items() if plaintext_secrets({key: value}, ())
+    ]
+    pulumi.runtime.set_all_config(values, secret_keys)
     namespace: dict[str, Any] = {}
 
     known: dict[int, Identity] = {}

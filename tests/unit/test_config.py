@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, get_args
 
 import pytest
+from pydantic import BaseModel
 
-from components.config import MESSAGE_SHOWN_EXIT_CODE, ConfigError, StackConfig, parse_config
+from components.config import (
+    MESSAGE_SHOWN_EXIT_CODE,
+    SECRET_FIELDS,
+    SECRET_HOLDERS,
+    ConfigError,
+    StackConfig,
+    parse_config,
+)
 from tests.support.bad_configs import BAD_CONFIGS, BadConfig
 from tests.support.harness import run_program
 
 
-def config_error(raw: dict[str, Any]) -> str:
+def config_error(raw: dict[str, Any], secret_keys: frozenset[str] = frozenset()) -> str:
+    """The refusal of `raw` as a stack gives it with none of its keys set as secrets (as the
+    CLI suite's stacks are), unless told."""
     with pytest.raises(ConfigError) as caught:
-        parse_config(raw)
+        parse_config(raw, secret_keys=secret_keys)
     return str(caught.value)
 
 
@@ -24,6 +35,18 @@ def test_bad_config_is_refused_with_key_value_and_fix(case: BadConfig) -> None:
     assert "Fix:" in message or "did you mean" in message or "unknown key" in message
     for fragment in case.expected:
         assert fragment in message
+    for secret in case.hidden:
+        assert secret not in message
+
+
+def test_secrets_set_as_secrets_pass_and_a_plain_one_is_named_with_every_other_problem() -> None:
+    (case,) = [c for c in BAD_CONFIGS if c.id == "idp-client-secret-in-plain-text"]
+    assert parse_config(case.raw, secret_keys={"identityProviders"}).identity_providers
+    message = config_error({**case.raw, "tlsKey": "-----BEGIN PRIVATE KEY-----", "mlflowPort": "0"})
+    assert "(3 problem(s))" in message
+    assert "tlsKey: a secret set in plain text" in message
+    assert "pulumi config set --secret tlsKey <value>" in message
+    assert "BEGIN PRIVATE KEY" not in message
 
 
 def test_every_problem_is_reported_at_once() -> None:
@@ -70,3 +93,34 @@ def test_kubernetes_postgres_instances_follow_the_profile() -> None:
     assert (production.instances, dev.instances, pinned.instances) == (3, 1, 5)
     assert production.keycloak_instances >= 2 and cfg.replicas >= 2
     assert parse_config({}).replicas == 1
+
+
+def _holders(model: type[BaseModel]) -> tuple[set[str], bool]:
+    """The aliases of `model`'s fields whose objects hold a secret field, and whether it holds
+    one itself."""
+    holders: set[str] = set()
+    holds = False
+    for name, field in model.model_fields.items():
+        alias = field.alias or name
+        if alias in SECRET_FIELDS:
+            holds = True
+            continue
+        for inner in _models_in(field.annotation):
+            inner_holders, inner_holds = _holders(inner)
+            holders |= inner_holders
+            if inner_holds:
+                holders.add(alias)
+                holds = True
+    return holders, holds
+
+
+def _models_in(annotation: Any) -> Iterator[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+    for argument in get_args(annotation):
+        yield from _models_in(argument)
+
+
+def test_every_field_that_holds_a_secret_is_never_repeated_in_an_error() -> None:
+    holders, _ = _holders(StackConfig)
+    assert holders == SECRET_HOLDERS

@@ -8,7 +8,11 @@ Keycloak never tells it that someone left. Each configured person is therefore o
 - otherwise, and when the person is removed from the config, deactivated: the plugin then
   refuses their PATs, bearer tokens and sessions at the next request and deletes their tokens;
 - `pulumi refresh` reads the flag back, so an account re-activated in the plugin's UI shows as
-  drift and `up` deactivates it again.
+  drift and `up` deactivates it again;
+- when the config takes a group or team from someone who stays admitted, their personal
+  access tokens and MLflow sessions end. The plugin judges both on the groups it stored at
+  their last sign-in (it reads them again only then), so a PAT minted inside a team kept the
+  team's grants after they left. Their next sign-in carries what they hold now.
 
 The stack calls the API as its own service account (client credentials of the `stack admin`
 client, a member of MLflow's admin group): mlflow-oidc-auth provisions it as an administrator on
@@ -32,7 +36,7 @@ from pulumi.dynamic import (
 
 from components.config import UserSpec
 from components.stack_component import Options, StackComponent
-from stackrules.mlflow_admin import AdminClient, account_active, set_account_active
+from stackrules.mlflow_admin import AdminClient, account_active, end_access, set_account_active
 
 # The admin client's fields, as the resource's inputs name them.
 API_FIELDS = ("mlflow_url", "token_url", "client_id", "client_secret")
@@ -57,7 +61,8 @@ def admin_client(props: dict[str, Any]) -> AdminClient:
 
 
 class MlflowAccountProvider(ResourceProvider):
-    """Create/update set the flag, delete deactivates, read reports the plugin's flag."""
+    """Create/update set the flag (update also ends the access of someone who lost a group),
+    delete deactivates, read reports the plugin's flag."""
 
     def _apply(self, props: dict[str, Any], active: bool) -> dict[str, Any]:
         with admin_client(props).session() as api:
@@ -68,13 +73,20 @@ class MlflowAccountProvider(ResourceProvider):
         return CreateResult(props["username"], self._apply(props, bool(props["active"])))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = [key for key in ("username", "active", *API_FIELDS) if olds.get(key) != news[key]]
+        keys = ("username", "active", "memberships", *API_FIELDS)
+        changed = [key for key in keys if olds.get(key) != news[key]]
         return DiffResult(
             changes=bool(changed), replaces=["username"] if "username" in changed else []
         )
 
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(self._apply(news, bool(news["active"])))
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        applied = self._apply(news, bool(news["active"]))
+        # A state written before memberships were kept has nothing to compare.
+        left = set(olds.get("memberships", news["memberships"])) - set(news["memberships"])
+        if left and news["active"]:
+            with admin_client(news).session() as api:
+                end_access(api, news["username"])
+        return UpdateResult(applied)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         self._apply(props, False)
@@ -97,14 +109,13 @@ class MlflowAccount(Resource):
         api: AdminApi,
         username: str,
         active: bool,
+        memberships: Sequence[str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         secret = pulumi.ResourceOptions(additional_secret_outputs=["client_secret"])
+        props = {**api, "username": username, "active": active, "memberships": sorted(memberships)}
         super().__init__(
-            MlflowAccountProvider(),
-            name,
-            {**api, "username": username, "active": active},
-            pulumi.ResourceOptions.merge(opts, secret),
+            MlflowAccountProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret)
         )
 
 
@@ -123,5 +134,8 @@ class MlflowAccounts(StackComponent):
         for spec in args["users"]:
             active = args["admitted"][spec.username]
             account = plugin_username(spec)
-            MlflowAccount(f"{name}-{spec.username}", args["api"], account, active, self.child)
+            memberships = [*spec.groups, *spec.teams]
+            MlflowAccount(
+                f"{name}-{spec.username}", args["api"], account, active, memberships, self.child
+            )
         self.register_outputs({})

@@ -96,6 +96,21 @@ def set_account_active(api: httpx.Client, username: str, active: bool) -> bool:
     return True
 
 
+def end_access(api: httpx.Client, username: str) -> tuple[int, int] | None:
+    """Delete every access token of `username` and end their MLflow sessions: what they may do
+    is then decided anew at their next sign-in, where the plugin reads their groups again.
+    Returns (tokens, sessions) ended; None when the plugin has no such user yet."""
+    if account_active(api, username) is None:
+        return None
+    tokens = _checked(
+        api.delete(f"{USERS_API}/{username}/tokens"), f"revoke the access tokens of {username}"
+    )
+    sessions = _checked(
+        api.delete(f"{USERS_API}/{username}/sessions"), f"end the sessions of {username}"
+    )
+    return int(tokens.json()["revoked"]), int(sessions.json()["revoked"])
+
+
 PERMISSIONS_API = "/api/2.0/mlflow/permissions"
 
 

@@ -8,14 +8,18 @@ matching ^ds- and READ on ^shared-; dana is in that team only, alice in no team.
 from __future__ import annotations
 
 import copy
+import uuid
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Browser
 
+from tests.e2e.browser_login import sign_in
 from tests.e2e.team_data import ensure_experiment, experiment_by_name
-from tests.support.deployment import PERMISSIONS, Deployment, log, poll
+from tests.support.deployment import PERMISSIONS, Deployment, e2e_config, log, poll
 
 TEAM = "data-science"
 PATTERNS = f"/api/2.0/mlflow/permissions/groups/{TEAM}/experiment-patterns"
@@ -155,3 +159,55 @@ def test_a_permission_deleted_in_the_plugin_is_created_again_by_up(
     deployment.up(log, refresh=True)
     restored = _team_patterns(deployment)["^shared-"]
     assert restored["permission"] == "READ" and restored["id"] != grant["id"]
+
+
+def _with_alice_in_the_team(inside: bool) -> list[dict[str, Any]]:
+    """e2e_config's people, alice put in the team or not (as declared)."""
+    return [
+        {**user, "teams": [TEAM]} if user["username"] == "alice" and inside else user
+        for user in e2e_config()["users"]
+    ]
+
+
+def test_leaving_a_team_ends_the_pat_and_session_that_carried_its_grants(
+    deployment: Deployment, experiments: dict[str, str], browser: Browser
+) -> None:
+    """alice (in MLflow's user group, so still admitted) joins the team, signs in and mints a
+    PAT: both read shared-baseline by the team's grant. The config takes her out of the team:
+    after `up` MLflow refuses that PAT and that session, and her next sign-in reads nothing
+    of the team's."""
+    read = f"/api/2.0/mlflow/experiments/get?experiment_id={experiments['shared-baseline']}"
+    deployment.set_config("users", _with_alice_in_the_team(True))
+    deployment.up(log)
+    try:
+        inside = browser.new_context()
+        sign_in(inside.new_page(), deployment, "alice", deployment.set_known_password("alice"))
+        expiry = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+        with deployment.mlflow(_token(deployment, "alice")) as alice:
+            made = alice.post(
+                "/api/2.0/mlflow/users/current/tokens",
+                json={"name": f"e2e-team-{uuid.uuid4().hex[:8]}", "expiration": expiry},
+            )
+        assert made.status_code == 201, made.text
+
+        def answers() -> dict[str, int]:
+            with deployment.mlflow(basic=("alice@example.com", made.json()["token"])) as pat:
+                by_pat = pat.get(read).status_code
+            by_session = inside.request.get(f"{deployment.mlflow_url}{read}", max_redirects=0)
+            return {"personal access token": by_pat, "browser session": by_session.status}
+
+        poll(lambda: set(answers().values()) == {200}, CACHE_BOUND)
+        deployment.set_config("users", _with_alice_in_the_team(False))
+        deployment.up(log)
+        refused = answers()
+        assert 200 not in refused.values(), refused
+        inside.close()
+
+        again = browser.new_context()
+        sign_in(again.new_page(), deployment, "alice", deployment.set_known_password("alice"))
+        url = f"{deployment.mlflow_url}{read}"
+        poll(lambda: again.request.get(url).status == 403, CACHE_BOUND)
+        again.close()
+    finally:
+        deployment.set_config("users", _with_alice_in_the_team(False))
+        deployment.up(log)

@@ -5,6 +5,12 @@ survive the proxy being recreated and appear as outputs at once: the CA's certif
 stack output `rootCaCertificate`, which people add to their trust store (README, *HTTPS*).
 The CA lives 10 years; the site certificate 397 days at most (what browsers accept) and is
 re-issued by `pulumi up` when its hostnames change or when less than 30 days remain.
+
+The CA may only sign for the stack's hostnames (a critical NameConstraints extension, which
+browsers and OpenSSL enforce): its key sits in the state, and whoever reads it must not be able
+to mint a certificate for any other site a trusting machine visits. A hostname outside them
+needs a new CA, to be trusted again. pulumi-tls (the house's library for certificates) cannot
+write NameConstraints, hence `cryptography`.
 """
 
 from __future__ import annotations
@@ -41,8 +47,9 @@ def _pem_cert(cert: x509.Certificate) -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
-def new_authority(common_name: str) -> dict[str, str]:
-    """A self-signed CA that may sign server certificates only (path length 0)."""
+def new_authority(common_name: str, permitted: Sequence[str]) -> dict[str, str]:
+    """A self-signed CA that may sign server certificates only (path length 0), for the
+    `permitted` hostnames (and names below them) only."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = _now()
@@ -66,6 +73,13 @@ def new_authority(common_name: str) -> dict[str, str]:
                 key_agreement=False,
                 encipher_only=False,
                 decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.NameConstraints(
+                permitted_subtrees=[x509.DNSName(host) for host in permitted],
+                excluded_subtrees=None,
             ),
             critical=True,
         )
@@ -108,15 +122,19 @@ def new_site_certificate(
 
 
 class AuthorityProvider(ResourceProvider):
-    """Created once; never changes (a new CA would have to be trusted again)."""
+    """Created once; replaced only when it could not sign for the hostnames (a new CA has to
+    be trusted again). A CA made before the constraints existed is kept as it is."""
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        made = new_authority(props["common_name"])
+        made = new_authority(props["common_name"], props["permitted"])
         return CreateResult(props["common_name"], {**props, **made})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = olds.get("common_name") != news["common_name"]
-        return DiffResult(changes=changed, replaces=["common_name"] if changed else [])
+        replaces = ["common_name"] if olds.get("common_name") != news["common_name"] else []
+        permitted = olds.get("permitted")
+        if permitted is not None and not set(news["permitted"]) <= set(permitted):
+            replaces.append("permitted")
+        return DiffResult(changes=bool(replaces), replaces=replaces)
 
 
 class SiteCertificateProvider(ResourceProvider):
@@ -138,12 +156,19 @@ class CertificateAuthority(Resource):
     cert_pem: pulumi.Output[str]
     key_pem: pulumi.Output[str]
 
-    def __init__(self, name: str, common_name: str, opts: pulumi.ResourceOptions) -> None:
+    def __init__(
+        self,
+        name: str,
+        common_name: str,
+        permitted: Sequence[str],
+        opts: pulumi.ResourceOptions,
+    ) -> None:
         secret = pulumi.ResourceOptions(additional_secret_outputs=["key_pem"])
+        props = {"common_name": common_name, "permitted": list(permitted)}
         super().__init__(
             AuthorityProvider(),
             name,
-            {"common_name": common_name, "cert_pem": None, "key_pem": None},
+            {**props, "cert_pem": None, "key_pem": None},
             pulumi.ResourceOptions.merge(opts, secret),
         )
 

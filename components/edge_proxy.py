@@ -160,15 +160,11 @@ class EdgeProxy(StackComponent):
         self.root_ca_certificate = None
         certificate, key = args["certificate"], args["key"]
         if sites.mode == "internal":
+            hostnames = [sites.mlflow_host, sites.keycloak_host]
             authority = CertificateAuthority(
-                f"{name}-ca", f"MLflow stack CA ({pulumi.get_stack()})", self.child
+                f"{name}-ca", f"MLflow stack CA ({pulumi.get_stack()})", hostnames, self.child
             )
-            site = SiteCertificate(
-                f"{name}-certificate",
-                authority,
-                [sites.mlflow_host, sites.keycloak_host],
-                self.child,
-            )
+            site = SiteCertificate(f"{name}-certificate", authority, hostnames, self.child)
             self.root_ca_certificate = authority.cert_pem
             certificate, key = site.cert_pem, site.key_pem
         if sites.mode != "acme":

@@ -94,7 +94,9 @@ class KubernetesSpec(ConfigModel):
     """Context of the kubeconfig (unset: its current context)."""
     render_dir: str | None = None
     """Write every manifest into this directory instead of applying it (the provider's
-    renderYamlToDirectory); the cluster is not contacted, and the realm is not configured."""
+    renderYamlToDirectory); the cluster is not contacted, and the realm is not configured.
+    The Secrets are written too, their values only base64-encoded: keep the directory private
+    and out of version control."""
     profile: Literal["production", "dev"] = "production"
     """production: 3 Postgres instances per database; dev: 1."""
     postgres_instances: Annotated[int, Field(ge=1, le=9)] | None = None

@@ -32,7 +32,7 @@ def sites(mode: str, mlflow: tuple[str, ...] = ("mlflow:5000",)) -> Sites:
 def validate(
     mode: str, mlflow: tuple[str, ...] = ("mlflow:5000",)
 ) -> subprocess.CompletedProcess[str]:
-    authority = new_authority("test CA")
+    authority = new_authority("test CA", HOSTS)
     site = new_site_certificate(authority["cert_pem"], authority["key_pem"], HOSTS)
     script = (
         f"mkdir -p $(dirname {CERT_PATH}) && cat > {CONFIG_PATH} && "

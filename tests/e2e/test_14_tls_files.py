@@ -41,7 +41,7 @@ HOSTS = ["mlflow.localhost", "auth.localhost"]
 
 @pytest.fixture(scope="module")
 def operator_ca() -> dict[str, str]:
-    return new_authority("Example Corp internal CA")
+    return new_authority("Example Corp internal CA", HOSTS)
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,11 @@ step() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # The project's virtualenv (.venv, as Pulumi.yaml names it), reinstalled only when a
-# requirements file changes; pip's own cache lives outside the repo.
+# requirements file changes; pip's own cache lives outside the repo. Installed from the hashed
+# lock (scripts/lock.sh), so every file pip gets is the one reviewed.
 ensure_venv() {
   local venv="$REPO_ROOT/.venv" stamp hash
-  hash="$(cat "$REPO_ROOT"/requirements*.txt "$REPO_ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
+  hash="$(cat "$REPO_ROOT"/requirements* "$REPO_ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
   stamp="$venv/.requirements-$hash"
   if [ -f "$stamp" ]; then return 0; fi
   step "python venv: installing pinned requirements into .venv"
@@ -24,8 +25,9 @@ ensure_venv() {
     rm -rf "$venv"
     python3 -m venv "$venv" || { rm -rf "$venv"; die "python3 -m venv failed: install python3-venv"; }
   fi
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$REPO_ROOT/requirements-dev.txt" \
-    || die "pip install -r requirements-dev.txt failed (see above)"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --require-hashes \
+    -r "$REPO_ROOT/requirements-dev.lock" \
+    || die "pip install -r requirements-dev.lock failed (see above; scripts/lock.sh rewrites it)"
   # The project itself, for the `stackctl` command (dependencies are pinned above).
   "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps -e "$REPO_ROOT" \
     || die "pip install -e . failed (see above)"
@@ -36,13 +38,14 @@ ensure_venv() {
 # CLI's `--policy-pack` hangs silently, so it is made before any preview or up.
 ensure_policy_venv() {
   local venv="$REPO_ROOT/policy/venv" stamp
-  stamp="$venv/.requirements-$(cat "$REPO_ROOT/policy/requirements.txt" "$REPO_ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
+  stamp="$venv/.requirements-$(cat "$REPO_ROOT"/policy/requirements* "$REPO_ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
   if [ -f "$stamp" ]; then return 0; fi
-  step "policy pack: installing policy/requirements.txt into policy/venv"
+  step "policy pack: installing policy/requirements.lock into policy/venv"
   rm -rf "$venv"
   python3 -m venv "$venv" || { rm -rf "$venv"; die "python3 -m venv failed: install python3-venv"; }
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$REPO_ROOT/policy/requirements.txt" \
-    || { rm -rf "$venv"; die "pip install -r policy/requirements.txt failed (see above)"; }
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --require-hashes \
+    -r "$REPO_ROOT/policy/requirements.lock" \
+    || { rm -rf "$venv"; die "pip install -r policy/requirements.lock failed (see above)"; }
   # The shared rules (stackrules/), without the stack's own dependencies.
   "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps -e "$REPO_ROOT" \
     || { rm -rf "$venv"; die "pip install -e . into policy/venv failed (see above)"; }

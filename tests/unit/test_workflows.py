@@ -66,8 +66,17 @@ def test_preview_runs_after_the_tests_with_the_base_branchs_policy_pack() -> Non
     assert pulumi_step["with"]["policyPacks"].endswith("/base/policy")
     assert pulumi_step["with"]["work-dir"] == "pr"
     install = next(s["run"] for s in preview["steps"] if "base/policy/venv" in s.get("run", ""))
-    assert "base/policy/requirements.txt" in install
+    assert "--require-hashes -r base/policy/requirements.lock" in install
     assert "pr/policy" not in install
+
+
+def test_every_workflow_installs_python_packages_from_a_hashed_lock_only() -> None:
+    for workflow in ("preview.yml", "up.yml"):
+        for job in _load(workflow)["jobs"].values():
+            for step in job["steps"]:
+                for line in step.get("run", "").splitlines():
+                    if "pip install" in line and " -r " in line:
+                        assert "--require-hashes" in line and ".lock" in line, (workflow, line)
 
 
 def test_code_owners_guard_the_rules_and_the_workflows_that_apply_them() -> None:

@@ -130,6 +130,8 @@ class IdentityBrokeringArgs(TypedDict):
     providers: Sequence[IdentityProviderSpec]
     # The Keycloak group of each team (the mappers' targets).
     team_paths: Mapping[str, str]
+    # The flow after each brokered sign-in (SecondFactor's: a code for those who need one).
+    post_broker_flow: pulumi.Input[str] | None
 
 
 class IdentityBrokering(StackComponent):
@@ -162,6 +164,7 @@ class IdentityBrokering(StackComponent):
                 sync_mode="FORCE",
                 trust_email=True,
                 extra_config={"clientAuthMethod": "client_secret_post"},
+                post_broker_login_flow_alias=args["post_broker_flow"],
                 opts=self.child.merge(pulumi.ResourceOptions(depends_on=[endpoints])),
             )
             for value, team in sorted(spec.teams.items()):

@@ -14,6 +14,17 @@ sign-in wants a code. People without the role sign in with a password alone.
       second factor                       CONDITIONAL
         conditional-user-role             REQUIRED     holds otp-required?
         auth-otp-form                     REQUIRED
+
+A person signing in through a brokered IdP (identityProviders) leaves the browser flow at the
+IdP's button, so its OTP step never runs for them. Keycloak runs a provider's post-broker
+login flow after every such sign-in; this one asks the same of holders of the role, and
+IdentityBrokering binds it to every provider:
+
+  mlflow post broker
+    second factor                         CONDITIONAL
+      conditional-user-role               REQUIRED     holds otp-required?
+      auth-otp-form                       REQUIRED
+    allow-access-authenticator            REQUIRED     (a flow where nothing ran fails)
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ import pulumi_keycloak as keycloak
 from components.stack_component import Options, StackComponent
 
 FLOW_ALIAS = "mlflow browser"
+POST_BROKER_FLOW_ALIAS = "mlflow post broker"
 ROLE_NAME = "otp-required"
 
 
@@ -37,6 +49,8 @@ class SecondFactor(StackComponent):
     """The role that demands a second factor, and the browser flow that enforces it."""
 
     role_id: pulumi.Output[str]
+    # The post-broker login flow every brokered IdP must name.
+    post_broker_flow: pulumi.Output[str]
     _realm_id: pulumi.Input[str]
 
     def __init__(self, name: str, args: SecondFactorArgs, opts: Options = None) -> None:
@@ -70,29 +84,8 @@ class SecondFactor(StackComponent):
         password = self._step(
             name, "password", forms.alias, "auth-username-password-form", "REQUIRED", 10
         )
-        second = keycloak.authentication.Subflow(
-            f"{name}-second-factor",
-            realm_id=realm_id,
-            parent_flow_alias=forms.alias,
-            alias=f"{FLOW_ALIAS} second factor",
-            provider_id="basic-flow",
-            requirement="CONDITIONAL",
-            priority=20,
-            opts=self.child.merge(pulumi.ResourceOptions(depends_on=[password])),
-        )
-        condition = self._step(
-            name, "condition", second.alias, "conditional-user-role", "REQUIRED", 10
-        )
-        keycloak.authentication.ExecutionConfig(
-            f"{name}-condition-config",
-            realm_id=realm_id,
-            execution_id=condition.id,
-            alias="holds otp-required",
-            config={"condUserRole": ROLE_NAME, "negate": "false"},
-            opts=self.child,
-        )
-        otp = self._step(
-            name, "otp", second.alias, "auth-otp-form", "REQUIRED", 20, after=condition
+        otp = self._otp_steps(
+            name, forms.alias, f"{FLOW_ALIAS} second factor", "holds otp-required", 20, password
         )
         keycloak.authentication.Bindings(
             f"{name}-bindings",
@@ -100,8 +93,66 @@ class SecondFactor(StackComponent):
             browser_flow=flow.alias,
             opts=self.child.merge(pulumi.ResourceOptions(depends_on=[otp])),
         )
+        post_broker = keycloak.authentication.Flow(
+            f"{name}-post-broker-flow",
+            realm_id=realm_id,
+            alias=POST_BROKER_FLOW_ALIAS,
+            description="After a brokered sign-in: a TOTP code for holders of otp-required",
+            opts=self.child,
+        )
+        broker_otp = self._otp_steps(
+            f"{name}-post-broker",
+            post_broker.alias,
+            f"{POST_BROKER_FLOW_ALIAS} second factor",
+            "brokered and holds otp-required",
+            10,
+        )
+        # Keycloak fails a flow in which no step ran (the condition false: no code wanted).
+        allow = self._step(
+            name, "post-broker-allow", post_broker.alias, "allow-access-authenticator",
+            "REQUIRED", 20, after=broker_otp,
+        )  # fmt: skip
         self.role_id = role.id
-        self.register_outputs({"flow": flow.alias})
+        # Known once its steps exist: a provider bound to it never runs a half-built flow.
+        self.post_broker_flow = pulumi.Output.all(post_broker.alias, allow.id).apply(
+            lambda done: str(done[0])
+        )
+        self.register_outputs({"flow": flow.alias, "postBrokerFlow": post_broker.alias})
+
+    def _otp_steps(
+        self,
+        name: str,
+        parent_alias: pulumi.Input[str],
+        alias: str,
+        condition_alias: str,
+        priority: int,
+        after: pulumi.Resource | None = None,
+    ) -> keycloak.authentication.Execution:
+        """The conditional subflow that asks holders of the role for a code; its last step."""
+        second = keycloak.authentication.Subflow(
+            f"{name}-second-factor",
+            realm_id=self._realm_id,
+            parent_flow_alias=parent_alias,
+            alias=alias,
+            provider_id="basic-flow",
+            requirement="CONDITIONAL",
+            priority=priority,
+            opts=self.child.merge(pulumi.ResourceOptions(depends_on=[after] if after else [])),
+        )
+        condition = self._step(
+            name, "condition", second.alias, "conditional-user-role", "REQUIRED", 10
+        )
+        keycloak.authentication.ExecutionConfig(
+            f"{name}-condition-config",
+            realm_id=self._realm_id,
+            execution_id=condition.id,
+            alias=condition_alias,
+            config={"condUserRole": ROLE_NAME, "negate": "false"},
+            opts=self.child,
+        )
+        return self._step(
+            name, "otp", second.alias, "auth-otp-form", "REQUIRED", 20, after=condition
+        )
 
     def _step(
         self,

@@ -142,6 +142,7 @@ def declare_identity(
                 },
                 "providers": cfg.identity_providers,
                 "team_paths": {team: f"/{team}" for team in cfg.team_names},
+                "post_broker_flow": second_factor.post_broker_flow if second_factor else None,
             },
             on_realm.merge(pulumi.ResourceOptions(depends_on=[access.server, teams])),
         )

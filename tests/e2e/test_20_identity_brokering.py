@@ -7,17 +7,18 @@ the admin API the way a corporate IdP's admin would register MLflow's Keycloak a
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterator
 
 import pytest
 from keycloak import KeycloakAdmin
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, Page
 from pulumi import automation as auto
 
 from components.keycloak_server import HTTP_PORT
 from stackrules.names import config_key
-from tests.e2e.browser_login import current_user
+from tests.e2e.browser_login import current_user, enrol_authenticator
 from tests.e2e.team_data import ensure_experiment
 from tests.support.deployment import Deployment, log
 
@@ -117,6 +118,21 @@ def corp_password(deployment: Deployment) -> Iterator[str]:
     _corp_admin(deployment).delete_realm(CORP)
 
 
+def _sign_in_at_corp(page: Page, deployment: Deployment, password: str) -> None:
+    """From MLflow to the stack's login, its corp button, and carol's corp password."""
+    page.goto(deployment.mlflow_url)
+    page.wait_for_url(f"{deployment.keycloak_url}/realms/{deployment.realm}/**")
+    page.click(f"#social-{CORP}")
+    page.wait_for_url(f"{deployment.keycloak_url}/realms/{CORP}/**")
+    page.fill("#username", PERSON["username"])
+    page.fill("#password", password)
+    page.click("#kc-login")
+
+
+def _in_mlflow(deployment: Deployment, url: str) -> bool:
+    return url.startswith(deployment.mlflow_url) and "/callback" not in url
+
+
 def test_the_client_secret_stays_secret_in_the_stack_config(
     deployment: Deployment, corp_password: str
 ) -> None:
@@ -129,17 +145,8 @@ def test_a_corp_person_signs_in_with_the_corp_button_and_lands_in_the_mapped_tea
 ) -> None:
     context = browser.new_context()
     page = context.new_page()
-    page.goto(deployment.mlflow_url)
-    page.wait_for_url(f"{deployment.keycloak_url}/realms/{deployment.realm}/**")
-    page.click(f"#social-{CORP}")
-    page.wait_for_url(f"{deployment.keycloak_url}/realms/{CORP}/**")
-    page.fill("#username", PERSON["username"])
-    page.fill("#password", corp_password)
-    page.click("#kc-login")
-    page.wait_for_url(
-        lambda url: url.startswith(deployment.mlflow_url) and "/callback" not in url,
-        timeout=60_000,
-    )
+    _sign_in_at_corp(page, deployment, corp_password)
+    page.wait_for_url(lambda url: _in_mlflow(deployment, url), timeout=60_000)
     me = current_user(context, deployment)
     assert me["username"] == PERSON["email"]
     assert me["is_admin"] is False
@@ -155,3 +162,31 @@ def test_a_corp_person_signs_in_with_the_corp_button_and_lands_in_the_mapped_tea
     assert [group["name"] for group in admin.get_user_groups(user_id)] == ["data-science"]
     assert [link["identityProvider"] for link in admin.get_user_social_logins(user_id)] == [CORP]
     context.close()
+
+
+def test_a_corp_person_in_a_team_that_needs_a_second_factor_gives_one_after_the_corp_sign_in(
+    deployment: Deployment, browser: Browser, corp_password: str
+) -> None:
+    """The corp button leaves the realm's browser flow before its OTP step; the post-broker
+    flow asks for the code instead, so a brokered member of a requireOtpFor team enrols an
+    authenticator before she reaches MLflow."""
+    key = config_key("requireOtpFor")
+    before = deployment.stack.get_all_config().get(key)
+    deployment.set_config("requireOtpFor", ["mlflow-admin", "data-science"])
+    deployment.up(log)
+    try:
+        context = browser.new_context()
+        page = context.new_page()
+        _sign_in_at_corp(page, deployment, corp_password)
+        page.wait_for_selector("#kc-totp-settings-form", timeout=60_000)
+        assert not _in_mlflow(deployment, page.url)
+        enrol_authenticator(page, deployment, PERSON["username"])
+        page.wait_for_url(lambda url: _in_mlflow(deployment, url), timeout=60_000)
+        assert current_user(context, deployment)["username"] == PERSON["email"]
+        context.close()
+    finally:
+        if before is None:
+            deployment.stack.remove_config("requireOtpFor")
+        else:
+            deployment.set_config("requireOtpFor", json.loads(before.value))
+        deployment.up(log)

@@ -671,9 +671,17 @@ def test_admins_give_a_second_factor_through_the_realms_own_browser_flow(
         "password": ("auth-username-password-form", "REQUIRED"),
         "condition": ("conditional-user-role", "REQUIRED"),
         "otp": ("auth-otp-form", "REQUIRED"),
+        # The same condition and code after a brokered sign-in (the IdPs' post-broker flow).
+        "post-broker-condition": ("conditional-user-role", "REQUIRED"),
+        "post-broker-otp": ("auth-otp-form", "REQUIRED"),
+        "post-broker-allow": ("allow-access-authenticator", "REQUIRED"),
     }
     second = stack.one("keycloak:authentication/subflow:Subflow", "second-factor-second-factor")
     assert second.inputs["requirement"] == "CONDITIONAL"
+    broker_second = stack.one(
+        "keycloak:authentication/subflow:Subflow", "second-factor-post-broker-second-factor"
+    )
+    assert broker_second.inputs["requirement"] == "CONDITIONAL"
     condition = stack.one(
         "keycloak:authentication/executionConfig:ExecutionConfig", "second-factor-condition-config"
     )
@@ -707,6 +715,9 @@ def test_a_brokered_idp_is_resolved_by_keycloak_and_maps_its_groups_onto_teams()
     assert provider.inputs["alias"] == "corp"
     assert is_secret(provider.inputs["clientSecret"])
     assert provider.inputs["syncMode"] == "FORCE"
+    # Its people give the second factor their groups need after the brokered sign-in too.
+    post_broker = stack.one("keycloak:authentication/flow:Flow", "second-factor-post-broker-flow")
+    assert provider.inputs["postBrokerLoginFlowAlias"] == post_broker.inputs["alias"]
     discovery = stack.one("pulumi-python:dynamic:Resource", "brokering-corp-discovery").inputs
     assert discovery["discovery_url"] == idp["discoveryUrl"]
     assert discovery["url"] == "http://127.0.0.1:8080"  # Keycloak reads the document itself

@@ -516,8 +516,10 @@ def restore(
         typer.echo(f"backup {source} of {manifest.created}: complete, every checksum matches")
         if not yes:
             typer.confirm(f"Replace stack {target.stack!r}'s data with this backup?", abort=True)
+        data_restored = False
         try:
             backups.restore_data(source, manifest, stores, typer.echo)
+            data_restored = True
             backups.import_state(stack, grafted, exported.version or 3)
             typer.echo("Pulumi state of the Keycloak objects: grafted from the backup")
             backups.start_services(stores, typer.echo)
@@ -533,9 +535,17 @@ def restore(
                 policy_pack_configs=[str(policy_config)] if policy_config else None,
             )
         except StackctlError as error:
-            backups.start_services(stores, typer.echo)  # serving again, if on mixed data
+            if not data_restored:
+                # Some databases may hold the backup's data, others the stack's: serving that
+                # mix would let people write into it. Left for the operator to decide.
+                raise StackctlError(
+                    f"{error}; restore stopped part way, with the data part backup, part not: "
+                    f"{', '.join(stores.services)} are left stopped. Fix that, then run "
+                    "restore again with --overwrite"
+                ) from None
+            backups.start_services(stores, typer.echo)  # the data is the backup's, whole
             raise StackctlError(
-                f"{error}; restore stopped part way: fix that, then run restore again with "
-                "--overwrite"
+                f"{error}; restore stopped part way (the data is restored): fix that, then "
+                "run restore again with --overwrite"
             ) from None
     typer.echo(f"stack {target.stack!r} restored from {source}")

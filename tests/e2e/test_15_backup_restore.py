@@ -12,6 +12,7 @@ import stat
 import tempfile
 import time
 from collections.abc import Iterator
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from tests.e2e.team_data import (
 from tests.support.deployment import (
     POLICY_CONFIG,
     Deployment,
+    docker,
     e2e_config,
     log,
     remove_leftovers,
@@ -119,6 +121,44 @@ def test_restoring_over_a_stack_that_holds_data_needs_overwrite(
     result = stack.stackctl("restore", "--from", str(backup_dir), "--yes")
     assert result.exit_code == 1
     assert "already holds 1 experiment(s) and 1 run(s)" in result.output.replace("\n", " ")
+
+
+def test_a_restore_that_fails_part_way_leaves_the_services_stopped_until_it_succeeds(
+    stack: Deployment, written: dict[str, Any], backup_dir: Path
+) -> None:
+    """Keycloak's dump fails in psql after MLflow's two databases were replaced (its manifest
+    checksum made to match, as a tampered backup's can be): Keycloak and MLflow stay stopped
+    rather than serve a mix of the backup's data and the stack's. A good restore then brings
+    them back."""
+    with tempfile.TemporaryDirectory() as scratch:
+        copy = Path(scratch) / "failing"
+        shutil.copytree(backup_dir, copy)
+        dump = copy / "keycloak.sql"
+        dump.write_bytes(dump.read_bytes() + b"\nSELECT 1 / 0;\n")
+        manifest = json.loads((copy / "manifest.json").read_text())
+        for part in manifest["parts"]:
+            if part["file"] == dump.name:
+                part.update(bytes=dump.stat().st_size, sha256=sha256(dump.read_bytes()).hexdigest())
+        (copy / "manifest.json").write_text(json.dumps(manifest))
+        failed = stack.stackctl("restore", "--from", str(copy), "--overwrite", "--yes")
+    said = failed.output.replace("\n", " ")
+    assert failed.exit_code == 1, failed.output
+    assert "database mlflow: restored" in said and "division by zero" in said, said
+    assert "are left stopped" in said, said
+    services = stack.outputs["dataStores"]["services"]
+    running = docker("inspect", "--format", "{{.State.Running}}", *services).split()
+    assert running == ["false"] * len(services), (services, running)
+
+    again = stack.stackctl(
+        "restore", "--from", str(backup_dir), "--overwrite", "--policy-config", POLICY_CONFIG,
+        "--yes",
+    )  # fmt: skip
+    assert again.exit_code == 0, again.output
+    stack.test_passwords.clear()  # the restored Keycloak holds the backup's passwords
+    token = stack.user_tokens("alice")["access_token"]
+    with stack.mlflow(token) as mlflow:
+        kept = mlflow.get("/api/2.0/mlflow/runs/get", params={"run_id": written["run_id"]})
+        assert kept.status_code == 200, kept.text
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from stackctl import backup as backups
-from stackctl import realm, state_graft, views
+from stackctl import backup_key, realm, state_graft, views
 from stackctl.automation import automation_token
 from stackctl.errors import StackctlError
 from stackctl.health import keycloak_health, mlflow_health
@@ -444,23 +444,43 @@ def token(
 # -- backup and restore ---------------------------------------------------------------------
 
 
+KeyFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--key-file",
+        dir_okay=False,
+        help="The backup key (default: $MKS_BACKUP_KEY_FILE, else "
+        "~/.config/mlflow-keycloak-stack/backup-key).",
+    ),
+]
+
+
 @app.command()
 def backup(
     ctx: typer.Context,
     to: Annotated[Path, typer.Option("--to", file_okay=False, help="A new (or empty) directory.")],
+    key_file: KeyFile = None,
 ) -> None:
     """Copy the stack's databases, artifacts and Keycloak state into a new directory.
 
-    The three databases, the artifacts volume and the Pulumi state of the Keycloak objects, in
-    a directory of mode 700 with files of mode 600 (it holds secrets). Keycloak and MLflow are
+    The three databases, the artifacts volume and the Pulumi state of the Keycloak objects,
+    each encrypted to the backup key and listed in a manifest signed with it, in a directory
+    of mode 700 with files of mode 600. The key is made on the first backup: keep it like the
+    stack's passphrase, never beside the backups; restore needs it. Keycloak and MLflow are
     paused for the seconds the copy takes, so it is of one moment: requests wait, none fail.
     """
     target = _target(ctx)
     with failures_reported():
+        key, made = backup_key.for_backup(key_file)
+        if made:
+            typer.echo(
+                f"made the backup key {key.path} (key {key.key_id}): keep a copy where you keep "
+                "the stack's passphrase, not with the backups; without it no backup restores"
+            )
         with target.pulumi_stack("backup") as stack:
             outputs = stack_outputs(stack)
             deployment = stack.export_stack().deployment or {}
-        manifest = backups.take_backup(outputs, deployment, target.stack, to, typer.echo)
+        manifest = backups.take_backup(outputs, deployment, target.stack, to, key, typer.echo)
     total = sum(part.bytes for part in manifest.parts)
     typer.echo(
         f"backup of stack {target.stack!r} in {to}: {len(manifest.parts)} parts, {total} bytes, "
@@ -488,37 +508,42 @@ def restore(
             help="The policy pack's config file (pulumi's --policy-pack-config), if it needs one.",
         ),
     ] = None,
+    key_file: KeyFile = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Put a backup back into a freshly created stack with the same config.
 
     The databases and artifacts are replaced, the Keycloak objects' Pulumi state grafted from
     the backup, then `pulumi up` (with the policy pack beside stackctl, in policy/) rolls their
-    secrets out to the containers. The backup and the stack are checked before anything is
-    changed.
+    secrets out to the containers. The backup (its signature with the backup key, every
+    part's checksum) and the stack are checked before anything is changed.
     """
     _confirmed_or_told(yes)
     target = _target(ctx)
     with failures_reported(), target.pulumi_stack("restore") as stack:
+        key = backup_key.for_restore(key_file)
         outputs = stack_outputs(stack)
         stores = backups.data_stores(outputs)
-        manifest = backups.verify_backup(source, stores)
+        manifest = backups.verify_backup(source, stores, key)
         if manifest.realm != outputs.realm:
             raise StackctlError(
                 f"the backup is of realm {manifest.realm!r}, the stack's is {outputs.realm!r}; "
                 "restore into a stack with the backup's config"
             )
         exported = stack.export_stack()
-        saved_stack, saved = backups.saved_identities(source)
+        saved_stack, saved = backups.saved_identities(source, manifest, key)
         grafted = state_graft.graft(exported.deployment or {}, saved, saved_stack, stack.name)
         if not overwrite:
             backups.assert_fresh(stores)
-        typer.echo(f"backup {source} of {manifest.created}: complete, every checksum matches")
+        typer.echo(
+            f"backup {source} of {manifest.created}: signed with key {key.key_id}, complete, "
+            "every checksum matches"
+        )
         if not yes:
             typer.confirm(f"Replace stack {target.stack!r}'s data with this backup?", abort=True)
         data_restored = False
         try:
-            backups.restore_data(source, manifest, stores, typer.echo)
+            backups.restore_data(source, manifest, stores, key, typer.echo)
             data_restored = True
             backups.import_state(stack, grafted, exported.version or 3)
             typer.echo("Pulumi state of the Keycloak objects: grafted from the backup")

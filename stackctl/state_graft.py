@@ -13,6 +13,10 @@ database (the fresh stack's ids name rows that the restore replaced). Postgres p
 the servers and their roles are the new stack's. So does MLflow's client secret, which the
 stack generates (mlflow-client-secret) and MLflow's containers already hold: the `up` that ends
 a restore gives it to the restored client.
+
+Data only: a dynamic resource's state also holds `__provider`, its provider's code pickled,
+which the Pulumi SDK unpickles (runs) at the next `up`. A backup never carries it, and a graft
+keeps the fresh stack's own: whoever writes a backup can change ids and secrets, not code.
 """
 
 from __future__ import annotations
@@ -30,7 +34,13 @@ RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
 DYNAMIC = "pulumi-python:dynamic:Resource"
 # The component of the MLflow grants (components/mlflow_permissions.py).
 GRANTS_OWNER = "mlflowstack:index:MlflowPermissions"
-GRAFTED_FIELDS = ("id", "inputs", "outputs")
+# The pickled provider of a dynamic resource, in its inputs and outputs.
+PICKLED_CODE = "__provider"
+
+
+def _data(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A resource's inputs or outputs without executable state."""
+    return {k: copy.deepcopy(v) for k, v in values.items() if k != PICKLED_CODE}
 
 
 def _type_chain(urn: str) -> list[str]:
@@ -57,10 +67,11 @@ def identities(deployment: Mapping[str, Any]) -> list[dict[str, Any]]:
             "`pulumi refresh --clear-pending-creates` or finish the update first"
         )
     return [
-        {"urn": r["urn"], "type": r["type"], **{f: r.get(f) for f in GRAFTED_FIELDS}}
+        {"urn": r["urn"], "type": r["type"], "id": r.get("id"),
+         "inputs": _data(r.get("inputs") or {}), "outputs": _data(r.get("outputs") or {})}
         for r in deployment.get("resources", [])
         if is_identity(r)
-    ]
+    ]  # fmt: skip
 
 
 def _in_stack(urn: str, stack: str) -> str:
@@ -104,7 +115,9 @@ def graft(
         if source is None:
             continue
         # A provider keeps its id: every resource refers to it by urn::id.
-        fields = ("inputs", "outputs") if resource["type"] == KEYCLOAK_PROVIDER else GRAFTED_FIELDS
-        for field in fields:
-            resource[field] = copy.deepcopy(source[field])
+        if resource["type"] != KEYCLOAK_PROVIDER:
+            resource["id"] = source["id"]
+        for field in ("inputs", "outputs"):
+            own_code = {k: v for k, v in (resource.get(field) or {}).items() if k == PICKLED_CODE}
+            resource[field] = {**_data(source.get(field) or {}), **own_code}
     return grafted

@@ -32,6 +32,13 @@ def passphrase_file(environ: Mapping[str, str]) -> Path:
     return Path(environ.get("MKS_PASSPHRASE_FILE") or default)
 
 
+def backup_key_file(environ: Mapping[str, str]) -> Path:
+    """The key `stackctl backup` encrypts and signs with: kept like the passphrase, never with
+    the backups."""
+    default = _home(environ) / ".config" / NAMESPACE / "backup-key"
+    return Path(environ.get("MKS_BACKUP_KEY_FILE") or default)
+
+
 def backend_env(environ: Mapping[str, str]) -> dict[str, str]:
     """What the Pulumi CLI needs on top of `environ` to reach a stack with no account:
     the file:// backend and the passphrase file, unless the user set their own."""

@@ -1,5 +1,6 @@
-"""What restore checks before it changes anything: the backup's manifest and checksums, and
-that the backed-up Keycloak state fits the stack it is grafted onto."""
+"""What restore checks before it changes anything: the backup's manifest, its signature with
+the backup key and its checksums, and that the backed-up Keycloak state fits the stack it is
+grafted onto, as data without code."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from stackctl import state_graft
-from stackctl.backup import FORMAT, MANIFEST, verify_backup
+from stackctl import backup_key, state_graft
+from stackctl.backup import FORMAT, MANIFEST, Manifest, verify_backup, write_manifest
 from stackctl.errors import StackctlError
 from stackctl.outputs import DataStores
 
@@ -52,7 +53,7 @@ def deployment(stack: str, generation: str) -> dict[str, Any]:
                      result=f"db-{generation}"),
             resource(stack, "docker:index/container:Container", "mlflow", f"c-{generation}"),
             resource(stack, f"{grants}$pulumi-python:dynamic:Resource", "grant-ds",
-                     f"grant-{generation}", regex="^ds-"),
+                     f"grant-{generation}", regex="^ds-", __provider=f"pickled-code-{generation}"),
             resource(stack, f"{accounts}$pulumi-python:dynamic:Resource", "account-ada", "ada"),
         ]
     }  # fmt: skip
@@ -116,67 +117,181 @@ STORES = DataStores.model_validate(
     }
 )
 FILES = {
-    "mlflow.sql": ("database", "mlflow"),
-    "mlflow_auth.sql": ("database", "mlflow_auth"),
-    "keycloak.sql": ("database", "keycloak"),
-    "artifacts.tar": ("artifacts", None),
-    "identity-state.json": ("identities", None),
+    "mlflow.dump.age": ("database", "mlflow"),
+    "mlflow_auth.dump.age": ("database", "mlflow_auth"),
+    "keycloak.dump.age": ("database", "keycloak"),
+    "artifacts.tar.age": ("artifacts", None),
+    "identity-state.json.age": ("identities", None),
 }
 
 
-def write_backup(directory: Path) -> None:
+@pytest.fixture
+def key(tmp_path: Path) -> backup_key.BackupKey:
+    made, _ = backup_key.for_backup(tmp_path / "keys" / "backup-key")
+    return made
+
+
+def write_backup(directory: Path, key: backup_key.BackupKey) -> None:
     parts = []
     for file, (kind, database) in FILES.items():
-        body = f"-- {file}\n".encode() * 50
+        body = key.encrypt_bytes(f"-- {file}\n".encode() * 50)
         (directory / file).write_bytes(body)
         parts.append({"file": file, "kind": kind, "database": database,
                       "bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()})  # fmt: skip
     manifest = {"format": FORMAT, "stack": "prod", "realm": "mlflow", "created": "2026-12-02",
-                "versions": {}, "writes_paused_seconds": 1.0, "parts": parts}  # fmt: skip
-    (directory / MANIFEST).write_text(json.dumps(manifest))
+                "versions": {}, "writes_paused_seconds": 1.0, "key": key.key_id,
+                "parts": parts}  # fmt: skip
+    write_manifest(directory, Manifest.model_validate(manifest), key)
 
 
-def test_a_complete_backup_passes(tmp_path: Path) -> None:
-    write_backup(tmp_path)
-    assert verify_backup(tmp_path, STORES).realm == "mlflow"
+def signed(directory: Path) -> dict[str, Any]:
+    return dict(json.loads((directory / MANIFEST).read_text())["signed"])
 
 
-def test_every_problem_of_a_damaged_backup_is_named_at_once(tmp_path: Path) -> None:
-    write_backup(tmp_path)
-    (tmp_path / "artifacts.tar").unlink()
-    dump = tmp_path / "keycloak.sql"
-    dump.write_bytes(dump.read_bytes().replace(b"--", b"++"))
+def resign(directory: Path, content: dict[str, Any], key: backup_key.BackupKey) -> None:
+    """The manifest rewritten as the key's holder would (what an attacker without it cannot)."""
+    mac = key.mac(content)
+    (directory / MANIFEST).write_text(json.dumps({"signed": content, "mac": mac}))
+
+
+def test_a_complete_backup_passes(tmp_path: Path, key: backup_key.BackupKey) -> None:
+    write_backup(tmp_path, key)
+    assert verify_backup(tmp_path, STORES, key).realm == "mlflow"
+
+
+def test_every_problem_of_a_damaged_backup_is_named_at_once(
+    tmp_path: Path, key: backup_key.BackupKey
+) -> None:
+    write_backup(tmp_path, key)
+    (tmp_path / "artifacts.tar.age").unlink()
+    dump = tmp_path / "keycloak.dump.age"
+    body = bytearray(dump.read_bytes())
+    body[-1] ^= 1
+    dump.write_bytes(bytes(body))
     with pytest.raises(StackctlError) as refused:
-        verify_backup(tmp_path, STORES)
+        verify_backup(tmp_path, STORES, key)
     message = str(refused.value)
-    assert "artifacts.tar is missing" in message
-    assert "keycloak.sql does not match its SHA-256" in message
+    assert "artifacts.tar.age is missing" in message
+    assert "keycloak.dump.age does not match its SHA-256" in message
     assert "nothing was changed" in message
 
 
-def test_a_backup_missing_a_database_the_stack_has_is_refused(tmp_path: Path) -> None:
-    write_backup(tmp_path)
-    manifest = json.loads((tmp_path / MANIFEST).read_text())
-    manifest["parts"] = [p for p in manifest["parts"] if p["database"] != "mlflow_auth"]
-    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
+def test_a_backup_missing_a_database_the_stack_has_is_refused(
+    tmp_path: Path, key: backup_key.BackupKey
+) -> None:
+    write_backup(tmp_path, key)
+    content = signed(tmp_path)
+    content["parts"] = [p for p in content["parts"] if p["database"] != "mlflow_auth"]
+    resign(tmp_path, content, key)
     with pytest.raises(StackctlError, match="no database part for database mlflow_auth"):
-        verify_backup(tmp_path, STORES)
+        verify_backup(tmp_path, STORES, key)
 
 
-def test_a_backup_cut_short_has_no_manifest_and_is_refused(tmp_path: Path) -> None:
-    write_backup(tmp_path)
+def test_a_backup_cut_short_has_no_manifest_and_is_refused(
+    tmp_path: Path, key: backup_key.BackupKey
+) -> None:
+    write_backup(tmp_path, key)
     (tmp_path / MANIFEST).unlink()
     with pytest.raises(StackctlError, match="cut short"):
-        verify_backup(tmp_path, STORES)
+        verify_backup(tmp_path, STORES, key)
 
 
-def test_a_mangled_manifest_is_refused_with_the_field(tmp_path: Path) -> None:
-    write_backup(tmp_path)
-    manifest = json.loads((tmp_path / MANIFEST).read_text())
-    del manifest["parts"][0]["sha256"]
-    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
+def test_a_mangled_manifest_is_refused_with_the_field(
+    tmp_path: Path, key: backup_key.BackupKey
+) -> None:
+    write_backup(tmp_path, key)
+    content = signed(tmp_path)
+    del content["parts"][0]["sha256"]
+    resign(tmp_path, content, key)
     with pytest.raises(StackctlError, match=r"damaged \(parts\.0\.sha256"):
-        verify_backup(tmp_path, STORES)
+        verify_backup(tmp_path, STORES, key)
+
+
+def test_a_manifest_changed_without_the_key_is_refused(
+    tmp_path: Path, key: backup_key.BackupKey
+) -> None:
+    """The attack: a part replaced and its SHA-256 in the manifest updated to match, by
+    someone who has the backup but not the key."""
+    write_backup(tmp_path, key)
+    envelope = json.loads((tmp_path / MANIFEST).read_text())
+    dump = tmp_path / "keycloak.dump.age"
+    dump.write_bytes(key.encrypt_bytes(b"SELECT 'not the backup';"))
+    for part in envelope["signed"]["parts"]:
+        if part["file"] == dump.name:
+            part.update(
+                bytes=dump.stat().st_size, sha256=hashlib.sha256(dump.read_bytes()).hexdigest()
+            )
+    (tmp_path / MANIFEST).write_text(json.dumps(envelope))
+    with pytest.raises(StackctlError, match="not signed by the backup key"):
+        verify_backup(tmp_path, STORES, key)
+
+
+def test_a_backup_taken_with_another_key_is_refused_naming_both_keys(
+    tmp_path: Path, key: backup_key.BackupKey
+) -> None:
+    write_backup(tmp_path, key)
+    other, _ = backup_key.for_backup(tmp_path / "other-key")
+    with pytest.raises(StackctlError) as refused:
+        verify_backup(tmp_path, STORES, other)
+    assert key.key_id in str(refused.value) and other.key_id in str(refused.value)
+
+
+def test_a_part_outside_the_backup_directory_is_refused(
+    tmp_path: Path, key: backup_key.BackupKey
+) -> None:
+    write_backup(tmp_path, key)
+    content = signed(tmp_path)
+    content["parts"][0]["file"] = "../elsewhere.dump.age"
+    resign(tmp_path, content, key)
+    with pytest.raises(StackctlError, match=r"damaged \(parts\.0\.file"):
+        verify_backup(tmp_path, STORES, key)
+
+
+def test_an_unencrypted_format_1_backup_is_refused_with_what_to_do(
+    tmp_path: Path, key: backup_key.BackupKey
+) -> None:
+    (tmp_path / MANIFEST).write_text(json.dumps({"format": 1, "parts": []}))
+    with pytest.raises(StackctlError, match=r"format 1 .*take a new backup"):
+        verify_backup(tmp_path, STORES, key)
+
+
+def test_restore_without_the_key_says_which_file_it_looked_for(tmp_path: Path) -> None:
+    with pytest.raises(StackctlError, match=f"no backup key at {tmp_path}/absent"):
+        backup_key.for_restore(tmp_path / "absent")
+
+
+def test_the_key_is_made_once_readable_by_its_owner_alone(tmp_path: Path) -> None:
+    path = tmp_path / "keys" / "backup-key"
+    made, new = backup_key.for_backup(path)
+    again, new_again = backup_key.for_backup(path)
+    assert (new, new_again) == (True, False)
+    assert made.key_id == again.key_id
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.read_text().startswith("AGE-SECRET-KEY-1")
+
+
+def test_parts_are_encrypted_and_only_the_key_opens_them(
+    tmp_path: Path, key: backup_key.BackupKey
+) -> None:
+    sealed = key.encrypt_bytes(b"client secret")
+    assert b"client secret" not in sealed
+    assert key.decrypt_bytes(sealed) == b"client secret"
+    other, _ = backup_key.for_backup(tmp_path / "other-key")
+    with pytest.raises(StackctlError, match="cannot decrypt"):
+        other.decrypt_bytes(sealed)
+
+
+def test_dynamic_resources_code_is_never_saved_and_never_grafted() -> None:
+    """A dynamic resource's `__provider` is pickled code the SDK runs: the backup leaves it
+    out, and a saved state that carries one (a crafted backup) grafts the stack's own."""
+    saved = state_graft.identities(deployment("prod", "old"))
+    grant = next(r for r in saved if r["urn"].endswith("::grant-ds"))
+    assert "__provider" not in grant["inputs"] and "__provider" not in grant["outputs"]
+    grant["inputs"]["__provider"] = grant["outputs"]["__provider"] = "crafted-pickle"
+    grafted = by_name(state_graft.graft(deployment("prod", "new"), saved, "prod", "prod"))
+    assert grafted["grant-ds"]["inputs"]["__provider"] == "pickled-code-new"
+    assert grafted["grant-ds"]["outputs"]["__provider"] == "pickled-code-new"
+    assert grafted["grant-ds"]["inputs"]["regex"] == "^ds-"
 
 
 def test_the_mlflow_grants_ids_come_from_the_backup_with_its_auth_database() -> None:

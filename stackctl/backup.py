@@ -297,10 +297,14 @@ def _signed_manifest(path: Path, key: BackupKey) -> dict[str, Any]:
         raise StackctlError(f"{path} is damaged (no signed content and mac); nothing was changed")
     if not key.verify(signed, mac):
         made_with = signed.get("key")
+        why = (
+            "it was changed after the backup key signed it"
+            if made_with == key.key_id
+            else f"it names key {made_with!r}, taken with another key than {key.key_id}"
+        )
         raise StackctlError(
-            f"{path} is not signed by the backup key {key.path} (key {key.key_id}; the manifest "
-            f"names key {made_with!r}): the backup was changed, or taken with another key; "
-            "nothing was changed. Restore with the key the backup was taken with (--key-file)"
+            f"{path} is not signed by the backup key {key.path}: {why}; nothing was changed. "
+            "Restore from an unchanged backup, with the key it was taken with (--key-file)"
         )
     return signed
 

@@ -163,6 +163,11 @@ class Deployment:
         """A new stack of `project` (by default this checkout's) in workdir, brought up unless
         `deploy` is false; `secret_config` is set as `pulumi config set --secret` would;
         `on_event` gets the engine's events of that first `up`."""
+        if not (Path(POLICY_PACK) / "venv" / "bin" / "python").exists():
+            # Without its venv the CLI's --policy-pack hangs silently (scripts/lib.sh).
+            raise RuntimeError(
+                f"{POLICY_PACK}/venv is missing: run `bash scripts/toolchain.sh` in this checkout"
+            )
         project(workdir)
         state = workdir / "state"
         state.mkdir()

@@ -9,7 +9,7 @@ import pulumi_postgresql as postgresql
 
 from components.generated import generated_secret
 from components.postgres_server import PostgresServer
-from components.stack_component import Options, StackComponent
+from components.stack_component import Options, StackComponent, data_options
 
 
 class AppDatabaseArgs(TypedDict):
@@ -45,13 +45,14 @@ class AppDatabase(StackComponent):
             create_database=False,
             create_role=False,
             inherit=True,
-            opts=self.child,
+            # Kept with the database: a role that owns a kept database's tables cannot go.
+            opts=data_options(self, args["protect"]),
         )
         self.database = postgresql.Database(
             f"{name}-db",
             name=args["database"],
             owner=self.role.name,
-            opts=pulumi.ResourceOptions(parent=self, protect=args["protect"]),
+            opts=data_options(self, args["protect"]),
         )
         # Nobody but the owner may connect: PUBLIC gets CONNECT by default.
         postgresql.Grant(

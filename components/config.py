@@ -430,9 +430,10 @@ class StackConfig(ConfigModel):
     """MLflow permissions, each {team or user, resource (experiments, registeredModels,
     prompts), name or pattern, level (READ, EDIT, MANAGE, NO_PERMISSIONS), priority}; kept as
     declared by every `up`, drift shown by `preview --refresh`."""
-    protect_data: bool = False
-    """Pulumi-protect the data volumes, the databases and the realm: destroy refuses to delete
-    them."""
+    protect_data: bool = True
+    """Pulumi-protect the data volumes, the databases and the realm (on Kubernetes the Postgres
+    clusters): destroy refuses to delete them, and a delete with the protection lifted in the
+    state alone leaves them in place. On by default; the dev stack (Pulumi.dev.yaml) sets false."""
 
     @field_validator("mlflow_image", "automation_client_id", mode="before")
     @classmethod

@@ -23,7 +23,7 @@ import pulumi_docker as docker
 from components.certificates import CertificateAuthority, SiteCertificate
 from components.keycloak_server import public_paths
 from components.service_container import HealthCheck, Placement, local_image, service_container
-from components.stack_component import Options, StackComponent
+from components.stack_component import Options, StackComponent, data_options
 from stackrules.names import (
     EDGE_PROXY_CONFIG_PATH,
     EDGE_PROXY_HTTPS_PORT,
@@ -177,7 +177,7 @@ class EdgeProxy(StackComponent):
         data = docker.Volume(
             f"{name}-data",
             name=pulumi.Output.concat(args["container_name"], "-data"),
-            opts=pulumi.ResourceOptions(parent=self, protect=args["protect_data"]),
+            opts=data_options(self, args["protect_data"]),
         )
         bind = args["bind_address"]
         self.container = service_container(

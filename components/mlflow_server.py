@@ -18,7 +18,7 @@ from components.service_container import (
     local_image,
     service_container,
 )
-from components.stack_component import Options, StackComponent
+from components.stack_component import Options, StackComponent, data_options
 
 HTTP_PORT = 5000
 # The image's home of the non-root user (images/mlflow/Dockerfile): a fresh named volume mounted
@@ -164,7 +164,7 @@ class MlflowServer(StackComponent):
         self.artifacts = docker.Volume(
             f"{name}-artifacts",
             name=pulumi.Output.concat(args["placement"].container_name, "-artifacts"),
-            opts=pulumi.ResourceOptions(parent=self, protect=args["protect_data"]),
+            opts=data_options(self, args["protect_data"]),
         )
         oidc = args["oidc"]
         env: dict[str, pulumi.Input[str]] = dict(

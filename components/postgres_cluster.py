@@ -10,7 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.generated import generated_secret
-from components.stack_component import Options, StackComponent
+from components.stack_component import Options, StackComponent, data_options
 
 CNPG_API = "postgresql.cnpg.io/v1"
 PORT = 5432
@@ -118,7 +118,7 @@ class PostgresCluster(StackComponent):
             kind="Cluster",
             metadata={"name": cluster_name, "namespace": namespace},
             spec=spec,
-            opts=pulumi.ResourceOptions(parent=self, protect=args["protect_data"]),
+            opts=data_options(self, args["protect_data"]),
         )
         for entry in others:
             k8s.apiextensions.CustomResource(
@@ -135,9 +135,7 @@ class PostgresCluster(StackComponent):
                     "cluster": {"name": cluster_name},
                     "ensure": "present",
                 },
-                opts=pulumi.ResourceOptions(
-                    parent=self, protect=args["protect_data"], depends_on=[self.cluster]
-                ),
+                opts=data_options(self, args["protect_data"], depends_on=[self.cluster]),
             )
         self.register_outputs({"host": self.host})
 

@@ -16,7 +16,7 @@ from components.service_container import (
     local_image,
     service_container,
 )
-from components.stack_component import Options, StackComponent, provider_options
+from components.stack_component import Options, StackComponent, data_options, provider_options
 from stackrules.images import tag_major
 
 DATA_DIR = "/var/lib/postgresql/data"
@@ -71,7 +71,7 @@ class PostgresServer(StackComponent):
         self.volume = docker.Volume(
             f"{name}-data",
             name=pulumi.Output.concat(args["placement"].container_name, "-data"),
-            opts=pulumi.ResourceOptions(parent=self, protect=args["protect_data"]),
+            opts=data_options(self, args["protect_data"]),
         )
         env: dict[str, pulumi.Input[str]] = dict(
             POSTGRES_USER=SUPERUSER,

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_keycloak as keycloak
 
 from components.config import RealmSettings
-from components.stack_component import Options, StackComponent
+from components.stack_component import Options, StackComponent, data_options
 from stackrules.durations import keycloak_duration
 
 # Keycloak's four root attributes as its default user profile declares them (26.4), except that
@@ -109,7 +109,7 @@ class SsoRealm(StackComponent):
                 ),
             ),
             attributes={"adminEventsExpiration": str(settings.admin_events_expiration)},
-            opts=pulumi.ResourceOptions(parent=self, protect=settings.protect_data),
+            opts=data_options(self, settings.protect_data),
         )
         self.realm_id = self.realm.id
         self.events = keycloak.RealmEvents(

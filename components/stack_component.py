@@ -20,6 +20,18 @@ class StackComponent(pulumi.ComponentResource):
         self.child = pulumi.ResourceOptions(parent=self)
 
 
+def data_options(
+    parent: pulumi.Resource, protect: bool, depends_on: list[pulumi.Resource] | None = None
+) -> pulumi.ResourceOptions:
+    """Options of a resource that holds data (a volume, a database, the realm, a Postgres
+    cluster): with `protect` (`protectData`, on outside the dev stack), `destroy` refuses to
+    delete it and, should its protection be lifted in the state alone (`pulumi state
+    unprotect`), a delete leaves it in place rather than dropping it."""
+    return pulumi.ResourceOptions(
+        parent=parent, protect=protect, retain_on_delete=protect, depends_on=depends_on
+    )
+
+
 def provider_options(
     container: docker.Container, parent: pulumi.Resource, *also: pulumi.Resource
 ) -> pulumi.ResourceOptions:

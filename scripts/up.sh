@@ -37,9 +37,13 @@ if ! pulumi up --yes --refresh --policy-pack "$REPO_ROOT/policy" --stack "$stack
   die "pulumi up failed (see above). If an image could not be pulled because this machine reaches no container registry, run: scripts/up.sh $stack --local-images"
 fi
 pulumi stack output --stack "$stack"
+teardown="scripts/pulumi.sh destroy --yes --stack $stack"
+if [ "$(pulumi config get protectData --stack "$stack" 2>/dev/null || echo true)" != false ]; then
+  teardown="the data is protected: README, \"Destroying a protected stack\""
+fi
 cat >&2 <<MSG
 
 Signed-in users' one-time passwords:  scripts/pulumi.sh stack output userInitialPasswords --show-secrets --stack $stack
 Keycloak admin password:               scripts/pulumi.sh stack output keycloakAdminPassword --show-secrets --stack $stack
-Tear down:                             scripts/pulumi.sh destroy --yes --stack $stack
+Tear down:                             $teardown
 MSG

@@ -39,6 +39,7 @@ def live(k8s_project: CliProject, cluster: Kubectl) -> Iterator[CliProject]:
         STACK,
         {
             **BASE_CONFIG,
+            "protectData": False,  # destroyed by the last test
             "kubernetes": {
                 "namespace": NAMESPACE,
                 "kubeconfig": str(cluster.kubeconfig),

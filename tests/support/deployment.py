@@ -5,6 +5,7 @@ update, the local Docker engine and the locally built images."""
 from __future__ import annotations
 
 import functools
+import os
 import secrets
 import ssl
 import subprocess
@@ -82,6 +83,8 @@ def e2e_config() -> dict[str, Any]:
         ],
         "teams": TEAMS,
         "permissions": PERMISSIONS,
+        # Test stacks are destroyed at the end; test_99_destroy proves the default (protected).
+        "protectData": False,
     }
 
 
@@ -260,6 +263,21 @@ class Deployment:
         self.stack.destroy(on_output=log, on_event=on_event, color="never")
         self.timings["destroy (s)"] = time.monotonic() - started
         self.destroyed = True
+
+    def pulumi(self, *args: str) -> str:
+        """The pulumi CLI on this stack (its backend and passphrase), for what the Automation
+        API does not offer; its output is logged and returned."""
+        workspace = self.stack.workspace
+        done = subprocess.run(
+            ["pulumi", *args, "--stack", self.stack.name, "--cwd", str(workspace.work_dir)],
+            env={**os.environ, **workspace.env_vars},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        log(f"pulumi {' '.join(args)} -> {done.returncode}\n{done.stdout}{done.stderr}")
+        assert done.returncode == 0, done.stderr
+        return done.stdout
 
     def stackctl(self, *args: str) -> Result:
         """`stackctl --stack NAME --project-dir DIR ARGS` on this stack's state, as its operator

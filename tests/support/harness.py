@@ -84,6 +84,9 @@ class DeclaredStack:
     namespace: dict[str, Any]
     exports: dict[str, Any]
     protected: set[str] = field(default_factory=set)
+    """Names declared with `protect`."""
+    retained: set[str] = field(default_factory=set)
+    """Names declared with `retain_on_delete`."""
 
     def of_type(self, type_token: str) -> list[Declared]:
         return [r for r in self.resources if r.type == type_token]
@@ -133,6 +136,7 @@ def run_with(
     config: Mapping[str, Any],
     stack: str = STACK,
     protected: set[str] | None = None,
+    retained: set[str] | None = None,
     identities: dict[str, Identity] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Run __main__.py under `mocks` with this stack config (camelCase keys, full).
@@ -159,6 +163,8 @@ def run_with(
     ) -> pulumi.ResourceTransformationResult | None:
         if protected is not None and args.opts.protect:
             protected.add(args.name)
+        if retained is not None and args.opts.retain_on_delete:
+            retained.add(args.name)
         parent = known.get(id(args.opts.parent)) if args.opts.parent is not None else None
         declared = Identity(
             qualified_type=f"{parent.qualified_type}${args.type_}" if parent else args.type_,
@@ -190,8 +196,11 @@ def run_program(overrides: Mapping[str, Any] | None = None) -> DeclaredStack:
     """Run __main__.py with the base unit-test config plus overrides, recording resources."""
     mocks = RecordingMocks()
     protected: set[str] = set()
-    namespace, exports = run_with(mocks, unit_config(overrides), protected=protected)
-    return DeclaredStack(mocks.resources, namespace, exports, protected)
+    retained: set[str] = set()
+    namespace, exports = run_with(
+        mocks, unit_config(overrides), protected=protected, retained=retained
+    )
+    return DeclaredStack(mocks.resources, namespace, exports, protected, retained)
 
 
 def resolve(output: pulumi.Output[Any]) -> tuple[Any, bool]:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pulumi
 import pytest
+import yaml
 
 from components.keycloak_server import (
     BUILD_CONTEXT,
@@ -17,6 +18,7 @@ from components.keycloak_server import (
 )
 from stackrules.versions import pinned_versions
 from tests.support.harness import DeclaredStack, resolve, run_program, unit_config
+from tests.support.workdir import REPO
 
 CONTAINER = "docker:index/container:Container"
 BUILT_IMAGE = "docker:index/image:Image"
@@ -407,21 +409,35 @@ def test_mlflow_image_is_built_from_the_repo_unless_a_prebuilt_one_is_named(
     )
 
 
-def test_nothing_is_protected_by_default(stack: DeclaredStack) -> None:
+DATA = {
+    "mlflow-postgres-data",
+    "keycloak-postgres-data",
+    "mlflow-artifacts",
+    "mlflow-tracking-db",
+    "mlflow-auth-db",
+    "keycloak-store-db",
+    "mlflow-tracking-role",
+    "mlflow-auth-role",
+    "keycloak-store-role",
+    "realm",
+}
+
+
+def test_a_stack_left_at_the_default_protects_and_retains_its_data(stack: DeclaredStack) -> None:
+    assert "protectData" not in unit_config(None)
+    assert stack.protected == DATA
+    assert stack.retained == DATA
+
+
+def test_protect_data_false_lets_destroy_delete_the_data() -> None:
+    stack = run_program({"protectData": "false"})
     assert stack.protected == set()
+    assert stack.retained == set()
 
 
-def test_protect_data_makes_destroy_refuse_to_delete_the_data() -> None:
-    stack = run_program({"protectData": "true"})
-    assert stack.protected == {
-        "mlflow-postgres-data",
-        "keycloak-postgres-data",
-        "mlflow-artifacts",
-        "mlflow-tracking-db",
-        "mlflow-auth-db",
-        "keycloak-store-db",
-        "realm",
-    }
+def test_the_dev_stack_file_is_the_one_that_turns_protection_off() -> None:
+    dev = yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"]
+    assert dev["mlflow-keycloak-stack:protectData"] is False
 
 
 def test_exports_name_every_url_and_hide_every_secret(stack: DeclaredStack) -> None:

@@ -43,6 +43,8 @@ def test_a_stack_left_at_the_default_refuses_to_destroy_and_touches_nothing(
     assert "protected" in str(refused.value), refused.value
     assert stack_objects() == before
     assert httpx.get(f"{deployment.mlflow_url}/health", timeout=10).status_code == 200
+    # Keycloak's users are still there: alice signs in.
+    assert deployment.user_tokens("alice")["access_token"]
 
 
 def test_a_destroy_with_the_protection_lifted_in_the_state_alone_keeps_the_data(

@@ -87,6 +87,8 @@ class DeclaredStack:
     """Names declared with `protect`."""
     retained: set[str] = field(default_factory=set)
     """Names declared with `retain_on_delete`."""
+    depends_on: dict[str, set[str]] = field(default_factory=dict)
+    """Each name's `depends_on`, by name."""
 
     def of_type(self, type_token: str) -> list[Declared]:
         return [r for r in self.resources if r.type == type_token]
@@ -137,6 +139,7 @@ def run_with(
     stack: str = STACK,
     protected: set[str] | None = None,
     retained: set[str] | None = None,
+    depends_on: dict[str, set[str]] | None = None,
     identities: dict[str, Identity] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Run __main__.py under `mocks` with this stack config (camelCase keys, full).
@@ -161,10 +164,15 @@ def run_with(
     def record_declaration(
         args: pulumi.ResourceTransformationArgs,
     ) -> pulumi.ResourceTransformationResult | None:
+        if not running:
+            return None  # the mock runtime keeps every run's transformation: record this run's
         if protected is not None and args.opts.protect:
             protected.add(args.name)
         if retained is not None and args.opts.retain_on_delete:
             retained.add(args.name)
+        if depends_on is not None and isinstance(args.opts.depends_on, list):
+            names = {r.pulumi_resource_name for r in args.opts.depends_on}
+            depends_on[args.name] = names
         parent = known.get(id(args.opts.parent)) if args.opts.parent is not None else None
         declared = Identity(
             qualified_type=f"{parent.qualified_type}${args.type_}" if parent else args.type_,
@@ -188,7 +196,9 @@ def run_with(
         namespace.update(runpy.run_path(str(ROOT / "__main__.py")))
         exports.update(outputs)
 
+    running = True
     program()
+    running = False
     return namespace, exports
 
 
@@ -197,10 +207,11 @@ def run_program(overrides: Mapping[str, Any] | None = None) -> DeclaredStack:
     mocks = RecordingMocks()
     protected: set[str] = set()
     retained: set[str] = set()
+    depends_on: dict[str, set[str]] = {}
     namespace, exports = run_with(
-        mocks, unit_config(overrides), protected=protected, retained=retained
+        mocks, unit_config(overrides), protected=protected, retained=retained, depends_on=depends_on
     )
-    return DeclaredStack(mocks.resources, namespace, exports, protected, retained)
+    return DeclaredStack(mocks.resources, namespace, exports, protected, retained, depends_on)
 
 
 def resolve(output: pulumi.Output[Any]) -> tuple[Any, bool]:

@@ -425,14 +425,26 @@ DATA = {
 
 def test_a_stack_left_at_the_default_protects_and_retains_its_data(stack: DeclaredStack) -> None:
     assert "protectData" not in unit_config(None)
-    assert stack.protected == DATA
+    assert stack.protected == {*DATA, "destroy-guard"}
     assert stack.retained == DATA
+
+
+def test_destroy_must_delete_the_guard_before_anything_else(stack: DeclaredStack) -> None:
+    # Dependents are deleted first: the guard depends on every other resource (components
+    # own nothing to delete).
+    others = {
+        declared.name
+        for declared in stack.resources
+        if not declared.type.startswith("mlflowstack:") and declared.name != "destroy-guard"
+    }
+    assert stack.depends_on["destroy-guard"] == others
 
 
 def test_protect_data_false_lets_destroy_delete_the_data() -> None:
     stack = run_program({"protectData": "false"})
     assert stack.protected == set()
     assert stack.retained == set()
+    assert "destroy-guard" in stack.depends_on, "declared unprotected: an up may drop it"
 
 
 def test_the_dev_stack_file_is_the_one_that_turns_protection_off() -> None:

@@ -37,6 +37,9 @@ if ! pulumi up --yes --refresh --policy-pack "$REPO_ROOT/policy" --stack "$stack
   die "pulumi up failed (see above). If an image could not be pulled because this machine reaches no container registry, run: scripts/up.sh $stack --local-images"
 fi
 pulumi stack output --stack "$stack"
+# People of a directory or an identity provider are not in the config: offboard who left.
+"$REPO_ROOT/.venv/bin/stackctl" --stack "$stack" users reconcile --yes ||
+  die "the stack is up, but offboarding (stackctl users reconcile) failed (see above); run it again once fixed"
 teardown="scripts/pulumi.sh destroy --yes --stack $stack"
 if [ "$(pulumi config get protectData --stack "$stack" 2>/dev/null || echo true)" != false ]; then
   teardown="the data is protected: README, \"Destroying a protected stack\""

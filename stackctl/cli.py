@@ -5,6 +5,7 @@ Exit codes: 0 done, 1 failed (the one-line error says how to fix it), 2 usage.
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -19,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from stackctl import backup as backups
-from stackctl import backup_key, realm, state_graft, views
+from stackctl import backup_key, offboarding, realm, state_graft, views
 from stackctl.automation import automation_token
 from stackctl.errors import StackctlError
 from stackctl.health import keycloak_health, mlflow_health
@@ -48,7 +49,7 @@ app = typer.Typer(
 sessions_app = typer.Typer(help="List and revoke users' Keycloak sessions.", no_args_is_help=True)
 app.add_typer(sessions_app, name="sessions")
 users_app = typer.Typer(
-    help="Lock people out in an emergency, or let them in.", no_args_is_help=True
+    help="Lock people out in an emergency, let them in, offboard who left.", no_args_is_help=True
 )
 app.add_typer(users_app, name="users")
 
@@ -343,6 +344,42 @@ def users_enable(
         with mlflow_admin.session() as api:
             changed = set_account_active(api, email, True)
         typer.echo(f"{username}: MLflow account {email} {'re-activated' if changed else 'active'}")
+
+
+@users_app.command("reconcile")
+def users_reconcile(
+    ctx: typer.Context,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    as_json: Json = False,
+) -> None:
+    """Offboard every MLflow account whose person may no longer sign in: deleted from Keycloak
+    or the directory, disabled, with no way in left, or in none of MLflow's groups (account
+    deactivated: tokens deleted, sessions ended; Keycloak logout). Someone who only left a
+    group has their tokens and sessions ended. For a cron: --yes, and --json for the log."""
+    _confirmed_or_told(yes)
+    with on_the_realm(ctx) as (outputs, admin):
+        mlflow_admin = outputs.mlflow_admin()
+        if outputs.mlflow_groups is None:
+            raise StackctlError(
+                "the stack has no mlflowGroups output (deployed by an older version); run "
+                "`pulumi up` once, then export the outputs again"
+            )
+        with mlflow_admin.session() as api:
+            found = offboarding.departures(admin, api, outputs.mlflow_groups)
+            rows = [dataclasses.asdict(departure) for departure in found]
+            if found and not yes:
+                console.print(views.departures_table(rows))
+                typer.confirm(f"Offboard these {len(found)} account(s)?", abort=True)
+            for departure in found:
+                offboarding.offboard(admin, api, departure)
+    if as_json:
+        _print_json(rows)
+        return
+    if not found:
+        typer.echo("every active MLflow account belongs to someone who may sign in")
+    for departure in found:
+        done = "deactivated" if departure.deactivate else "tokens and sessions ended"
+        typer.echo(f"{departure.account}: {departure.reason}; {done}, logged out of Keycloak")
 
 
 # -- audit trail ----------------------------------------------------------------------------

@@ -98,6 +98,8 @@ class StackOutputs(BaseModel):
     stackctl_client_secret: SecretStr | None = None
     # The stack's own MLflow administrator (offboarding); absent from stacks deployed earlier.
     stack_admin_client_id: str | None = None
+    # The groups that admit to MLflow (admin, user, teams); absent from stacks deployed earlier.
+    mlflow_groups: list[str] | None = None
     stack_admin_client_secret: SecretStr | None = None
     # What backup and restore copy; absent from stacks deployed earlier.
     data_stores: DataStores | None = None

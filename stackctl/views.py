@@ -323,3 +323,14 @@ def services_table(services: Sequence[Row]) -> Table:
         health = Text("ok", style="green") if service["healthy"] else Text("DOWN", style="red")
         _add_row(table, service["name"], service["url"], health, service["detail"])
     return table
+
+
+def departures_table(rows: Sequence[Row]) -> Table:
+    """`users reconcile`'s plan: each account, why its person left, what is done to it."""
+
+    def action(row: Row) -> str:
+        return "deactivate" if row["deactivate"] else "end tokens and sessions"
+
+    return _rows_table(
+        "MLflow accounts to offboard", rows, [*_cells("account", "reason"), ("action", action)]
+    )

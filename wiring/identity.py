@@ -239,3 +239,4 @@ def export_identity(cfg: StackConfig, identity: Identity, access: KeycloakAccess
     pulumi.export("mlflowAdminUrl", cfg.urls.mlflow_from_host)
     pulumi.export("stackctlClientId", identity.operator.client.client_id)
     pulumi.export("stackctlClientSecret", identity.operator.client_secret)
+    pulumi.export("mlflowGroups", [cfg.admin_group, *cfg.sign_in_groups])

@@ -1,14 +1,17 @@
 """LDAP federation: people of a real OpenLDAP directory (Debian's slapd, images/ldap) sign in
 to MLflow in the browser with their directory password, land in the team their directory
-group names, and are refused once deleted from the directory.
+group names; once deleted from the directory or taken out of their team's group,
+`stackctl users reconcile` ends their MLflow tokens and sessions and they are refused.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 import subprocess
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext
 from pulumi import automation as auto
@@ -24,6 +27,8 @@ ADMIN = f"cn=admin,{BASE}"
 # uid -> the directory group (named like a team) they are in.
 PEOPLE = {"lee": "data-science", "fay": "finance"}
 READ = "/api/2.0/mlflow/experiments/get-by-name?experiment_name="
+TOKENS = "/api/2.0/mlflow/users/access-token"
+CURRENT = "/api/2.0/mlflow/users/current"
 
 
 def _ldap(tool: str, admin_password: str, ldif: str = "", *args: str) -> None:
@@ -122,22 +127,76 @@ def test_a_directory_person_signs_in_with_the_directory_password_into_their_team
     context.close()
 
 
-def test_a_person_deleted_from_the_directory_can_no_longer_sign_in(
-    deployment: Deployment, browser: Browser, directory: dict[str, str]
-) -> None:
-    _ldap("ldapdelete", directory["admin"], "", f"uid=lee,ou=people,{BASE}")
+def _access_token(context: BrowserContext, deployment: Deployment) -> str:
+    """A personal access token minted in the browser's MLflow session (valid for a year)."""
+    issued = context.request.patch(f"{deployment.mlflow_url}{TOKENS}", data={})
+    assert issued.status == 200, issued.text()
+    return str(issued.json()["token"])
+
+
+def _reads_with(deployment: Deployment, uid: str, token: str, name: str) -> int:
+    """What MLflow answers a client reading `name` with uid's personal access token."""
+    auth = (f"{uid}@corp.example", token)
+    return httpx.get(f"{deployment.mlflow_url}{READ}{name}", auth=auth, timeout=30).status_code
+
+
+def _sign_in_refused(browser: Browser, deployment: Deployment, uid: str, password: str) -> None:
     context = browser.new_context()
     page = context.new_page()
     page.goto(deployment.mlflow_url)
     page.wait_for_url(f"{deployment.keycloak_url}/realms/{deployment.realm}/**")
-    page.fill("#username", "lee")
-    page.fill("#password", directory["lee"])
+    page.fill("#username", uid)
+    page.fill("#password", password)
     page.click("#kc-login")
     # Keycloak 26's login theme (keycloak.v2) shows a refused sign-in under the field:
     # <div id="input-error-username" class="... pf-m-error">Invalid username or password.</div>
     refusal = page.wait_for_selector("[id^=input-error-]", timeout=30_000)
     assert refusal is not None and "Invalid username or password" in refusal.inner_text()
     assert page.url.startswith(f"{deployment.keycloak_url}/realms/{deployment.realm}/")
-    me = context.request.get(f"{deployment.mlflow_url}/api/2.0/mlflow/users/current")
-    assert me.status in (401, 403)
+    assert context.request.get(f"{deployment.mlflow_url}{CURRENT}").status in (401, 403)
     context.close()
+
+
+def _reconcile(deployment: Deployment) -> dict[str, dict[str, object]]:
+    """`stackctl users reconcile --yes --json`: each offboarded account, by name."""
+    result = deployment.stackctl("users", "reconcile", "--yes", "--json")
+    assert result.exit_code == 0, result.output
+    return {str(row["account"]): row for row in json.loads(result.output)}
+
+
+def test_people_who_left_the_directory_are_offboarded_by_reconcile(
+    deployment: Deployment, browser: Browser, directory: dict[str, str]
+) -> None:
+    contexts, tokens = {}, {}
+    for uid in PEOPLE:
+        contexts[uid] = browser.new_context()
+        sign_in(contexts[uid].new_page(), deployment, uid, directory[uid])
+        tokens[uid] = _access_token(contexts[uid], deployment)
+    _ldap("ldapdelete", directory["admin"], "", f"uid=lee,ou=people,{BASE}")
+    # The finding: deleted at the source, lee's token still reads a year long.
+    assert _reads_with(deployment, "lee", tokens["lee"], "shared-baseline") == 200
+
+    offboarded = _reconcile(deployment)
+    assert offboarded["lee@corp.example"]["deactivate"] is True
+    assert "gone from the directory" in str(offboarded["lee@corp.example"]["reason"])
+    assert "fay@corp.example" not in offboarded
+    assert not [name for name in offboarded if name.startswith("service-account-")]
+    assert _reads_with(deployment, "lee", tokens["lee"], "shared-baseline") == 401
+    lee_session = contexts["lee"].request.get(f"{deployment.mlflow_url}{CURRENT}")
+    assert lee_session.status in (401, 403)
+    assert deployment.admin().get_user_id("lee") is None
+    _sign_in_refused(browser, deployment, "lee", directory["lee"])
+    assert _reads_with(deployment, "fay", tokens["fay"], "finance-q3") == 200
+    assert current_user(contexts["fay"], deployment)["username"] == "fay@corp.example"
+
+    # Taken out of her directory group (her one team), fay may no longer sign in either.
+    ldif = f"dn: cn=finance,ou=groups,{BASE}\nchangetype: modify\ndelete: member\n"
+    ldif += f"member: uid=fay,ou=people,{BASE}\n"
+    _ldap("ldapmodify", directory["admin"], ldif)
+    assert _reads_with(deployment, "fay", tokens["fay"], "finance-q3") == 200
+    offboarded = _reconcile(deployment)
+    assert offboarded["fay@corp.example"]["reason"] == "in none of MLflow's groups"
+    assert _reads_with(deployment, "fay", tokens["fay"], "finance-q3") == 401
+    assert "lee@corp.example" not in offboarded, "offboarded once, not again"
+    for context in contexts.values():
+        context.close()

@@ -467,6 +467,8 @@ def test_exports_name_every_url_and_hide_every_secret(stack: DeclaredStack) -> N
     assert values["keycloakAdminConsoleUrl"][0] == "http://localhost:8080/admin/master/console/"
     assert values["issuer"][0] == "http://localhost:8080/realms/mlflow"
     assert values["clientId"][0] == "mlflow"
+    # What `stackctl users reconcile` admits by: the admin group, the user group, each team.
+    assert values["mlflowGroups"][0][:2] == ["mlflow-admin", "mlflow"]
 
 
 def test_no_automation_client_unless_configured(stack: DeclaredStack) -> None:

@@ -64,9 +64,8 @@ def _keycloak_user(admin: KeycloakAdmin, account: str) -> Representation | None:
 
 
 def _way_in(admin: KeycloakAdmin, user: Representation) -> bool:
-    """A password of the realm's own, a directory entry, a link to an identity provider (the
-    realm drops the links of a provider it deletes), or a client whose service account this
-    is."""
+    """A password of the realm's own, a directory entry, a link to an identity provider, or a
+    client whose service account this is."""
     if user.get("federationLink") or user.get("serviceAccountClientId"):
         return True
     if any(cred.get("type") == "password" for cred in admin.get_credentials(user["id"])):

@@ -11,6 +11,7 @@ import json
 import secrets
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from keycloak import KeycloakAdmin
 from playwright.sync_api import Browser, Page
@@ -25,6 +26,8 @@ from tests.support.deployment import Deployment, log
 CORP = "corp"
 BROKER_CLIENT = "mlflow-broker"
 CORP_GROUP = "corp-data-science"
+READ = "/api/2.0/mlflow/experiments/get-by-name?experiment_name="
+TOKENS = "/api/2.0/mlflow/users/access-token"
 PERSON = {
     "username": "carol",
     "email": "carol@corp.example",
@@ -151,10 +154,9 @@ def test_a_corp_person_signs_in_with_the_corp_button_and_lands_in_the_mapped_tea
     assert me["username"] == PERSON["email"]
     assert me["is_admin"] is False
     # The team's grants apply to her: READ on ^shared-, nothing on finance-.
-    read = "/api/2.0/mlflow/experiments/get-by-name?experiment_name="
-    shared = context.request.get(f"{deployment.mlflow_url}{read}shared-baseline")
+    shared = context.request.get(f"{deployment.mlflow_url}{READ}shared-baseline")
     assert shared.status == 200, shared.text()
-    finance = context.request.get(f"{deployment.mlflow_url}{read}finance-q3")
+    finance = context.request.get(f"{deployment.mlflow_url}{READ}finance-q3")
     assert finance.status == 403, finance.text()
     # In the stack's realm she is a brokered member of the team.
     admin = deployment.admin()
@@ -190,3 +192,30 @@ def test_a_corp_person_in_a_team_that_needs_a_second_factor_gives_one_after_the_
         else:
             deployment.set_config("requireOtpFor", json.loads(before.value))
         deployment.up(log)
+
+
+def test_a_corp_person_whose_link_is_deleted_is_offboarded_by_reconcile(
+    deployment: Deployment, browser: Browser, corp_password: str
+) -> None:
+    """With her link to the IdP deleted (say, at the corp admin's request) carol has no way to
+    sign in; her MLflow token read on until `stackctl users reconcile` ran."""
+    context = browser.new_context()
+    _sign_in_at_corp(context.new_page(), deployment, corp_password)
+    context.pages[0].wait_for_url(lambda url: _in_mlflow(deployment, url), timeout=60_000)
+    issued = context.request.patch(f"{deployment.mlflow_url}{TOKENS}", data={})
+    assert issued.status == 200, issued.text()
+    auth = (PERSON["email"], str(issued.json()["token"]))
+    shared = f"{deployment.mlflow_url}{READ}shared-baseline"
+    admin = deployment.admin()
+    admin.delete_user_social_login(str(admin.get_user_id(PERSON["username"])), CORP)
+    assert httpx.get(shared, auth=auth, timeout=30).status_code == 200
+
+    result = deployment.stackctl("users", "reconcile", "--yes", "--json")
+    assert result.exit_code == 0, result.output
+    offboarded = {row["account"]: row for row in json.loads(result.output)}
+    reason = "no password, directory entry or identity provider left"
+    assert offboarded[PERSON["email"]]["reason"] == reason
+    assert httpx.get(shared, auth=auth, timeout=30).status_code == 401
+    me = context.request.get(f"{deployment.mlflow_url}/api/2.0/mlflow/users/current")
+    assert me.status in (401, 403)
+    context.close()

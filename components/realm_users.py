@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import pulumi
 import pulumi_keycloak as keycloak
@@ -11,6 +11,9 @@ import pulumi_random as random
 
 from components.config import UserSpec
 from components.stack_component import Options, StackComponent
+
+# Keycloak's required action of someone who has not yet replaced their temporary password.
+UPDATE_PASSWORD = "UPDATE_PASSWORD"
 
 
 class RealmUsersArgs(TypedDict):
@@ -24,13 +27,15 @@ class RealmUsers(StackComponent):
 
     The initial password is generated and temporary: Keycloak makes the person choose their
     own at first sign-in, so the generated one is only ever a one-time handover secret.
+    `initial_passwords` holds only the people who have not used theirs yet: each `up` reads
+    from Keycloak whether they still must replace it.
     """
 
     initial_passwords: pulumi.Output[dict[str, str]]
 
     def __init__(self, name: str, args: RealmUsersArgs, opts: Options = None) -> None:
         super().__init__(name, opts)
-        passwords: dict[str, pulumi.Output[str]] = {}
+        passwords: dict[str, pulumi.Output[list[Any]]] = {}
         for spec in args["users"]:
             password = random.RandomPassword(
                 f"{name}-{spec.username}-password", length=20, min_special=1, opts=self.child
@@ -62,7 +67,16 @@ class RealmUsers(StackComponent):
                     exhaustive=True,
                     opts=self.child,
                 )
-            passwords[spec.username] = password.result
+            unused = keycloak.get_user_output(
+                realm_id=user.realm_id,
+                username=user.username,
+                opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[user]),
+            ).required_actions.apply(lambda actions: UPDATE_PASSWORD in actions)
+            passwords[spec.username] = pulumi.Output.all(unused, password.result)
         collected = pulumi.Output.all(**passwords) if passwords else pulumi.Output.from_input({})
-        self.initial_passwords = pulumi.Output.secret(collected)
+        self.initial_passwords = pulumi.Output.secret(
+            collected.apply(
+                lambda handed: {name: secret for name, (unused, secret) in handed.items() if unused}
+            )
+        )
         self.register_outputs({})

@@ -52,15 +52,23 @@ def _read(api: httpx.Client, path: str) -> Any:
     return answered.json()
 
 
+# Keycloak names a client's service-account user so; the plugin names the account after it.
+SERVICE_ACCOUNT_PREFIX = "service-account-"
+
+
 def _keycloak_user(admin: KeycloakAdmin, account: str) -> Representation | None:
-    """The realm's user the account is of: the plugin names people by their email, and
-    service accounts (which have none) by their username."""
-    for field in ("email", "username"):
-        users: list[Representation] = admin.get_users({field: account, "exact": True})
-        for user in users:
-            if str(user.get(field, "")).lower() == account:
-                return user
-    return None
+    """The realm's user the account is of. The plugin names people by their email, and
+    service accounts (which have none) `service-account-<client id>`: theirs is asked of the
+    client, the way Keycloak's API names a client's service-account user."""
+    if account.startswith(SERVICE_ACCOUNT_PREFIX):
+        client = admin.get_client_id(account.removeprefix(SERVICE_ACCOUNT_PREFIX))
+        if client is None or not admin.get_client(client).get("serviceAccountsEnabled"):
+            return None
+        found: Representation = admin.get_client_service_account_user(client)
+        return found
+    users: list[Representation] = admin.get_users({"email": account, "exact": True})
+    matching = [user for user in users if str(user.get("email", "")).lower() == account]
+    return matching[0] if matching else None
 
 
 def _way_in(admin: KeycloakAdmin, user: Representation) -> bool:

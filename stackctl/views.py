@@ -334,3 +334,8 @@ def departures_table(rows: Sequence[Row]) -> Table:
     return _rows_table(
         "MLflow accounts to offboard", rows, [*_cells("account", "reason"), ("action", action)]
     )
+
+
+def stale_table(rows: Sequence[Row], title: str) -> Table:
+    """`users stale`: who never replaced their temporary password, created when."""
+    return _rows_table(title, rows, _cells("username", "created (UTC)=created"))

@@ -73,6 +73,13 @@ class RecordingMocks(Mocks):
     def call(self, args: MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
         if args.token == "keycloak:openid/getClient:getClient":
             return {**args.args, "id": f"{args.args['clientId']}-uuid"}, []
+        if args.token == "keycloak:index/getUser:getUser":
+            # A person just created: Keycloak wants their temporary password replaced.
+            return {
+                **args.args,
+                "id": f"{args.args['username']}-uuid",
+                "requiredActions": ["UPDATE_PASSWORD"],
+            }, []
         return {}, None
 
 

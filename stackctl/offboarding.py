@@ -65,7 +65,9 @@ def _keycloak_user(admin: KeycloakAdmin, account: str) -> Representation | None:
         if client is None or not admin.get_client(client).get("serviceAccountsEnabled"):
             return None
         found: Representation = admin.get_client_service_account_user(client)
-        return found
+        # Keycloak's answer here leaves serviceAccountClientId out (seen on 26.4); it is the
+        # client's, which is its way in.
+        return {**found, "serviceAccountClientId": account.removeprefix(SERVICE_ACCOUNT_PREFIX)}
     users: list[Representation] = admin.get_users({"email": account, "exact": True})
     matching = [user for user in users if str(user.get("email", "")).lower() == account]
     return matching[0] if matching else None

@@ -58,6 +58,10 @@ class DirectoryFederation(StackComponent):
                 user_object_classes=list(spec.user_object_classes),
                 edit_mode=spec.edit_mode,
                 import_enabled=True,
+                # Keycloak's user cache would answer a lookup of someone deleted from the
+                # directory from its copy (e2e test_21 saw it): uncached, each lookup checks
+                # the directory, which is how `stackctl users reconcile` sees who left.
+                cache=keycloak.ldap.UserFederationCacheArgs(policy="NO_CACHE"),
                 sync_registrations=False,
                 trust_email=True,
                 opts=self.child,

@@ -9,7 +9,8 @@ those accounts and deactivates them (the plugin then deletes their tokens and en
 sessions) and logs the person out of Keycloak.
 
 Looking a directory person up makes Keycloak check the directory: one deleted there is not
-found (Keycloak drops its copy), so the lookup is the directory sync this needs.
+found (the stack's federation has Keycloak's user cache off, so each lookup checks the
+directory), so the lookup is the directory sync this needs.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 import httpx
 from keycloak import KeycloakAdmin
+from keycloak.exceptions import KeycloakGetError
 
 from stackrules.mlflow_admin import USERS_API, AccountError, end_access, set_account_active
 
@@ -70,7 +72,19 @@ def _keycloak_user(admin: KeycloakAdmin, account: str) -> Representation | None:
         return {**found, "serviceAccountClientId": account.removeprefix(SERVICE_ACCOUNT_PREFIX)}
     users: list[Representation] = admin.get_users({"email": account, "exact": True})
     matching = [user for user in users if str(user.get("email", "")).lower() == account]
-    return matching[0] if matching else None
+    if not matching:
+        return None
+    if matching[0].get("federationLink"):
+        # Read by id: Keycloak checks a directory person against the directory, and answers
+        # 404 for one deleted there.
+        try:
+            current: Representation = admin.get_user(matching[0]["id"])
+        except KeycloakGetError as error:
+            if error.response_code == 404:
+                return None
+            raise
+        return current
+    return matching[0]
 
 
 def _way_in(admin: KeycloakAdmin, user: Representation) -> bool:

@@ -190,8 +190,9 @@ def test_people_who_left_the_directory_are_offboarded_by_reconcile(
     assert current_user(contexts["fay"], deployment)["username"] == "fay@corp.example"
 
     # Taken out of her directory group (her one team), fay may no longer sign in either.
-    ldif = f"dn: cn=finance,ou=groups,{BASE}\nchangetype: modify\ndelete: member\n"
-    ldif += f"member: uid=fay,ou=people,{BASE}\n"
+    # groupOfNames needs a member: the directory's admin takes her place.
+    ldif = f"dn: cn=finance,ou=groups,{BASE}\nchangetype: modify\nreplace: member\n"
+    ldif += f"member: {ADMIN}\n"
     _ldap("ldapmodify", directory["admin"], ldif)
     assert _reads_with(deployment, "fay", tokens["fay"], "finance-q3") == 200
     offboarded = _reconcile(deployment)

@@ -11,9 +11,7 @@ import pulumi_random as random
 
 from components.config import UserSpec
 from components.stack_component import Options, StackComponent
-
-# Keycloak's required action of someone who has not yet replaced their temporary password.
-UPDATE_PASSWORD = "UPDATE_PASSWORD"
+from stackrules.names import UPDATE_PASSWORD
 
 
 class RealmUsersArgs(TypedDict):

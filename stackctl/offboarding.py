@@ -23,6 +23,7 @@ import httpx
 from keycloak import KeycloakAdmin
 from keycloak.exceptions import KeycloakGetError
 
+from stackctl.realm import password_credentials
 from stackrules.mlflow_admin import USERS_API, AccountError, end_access, set_account_active
 
 Representation = dict[str, Any]
@@ -92,7 +93,7 @@ def _way_in(admin: KeycloakAdmin, user: Representation) -> bool:
     client whose service account this is."""
     if user.get("federationLink") or user.get("serviceAccountClientId"):
         return True
-    if any(cred.get("type") == "password" for cred in admin.get_credentials(user["id"])):
+    if password_credentials(admin, user["id"]):
         return True
     return bool(admin.get_user_social_logins(user["id"]))
 

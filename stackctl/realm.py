@@ -24,6 +24,7 @@ from keycloak.exceptions import (
 
 from stackctl.errors import StackctlError
 from stackctl.outputs import StackOutputs
+from stackrules.names import UPDATE_PASSWORD
 
 Representation = dict[str, Any]
 TIMEOUT_SECONDS = 15
@@ -294,9 +295,13 @@ def newest_first(items: Iterable[Representation], key: str) -> list[Representati
 
 # -- temporary passwords --------------------------------------------------------------------
 
-# Keycloak's required action of a person who has not replaced their temporary password yet.
-UPDATE_PASSWORD = "UPDATE_PASSWORD"
 DAY_MILLIS = 86_400_000
+
+
+def password_credentials(admin: KeycloakAdmin, user_id: str) -> list[Representation]:
+    """The user's passwords of the realm's own (not OTP or other credentials)."""
+    creds: list[Representation] = admin.get_credentials(user_id)
+    return [cred for cred in creds if cred.get("type") == "password"]
 
 
 def unused_initial_passwords(
@@ -312,7 +317,7 @@ def unused_initial_passwords(
         for user in users
         if UPDATE_PASSWORD in user.get("requiredActions", [])
         and int(user.get("createdTimestamp", 0)) <= cutoff
-        and any(cred.get("type") == "password" for cred in admin.get_credentials(user["id"]))
+        and password_credentials(admin, user["id"])
     ]
 
 
@@ -320,9 +325,8 @@ def expire_initial_password(admin: KeycloakAdmin, user: Representation) -> None:
     """Delete the unused temporary password and its UPDATE_PASSWORD action: it signs nobody
     in any more, and leaves `userInitialPasswords` at the next `up`. An admin gives the person
     a new temporary password when they ask (console: Users, Credentials, Reset password)."""
-    for cred in admin.get_credentials(user["id"]):
-        if cred.get("type") == "password":
-            admin.delete_credential(user["id"], cred["id"])
+    for cred in password_credentials(admin, user["id"]):
+        admin.delete_credential(user["id"], cred["id"])
     actions = [action for action in user.get("requiredActions", []) if action != UPDATE_PASSWORD]
     admin.update_user(user["id"], {**user, "requiredActions": actions})
     admin.user_logout(user["id"])

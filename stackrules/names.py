@@ -30,3 +30,8 @@ EDGE_PROXY_HTTPS_PORT, EDGE_PROXY_REDIRECT_PORT = 443, 80
 # knows which setting each line is, so a rule cannot be skipped by building a setting from
 # another resource's output.
 ENV_NAMES_LABEL = "org.mlflow-stack.env-names"
+
+
+# Keycloak's required action of someone who has not replaced their temporary password yet
+# (the action's name, not a secret). The stack and stackctl both read it.
+UPDATE_PASSWORD = "UPDATE_PASSWORD"

@@ -318,6 +318,12 @@ class StackConfig(ConfigModel):
     for acme)."""
     acme_email: str | None = None
     """With tls: acme, the account email given to the certificate authority."""
+    acme_ca: str | None = None
+    """With tls: acme, the ACME directory URL of a private certificate authority (https);
+    unset: Let's Encrypt, then ZeroSSL (Caddy's defaults)."""
+    acme_ca_root: str | None = None
+    """With acmeCa, the PEM root certificate that Caddy trusts for the ACME server's own
+    HTTPS, when a public root does not sign it (`pulumi config set acmeCaRoot < root.pem`)."""
     tls_certificate: str | None = None
     """With tls: files, the PEM certificate chain of both hostnames (`pulumi config set
     --secret tlsCertificate < chain.pem`)."""
@@ -626,6 +632,16 @@ def _tls_errors(cfg: StackConfig) -> list[str]:
                 "acmeEmail: required with tls = 'acme' (the certificate authority's contact). "
                 "Fix: pulumi config set acmeEmail you@example.com"
             )
+        if cfg.acme_ca is not None and not cfg.acme_ca.startswith("https://"):
+            errors.append(
+                f"acmeCa = {cfg.acme_ca!r}: an ACME directory is reached over HTTPS. Fix: "
+                "pulumi config set acmeCa https://ca.example.com/acme/directory"
+            )
+        if cfg.acme_ca_root is not None and "-----BEGIN CERTIFICATE-----" not in cfg.acme_ca_root:
+            errors.append(
+                "acmeCaRoot: not a PEM certificate (no BEGIN CERTIFICATE line). Fix: "
+                "pulumi config set acmeCaRoot < root.pem"
+            )
         for key, name in (
             ("mlflowHostname", cfg.mlflow_hostname),
             ("keycloakHostname", cfg.keycloak_hostname),
@@ -635,6 +651,11 @@ def _tls_errors(cfg: StackConfig) -> list[str]:
                     f"{key} = {name!r}: a public certificate authority cannot certify a "
                     f"localhost name. Fix: a public DNS name, or pulumi config set tls internal"
                 )
+    if cfg.tls != "acme" and (cfg.acme_ca is not None or cfg.acme_ca_root is not None):
+        errors.append(
+            f"acmeCa, acmeCaRoot: used only with tls = 'acme' (tls is {cfg.tls!r}). Fix: "
+            "pulumi config set tls acme, or pulumi config rm acmeCa (and acmeCaRoot)"
+        )
     if cfg.tls == "files":
         for field, pem in (("tls_certificate", "cert.pem"), ("tls_key", "key.pem")):
             if not getattr(cfg, field):

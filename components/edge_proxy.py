@@ -35,6 +35,7 @@ from stackrules.names import (
 CONFIG_PATH = EDGE_PROXY_CONFIG_PATH
 CERT_PATH = "/etc/caddy/tls/site.crt"
 KEY_PATH = "/etc/caddy/tls/site.key"
+ACME_CA_ROOT_PATH = "/etc/caddy/tls/acme-ca-root.crt"
 DATA_DIR = "/data"
 # The proxy's ports inside its container; the published ones come from the config.
 HTTPS, HTTP = EDGE_PROXY_HTTPS_PORT, EDGE_PROXY_REDIRECT_PORT
@@ -60,6 +61,10 @@ class Sites:
     """MLflow's servers (host:port); several are balanced round robin."""
     keycloak_upstream: str
     acme_email: str | None = None
+    acme_ca: str | None = None
+    """A private ACME directory (None: Caddy's public defaults)."""
+    acme_ca_root: str | None = None
+    """The PEM root the ACME server's own HTTPS is verified with (uploaded beside)."""
 
 
 def mlflow_proxy(upstreams: tuple[str, ...]) -> list[str]:
@@ -80,7 +85,13 @@ def caddyfile(sites: Sites) -> str:
     """The Caddyfile of the proxy (Caddy 2.6 and later)."""
     acme = sites.mode == "acme"
     options = (
-        [f"\temail {sites.acme_email}"] if acme else ["\tauto_https off", "\tocsp_stapling off"]
+        [
+            f"\temail {sites.acme_email}",
+            *([f"\tacme_ca {sites.acme_ca}"] if sites.acme_ca else []),
+            *([f"\tacme_ca_root {ACME_CA_ROOT_PATH}"] if sites.acme_ca_root else []),
+        ]
+        if acme
+        else ["\tauto_https off", "\tocsp_stapling off"]
     )
     tls = "" if acme else f"\ttls {CERT_PATH} {KEY_PATH}\n"
     scheme = "" if acme else "https://"
@@ -173,6 +184,10 @@ class EdgeProxy(StackComponent):
                 docker.ContainerUploadArgs(file=CERT_PATH, content=certificate),
                 docker.ContainerUploadArgs(file=KEY_PATH, content=pulumi.Output.secret(key)),
             ]
+        if sites.acme_ca_root:
+            uploads.append(
+                docker.ContainerUploadArgs(file=ACME_CA_ROOT_PATH, content=sites.acme_ca_root)
+            )
         # ACME account and certificates must outlive the container.
         data = docker.Volume(
             f"{name}-data",

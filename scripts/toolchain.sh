@@ -41,7 +41,8 @@ if [ "$cli_only" = 0 ]; then
       || die "apt-get install ${apt_packages[*]} failed"
   fi
   timed "images" bash toolchain/images.sh >&2
-  timed "hosts" bash toolchain/hosts.sh >&2  # the TLS test stack's names
+  timed "hosts" bash toolchain/hosts.sh >&2  # the TLS test stacks' names
+  timed "pebble (ACME test server)" bash toolchain/acme.sh >/dev/null
 fi
 step "toolchain ready in $((SECONDS - started))s; env in $pulumi_env"
 echo "$pulumi_env"

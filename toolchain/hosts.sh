@@ -2,10 +2,10 @@
 # The hostnames of a TLS stack on this machine resolve for every program, not just browsers:
 # Chromium resolves *.localhost by itself, but Python's resolver (glibc without
 # nss-myhostname) does not. Adds the missing names to /etc/hosts (root), else says how.
-#   toolchain/hosts.sh [NAME...]     default: mlflow.localhost auth.localhost
+#   toolchain/hosts.sh [NAME...]     default: the names of the TLS and ACME test stacks
 set -euo pipefail
 names=("$@")
-[ "${#names[@]}" -gt 0 ] || names=(mlflow.localhost auth.localhost)
+[ "${#names[@]}" -gt 0 ] || names=(mlflow.localhost auth.localhost mlflow.acme.test auth.acme.test)
 missing=()
 for name in "${names[@]}"; do
   getent hosts "$name" >/dev/null || missing+=("$name")

@@ -5,7 +5,7 @@
 #   LOCAL_POSTGRES_IMAGE  images/postgres  (Debian's postgresql-$POSTGRES_MAJOR, official-image contract)
 #   LOCAL_KEYCLOAK_IMAGE  images/keycloak  (Quarkus distribution from Maven Central + Debian's JRE 21)
 #   LOCAL_PYTHON_IMAGE    images/python    (Debian's python3 + the host's CA bundle for pip)
-#   LOCAL_CADDY_IMAGE     images/caddy     (Debian's caddy, the official image's layout)
+#   LOCAL_CADDY_IMAGE     images/caddy     (Caddy CADDY_VERSION from the Go module proxy, the official image's layout)
 #   LOCAL_LDAP_IMAGE      images/ldap      (Debian's slapd, for the LDAP federation test)
 #   LOCAL_PREVIOUS_KEYCLOAK_IMAGE, LOCAL_PREVIOUS_MLFLOW_IMAGE   the previous release's Keycloak
 #                         and MLflow (PREVIOUS_* in versions.env), for the upgrade test only
@@ -291,8 +291,25 @@ build_ldap() {
     --build-arg "BASE_IMAGE=$LOCAL_BASE_IMAGE" --build-arg "SLAPD_VERSION=$SLAPD_VERSION"
 }
 
+# Only called when the Caddy image must be (re)built: `go install module@version` builds with
+# the release's own go.mod and go.sum (its exact dependency set), from the Go module proxy.
+stage_caddy() {
+  local bin="$MKS_CACHE/caddy/$CADDY_VERSION/caddy"
+  if [ ! -x "$bin" ]; then
+    command -v go >/dev/null 2>&1 || die "go is not on PATH; install Go >= 1.25 to build Caddy $CADDY_VERSION"
+    log "caddy: go install github.com/caddyserver/caddy/v2/cmd/caddy@v$CADDY_VERSION"
+    mkdir -p "$(dirname "$bin")"
+    CGO_ENABLED=0 GOBIN="$(dirname "$bin")" go install -trimpath \
+      "github.com/caddyserver/caddy/v2/cmd/caddy@v$CADDY_VERSION" >&2 \
+      || die "could not build Caddy $CADDY_VERSION from the Go module proxy"
+  fi
+  STAGE_EXTRA=("$bin:caddy")
+}
+
 build_caddy() {
-  ensure_image "$LOCAL_CADDY_IMAGE" caddy "" --build-arg "BASE_IMAGE=$LOCAL_BASE_IMAGE"
+  # A module version never changes on the proxy (go.sum checks it): its version is its identity.
+  ensure_image "$LOCAL_CADDY_IMAGE" caddy "caddy-module=$CADDY_VERSION" \
+    --build-arg "BASE_IMAGE=$LOCAL_BASE_IMAGE"
 }
 
 main() {

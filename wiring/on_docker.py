@@ -135,6 +135,8 @@ def deploy(cfg: StackConfig) -> None:
                     ),
                     keycloak_upstream=f"keycloak:{KEYCLOAK_HTTP_PORT}",
                     acme_email=cfg.acme_email,
+                    acme_ca=cfg.acme_ca,
+                    acme_ca_root=cfg.acme_ca_root,
                 ),
                 "image": cfg.proxy_image,
                 "container_name": f"{prefix}-proxy",

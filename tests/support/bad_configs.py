@@ -189,6 +189,23 @@ BAD_CONFIGS = [
         ["acmeEmail: required", "mlflowHostname = 'mlflow.localhost'", "localhost name"],
     ),
     BadConfig(
+        "acme-directory-over-plain-http",
+        {
+            "tls": "acme",
+            "acmeEmail": "ops@example.org",
+            "mlflowHostname": "mlflow.example.org",
+            "keycloakHostname": "auth.example.org",
+            "acmeCa": "http://ca.example.org/directory",
+            "acmeCaRoot": "not a certificate",
+        },
+        ["acmeCa = 'http://ca.example.org/directory'", "over HTTPS", "acmeCaRoot: not a PEM"],
+    ),
+    BadConfig(
+        "acme-ca-without-acme",
+        {"tls": "internal", "acmeCa": "https://ca.example.org/directory"},
+        ["acmeCa, acmeCaRoot: used only with tls = 'acme'", "tls is 'internal'"],
+    ),
+    BadConfig(
         "files-without-certificate",
         {"tls": "files"},
         ["tlsCertificate: required", "tlsKey: required", "pulumi config set --secret"],

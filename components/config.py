@@ -632,12 +632,12 @@ def _tls_errors(cfg: StackConfig) -> list[str]:
                 "acmeEmail: required with tls = 'acme' (the certificate authority's contact). "
                 "Fix: pulumi config set acmeEmail you@example.com"
             )
-        if cfg.acme_ca is not None and not cfg.acme_ca.startswith("https://"):
+        if cfg.acme_ca and not cfg.acme_ca.startswith("https://"):
             errors.append(
                 f"acmeCa = {cfg.acme_ca!r}: an ACME directory is reached over HTTPS. Fix: "
                 "pulumi config set acmeCa https://ca.example.com/acme/directory"
             )
-        if cfg.acme_ca_root is not None and "-----BEGIN CERTIFICATE-----" not in cfg.acme_ca_root:
+        if cfg.acme_ca_root and "-----BEGIN CERTIFICATE-----" not in cfg.acme_ca_root:
             errors.append(
                 "acmeCaRoot: not a PEM certificate (no BEGIN CERTIFICATE line). Fix: "
                 "pulumi config set acmeCaRoot < root.pem"
@@ -651,7 +651,8 @@ def _tls_errors(cfg: StackConfig) -> list[str]:
                     f"{key} = {name!r}: a public certificate authority cannot certify a "
                     f"localhost name. Fix: a public DNS name, or pulumi config set tls internal"
                 )
-    if cfg.tls != "acme" and (cfg.acme_ca is not None or cfg.acme_ca_root is not None):
+    # Unset keys read as "" on the real engine (Pulumi.yaml's defaults).
+    if cfg.tls != "acme" and (cfg.acme_ca or cfg.acme_ca_root):
         errors.append(
             f"acmeCa, acmeCaRoot: used only with tls = 'acme' (tls is {cfg.tls!r}). Fix: "
             "pulumi config set tls acme, or pulumi config rm acmeCa (and acmeCaRoot)"

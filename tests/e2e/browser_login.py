@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import BrowserContext, Page
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright
+
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.support.deployment import Authenticator, Deployment
 
 
@@ -62,3 +70,26 @@ def give_second_factor(page: Page, deployment: Deployment, username: str) -> Non
         return
     page.fill("#otp", deployment.authenticators[username].code())
     page.click("#kc-login")
+
+
+@contextmanager
+def chromium_trusting(playwright: Playwright, root_pem: str, nickname: str) -> Iterator[Browser]:
+    """Chromium with `root_pem` in its NSS database (certutil), as the README tells people to
+    trust a CA: no certificate error is ignored."""
+    with tempfile.TemporaryDirectory() as home:
+        nssdb = Path(home) / ".pki" / "nssdb"
+        nssdb.mkdir(parents=True)
+        root = Path(home) / "root.pem"
+        root.write_text(root_pem)
+        for step in (
+            ["-N", "--empty-password"],
+            ["-A", "-t", "C,,", "-n", nickname, "-i", str(root)],
+        ):
+            subprocess.run(["certutil", "-d", f"sql:{nssdb}", *step], check=True)
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, env={**os.environ, "HOME": home}
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()

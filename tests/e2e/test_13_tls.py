@@ -16,7 +16,6 @@ granted through one reaches the other within the plugin's permission cache (30 s
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import tempfile
 import time
@@ -33,8 +32,7 @@ from playwright.sync_api import Browser, Playwright
 from stackrules.mlflow_admin import PatternGrant, create_pattern_grant, delete_pattern_grant
 from stackrules.names import resource_prefix
 from stackrules.versions import pinned_versions
-from tests.e2e.browser_login import sign_in
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.browser_login import chromium_trusting, sign_in
 from tests.e2e.faults import Load, crash, under_load
 from tests.e2e.team_data import ensure_experiment
 from tests.support.deployment import Deployment, docker, e2e_config, log, remove_leftovers
@@ -75,19 +73,8 @@ def trusting_browser(stack: Deployment, playwright: Playwright) -> Iterator[Brow
     """Chromium with the stack's CA in its NSS database, as the README tells people to."""
     ca = stack.ca_file
     assert ca is not None, "tls: internal exports rootCaCertificate"
-    with tempfile.TemporaryDirectory() as home:
-        nssdb = Path(home) / ".pki" / "nssdb"
-        nssdb.mkdir(parents=True)
-        for step in (
-            ["-N", "--empty-password"],
-            ["-A", "-t", "C,,", "-n", "mlflow-stack-ca", "-i", str(ca)],
-        ):
-            subprocess.run(["certutil", "-d", f"sql:{nssdb}", *step], check=True)
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, env={**os.environ, "HOME": home}
-        )
+    with chromium_trusting(playwright, ca.read_text(), "mlflow-stack-ca") as browser:
         yield browser
-        browser.close()
 
 
 def test_urls_are_https_on_separate_hostnames(stack: Deployment) -> None:

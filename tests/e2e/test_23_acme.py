@@ -44,8 +44,7 @@ from playwright.sync_api import Browser, Playwright
 
 from stackrules.names import resource_prefix
 from stackrules.versions import pinned_versions
-from tests.e2e.browser_login import sign_in
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.browser_login import chromium_trusting, sign_in
 from tests.support.deployment import Deployment, docker, e2e_config, log, poll, remove_leftovers
 
 STACK = "acme"
@@ -65,7 +64,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _test_ca_and_listener_certificate(address: str) -> tuple[str, str, str]:
     """A test CA, and a certificate it signs for Pebble's listener on `address` (an IP, as
-    the proxy's container reaches the host) and 127.0.0.1. PEM: CA, certificate, key."""
+    the proxy's container reaches the host) and 127.0.0.1. PEM: CA, certificate, key.
+    Not components.certificates: its CA's name constraints permit DNS names only."""
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ACME test server CA")])
@@ -280,21 +280,8 @@ def wait_for_certificate(host: str, root: str, unlike: int | None = None) -> x50
 @pytest.fixture(scope="module")
 def trusting_browser(pebble: Pebble, playwright: Playwright) -> Iterator[Browser]:
     """Chromium with Pebble's root in its NSS database: no certificate error is ignored."""
-    with tempfile.TemporaryDirectory() as home:
-        nssdb = Path(home) / ".pki" / "nssdb"
-        nssdb.mkdir(parents=True)
-        root = Path(home) / "pebble-root.pem"
-        root.write_text(pebble.root())
-        for step in (
-            ["-N", "--empty-password"],
-            ["-A", "-t", "C,,", "-n", "pebble-root", "-i", str(root)],
-        ):
-            subprocess.run(["certutil", "-d", f"sql:{nssdb}", *step], check=True)
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, env={**os.environ, "HOME": home}
-        )
+    with chromium_trusting(playwright, pebble.root(), "pebble-root") as browser:
         yield browser
-        browser.close()
 
 
 def _names(cert: x509.Certificate) -> list[str]:
@@ -338,7 +325,7 @@ def test_a_certificate_in_its_renewal_window_is_renewed_over_acme(
     root = pebble.root()
     proxy = f"{resource_prefix(STACK)}-proxy"
     before = wait_for_certificate(MLFLOW_HOST, root)
-    started = time.monotonic()
+    started, restarted_at = time.monotonic(), dt.datetime.now(dt.UTC)
     docker("restart", proxy)
     after = wait_for_certificate(MLFLOW_HOST, root, unlike=before.serial_number)
     print(
@@ -348,7 +335,7 @@ def test_a_certificate_in_its_renewal_window_is_renewed_over_acme(
     )
     assert after.not_valid_before_utc >= before.not_valid_before_utc
     # Caddy logs to stderr; since the restart, only the new process's lines.
-    since = dt.datetime.fromtimestamp(time.time() - (time.monotonic() - started) - 1, dt.UTC)
+    since = restarted_at - dt.timedelta(seconds=1)
     logged = subprocess.run(
         ["docker", "logs", "--since", since.strftime("%Y-%m-%dT%H:%M:%SZ"), proxy],
         capture_output=True,

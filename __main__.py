@@ -1,7 +1,7 @@
 """MLflow behind Keycloak single sign-on, as one Pulumi stack: wiring only."""
 
-from components.config import load_config
 from components.destroy_guard import destroy_guard
+from stackconfig import load_config
 from wiring import on_docker, on_kubernetes
 
 cfg = load_config()

@@ -16,8 +16,8 @@ from typing import TypedDict
 import pulumi
 import pulumi_keycloak as keycloak
 
-from components.config import LdapSpec
 from components.stack_component import Options, StackComponent
+from stackconfig import LdapSpec
 
 
 class DirectoryFederationArgs(TypedDict):

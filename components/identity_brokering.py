@@ -25,8 +25,8 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from components.config import IdentityProviderSpec
 from components.stack_component import Options, StackComponent
+from stackconfig import IdentityProviderSpec
 
 TIMEOUT = httpx.Timeout(30.0)
 # The endpoints Keycloak's import-config reports, as the resource's outputs name them.

@@ -34,8 +34,8 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from components.config import UserSpec
 from components.stack_component import Options, StackComponent
+from stackconfig import UserSpec
 from stackrules.mlflow_admin import AdminClient, account_active, end_access, set_account_active
 
 # The admin client's fields, as the resource's inputs name them.

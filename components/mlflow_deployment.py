@@ -10,9 +10,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.generated import generated_secret
-from components.kubernetes_config import S3Artifacts
 from components.mlflow_server import HTTP_PORT, OidcSettings, plugin_env, server_command
 from components.stack_component import Options, StackComponent
+from stackconfig import S3Artifacts
 
 # The image's user (images/mlflow/Dockerfile: uid and gid 1000, home /var/lib/mlflow).
 IMAGE_UID = 1000

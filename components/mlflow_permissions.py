@@ -29,9 +29,9 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from components.config import PermissionSpec
 from components.mlflow_accounts import API_FIELDS, AdminApi, admin_client
 from components.stack_component import Options, StackComponent
+from stackconfig import PermissionSpec
 from stackrules.mlflow_admin import (
     PatternGrant,
     create_pattern_grant,

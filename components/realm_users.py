@@ -9,8 +9,8 @@ import pulumi
 import pulumi_keycloak as keycloak
 import pulumi_random as random
 
-from components.config import UserSpec
 from components.stack_component import Options, StackComponent
+from stackconfig import UserSpec
 from stackrules.names import UPDATE_PASSWORD
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import Literal, TypedDict
 
 import pulumi
 import pulumi_keycloak as keycloak
 
-from components.config import RealmSettings
 from components.stack_component import Options, StackComponent, data_options
+from stackconfig import RealmConfig
 from stackrules.durations import keycloak_duration
 
 # Keycloak's four root attributes as its default user profile declares them (26.4), except that
@@ -67,7 +67,9 @@ _METADATA_GROUP = keycloak.RealmUserProfileGroupArgs(
 
 
 class SsoRealmArgs(TypedDict):
-    settings: RealmSettings
+    settings: RealmConfig
+    ssl_required: Literal["external", "all"]
+    protect: bool
 
 
 class SsoRealm(StackComponent):
@@ -98,7 +100,7 @@ class SsoRealm(StackComponent):
             refresh_token_max_reuse=settings.refresh_token_max_reuse,
             password_policy=settings.password_policy,
             remember_me=settings.remember_me,
-            ssl_required=settings.ssl_required,
+            ssl_required=args["ssl_required"],
             security_defenses=keycloak.RealmSecurityDefensesArgs(
                 brute_force_detection=keycloak.RealmSecurityDefensesBruteForceDetectionArgs(
                     max_login_failures=settings.brute_force_max_login_failures,
@@ -108,15 +110,15 @@ class SsoRealm(StackComponent):
                     failure_reset_time_seconds=43200,
                 ),
             ),
-            attributes={"adminEventsExpiration": str(settings.admin_events_expiration)},
-            opts=data_options(self, settings.protect_data),
+            attributes={"adminEventsExpiration": str(settings.seconds("admin_events_expiration"))},
+            opts=data_options(self, args["protect"]),
         )
         self.realm_id = self.realm.id
         self.events = keycloak.RealmEvents(
             f"{name}-events",
             realm_id=self.realm.id,
             events_enabled=True,
-            events_expiration=settings.events_expiration,
+            events_expiration=settings.seconds("events_expiration"),
             admin_events_enabled=True,
             admin_events_details_enabled=True,
             events_listeners=["jboss-logging"],

@@ -48,7 +48,7 @@ lint() {
   "$PY/ruff" check . && "$PY/ruff" format --check .
 }
 types() {
-  "$PY/mypy" components wiring stackctl stackrules tests benchmarks __main__.py \
+  "$PY/mypy" stackconfig components wiring stackctl stackrules tests benchmarks __main__.py \
     && (cd policy && MYPYPATH="$REPO_ROOT" "$PY/mypy" --strict --config-file /dev/null --ignore-missing-imports stack_policies __main__.py)
 }
 tier "lint: ruff" lint

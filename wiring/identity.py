@@ -9,7 +9,6 @@ import pulumi
 import pulumi_keycloak as keycloak
 
 from components.access_groups import AccessGroups
-from components.config import StackConfig
 from components.directory_federation import DirectoryFederation
 from components.generated import generated_secret
 from components.identity_brokering import IdentityBrokering
@@ -21,6 +20,7 @@ from components.operator_client import OperatorClient
 from components.realm_users import RealmUsers
 from components.second_factor import SecondFactor
 from components.sso_realm import SsoRealm
+from stackconfig import StackConfig
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,11 @@ def declare_identity(
     """The realm and everything in it, through `access`; `client_secret` is MLflow's OIDC
     client secret (mlflow_client_secret)."""
     on_realm = pulumi.ResourceOptions(providers={"keycloak": access.provider})
-    realm = SsoRealm("realm", {"settings": cfg.realm_settings}, on_realm)
+    realm = SsoRealm(
+        "realm",
+        {"settings": cfg, "ssl_required": cfg.ssl_required, "protect": cfg.protect_data},
+        on_realm,
+    )
     client_args: OidcClientArgs = {
         "realm_id": realm.realm_id,
         "client_id": cfg.client_id,

@@ -7,7 +7,6 @@ import pulumi
 import pulumi_docker as docker
 
 from components.app_database import AppDatabase
-from components.config import StackConfig
 from components.edge_proxy import EdgeProxy, Sites
 from components.keycloak_server import HTTP_PORT as KEYCLOAK_HTTP_PORT
 from components.keycloak_server import KeycloakServer
@@ -16,6 +15,7 @@ from components.mlflow_server import HTTP_PORT as MLFLOW_HTTP_PORT
 from components.mlflow_server import IMAGE_REPOSITORY as MLFLOW_IMAGE_REPOSITORY
 from components.postgres_server import PostgresServer
 from components.service_container import Placement
+from stackconfig import StackConfig
 from stackrules.addresses import all_but_gateway
 from stackrules.names import resource_prefix
 from wiring.identity import (

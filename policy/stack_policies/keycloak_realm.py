@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from stackrules.durations import LIFESPAN_BOUNDS, duration_seconds
+from stackrules.durations import ACCESS_TOKEN_LIFESPAN_BOUNDS, duration_seconds
 
 from .props import is_unknown, nested
 from .resource_types import REALM, REALM_EVENTS
@@ -125,7 +125,7 @@ access_token_lifespan = _lifespan_rule(
     what="Access token lifespan",
     keycloak_default=f"{KEYCLOAK_DEFAULT_ACCESS_TOKEN_SECONDS}s",
     limit_key="maxAccessTokenLifespanSeconds",
-    limit_default=LIFESPAN_BOUNDS["access_token_lifespan"][1],
+    limit_default=ACCESS_TOKEN_LIFESPAN_BOUNDS[1],
     stack_key="accessTokenLifespan",
     example="5m",
     risk="a user whose session is revoked keeps MLflow access that long",

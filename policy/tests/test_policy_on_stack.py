@@ -99,11 +99,11 @@ def test_a_two_hour_access_token_is_refused_by_the_token_lifespan_policy() -> No
 
 
 def test_the_stack_config_and_the_policy_share_one_lifespan_bound() -> None:
-    from stackrules.durations import LIFESPAN_BOUNDS
+    from stackrules.durations import ACCESS_TOKEN_LIFESPAN_BOUNDS
 
     resources = copy.deepcopy(run_program({"accessTokenLifespan": "15m"}).resources)
     assert violations(resources) == []
-    assert LIFESPAN_BOUNDS["access_token_lifespan"][1] == 900
+    assert ACCESS_TOKEN_LIFESPAN_BOUNDS[1] == 900
 
 
 def test_a_keycloak_image_on_the_latest_tag_is_refused_by_the_pinned_image_policy() -> None:

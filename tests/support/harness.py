@@ -13,7 +13,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
 
-from components.config import plaintext_secrets
+from stackconfig import plaintext_secrets
 from stackrules.names import NAMESPACE
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,14 +8,8 @@ from typing import Any, get_args
 import pytest
 from pydantic import BaseModel
 
-from components.config import (
-    MESSAGE_SHOWN_EXIT_CODE,
-    SECRET_FIELDS,
-    SECRET_HOLDERS,
-    ConfigError,
-    StackConfig,
-    parse_config,
-)
+from stackconfig import MESSAGE_SHOWN_EXIT_CODE, ConfigError, StackConfig, parse_config
+from stackconfig.loading import SECRET_FIELDS, SECRET_HOLDERS
 from tests.support.bad_configs import BAD_CONFIGS, BadConfig
 from tests.support.harness import run_program
 

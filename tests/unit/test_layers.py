@@ -11,12 +11,21 @@ import pytest
 
 from tests.support.harness import ROOT
 
-PROJECT_PACKAGES = {"stackrules", "components", "wiring", "stackctl", "tests", "benchmarks"}
+PROJECT_PACKAGES = {
+    "stackrules",
+    "stackconfig",
+    "components",
+    "wiring",
+    "stackctl",
+    "tests",
+    "benchmarks",
+}
 # Each layer's folder -> the project packages its modules may import (itself included).
 MAY_IMPORT = {
     "stackrules": {"stackrules"},
-    "components": {"stackrules", "components"},
-    "wiring": {"stackrules", "components", "wiring"},
+    "stackconfig": {"stackrules", "stackconfig"},
+    "components": {"stackrules", "stackconfig", "components"},
+    "wiring": {"stackrules", "stackconfig", "components", "wiring"},
     "stackctl": {"stackrules", "stackctl"},
     "policy/stack_policies": {"stackrules"},
 }
@@ -92,10 +101,10 @@ def test_a_test_tier_shares_helpers_only_through_tests_support(tier: str) -> Non
 def test_the_layer_check_sees_a_wrong_import(tmp_path: Path) -> None:
     """The check itself: an upward import is found."""
     module = tmp_path / "upward.py"
-    module.write_text("from wiring.identity import declare_identity\nimport components.config\n")
+    module.write_text("from wiring.identity import declare_identity\nimport stackconfig\n")
     assert (imported_roots(module) & PROJECT_PACKAGES) - MAY_IMPORT["stackctl"] == {
         "wiring",
-        "components",
+        "stackconfig",
     }
     module.write_text("from tests.e2e.faults import crash\nfrom tests.support import harness\n")
     assert imported_test_packages(module) == {"tests.e2e", "tests.support"}

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.config import StackConfig
-from components.config_docs import render_pulumi_yaml, render_readme, schema_type
+from stackconfig import StackConfig
+from stackconfig.docs import render_pulumi_yaml, render_readme, schema_type
 from stackrules.versions import pinned_versions
 from tests.support.harness import ROOT
 
@@ -91,7 +91,7 @@ def test_pulumi_yaml_schema_matches_the_config_model() -> None:
 
 
 def test_dev_stack_file_is_valid_config_without_secrets() -> None:
-    from components.config import parse_config
+    from stackconfig import parse_config
 
     stack = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
     prefix = "mlflow-keycloak-stack:"
@@ -106,9 +106,9 @@ def test_dev_stack_file_is_valid_config_without_secrets() -> None:
 def test_pulumi_yaml_and_readme_config_docs_are_generated_from_the_model() -> None:
     assert (ROOT / "Pulumi.yaml").read_text() == render_pulumi_yaml(
         (ROOT / "Pulumi.yaml").read_text()
-    ), "Pulumi.yaml's config block is stale: run .venv/bin/python -m components.config_docs"
+    ), "Pulumi.yaml's config block is stale: run .venv/bin/python -m stackconfig.docs"
     assert (ROOT / "README.md").read_text() == render_readme((ROOT / "README.md").read_text()), (
-        "README's configuration table is stale: run .venv/bin/python -m components.config_docs"
+        "README's configuration table is stale: run .venv/bin/python -m stackconfig.docs"
     )
 
 

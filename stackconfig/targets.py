@@ -1,8 +1,5 @@
-"""The `kubernetes` config block: where and how the stack runs when `target` is kubernetes.
-
-Part of the stack's one config model (components/config.py reads and validates it); kept apart
-because it is a concern of its own: cluster, operators, replicas, ingress and object storage.
-"""
+"""Where the services run: containers on this Docker host, or a Kubernetes cluster with the
+Keycloak Operator and CloudNativePG (the `kubernetes` block)."""
 
 from __future__ import annotations
 
@@ -12,42 +9,55 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
-from components.config_model import ConfigModel
+from stackconfig.base import ConfigModel
+from stackconfig.types import DnsLabel, Hostname, IpAddress, Port, PostgresUrl, Quantity
 
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
 # Addresses the pods of a typical cluster (and so its ingress controller) have.
 DEFAULT_TRUSTED_PROXIES = "10.0.0.0/8"
 
 
-def _postgres_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("postgresql", "postgres") or not parts.hostname or not parts.path[1:]:
-        # The value is a secret: say what is wrong with it, never repeat it.
-        raise ValueError(
-            "must be a URL like postgresql://USER:PASSWORD@HOST:5432/DATABASE (the value is "
-            "not shown: it is a secret)"
-        )
-    if not parts.username or parts.password is None:
-        raise ValueError("must carry the user and password (postgresql://USER:PASSWORD@HOST/DB)")
-    return value
+class DockerHostConfig(ConfigModel):
+    """Where the Docker target publishes the services on this host."""
+
+    bind_address: IpAddress = "127.0.0.1"
+    """Host address MLflow's and Keycloak's ports bind to. Keep loopback unless you know why;
+    the Postgres servers are published on 127.0.0.1 whatever this says."""
+    public_hostname: Hostname = "localhost"
+    """Host name the browser uses for Keycloak and MLflow (the token issuer's host)."""
+    keycloak_port: Port = 8080
+    """Host port of Keycloak (browser and the Pulumi keycloak provider). With TLS: the edge
+    proxy's plain-HTTP listener of all of Keycloak, admin API included, on 127.0.0.1 only."""
+    mlflow_port: Port = 5000
+    """Host port of MLflow. With TLS: the edge proxy's plain-HTTP listener of MLflow for this
+    host's own tools (offboarding, stackctl), on 127.0.0.1 only."""
+    mlflow_db_port: Port = 15432
+    """Host port of MLflow's Postgres (loopback; used by the Pulumi postgresql provider)."""
+    keycloak_db_port: Port = 15433
+    """Host port of Keycloak's Postgres (loopback; used by the Pulumi postgresql provider)."""
+
+    @property
+    def database_bind_address(self) -> str:
+        """Postgres is published on loopback only: just this host's Pulumi providers (and an
+        operator's tools) connect to it, never another machine."""
+        return "127.0.0.1"
+
+    @property
+    def local_address(self) -> str:
+        """Where this host reaches the published ports (a wildcard bind is reached on loopback)."""
+        wildcard = {"0.0.0.0": "127.0.0.1", "::": "::1"}
+        return wildcard.get(self.bind_address, self.bind_address)
 
 
 class ExternalDatabases(ConfigModel):
     """Managed Postgres databases instead of CloudNativePG clusters: one secret connection URL
     each (`pulumi config set --secret --path kubernetes.externalDatabases.tracking URL`)."""
 
-    tracking: str
+    tracking: PostgresUrl
     """MLflow's runs, metrics and params."""
-    permissions: str
+    permissions: PostgresUrl
     """mlflow-oidc-auth's users, sessions and permissions (a database of its own)."""
-    identities: str
+    identities: PostgresUrl
     """Keycloak's database."""
-
-    @field_validator("tracking", "permissions", "identities")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        return _postgres_url(value)
 
 
 class S3Artifacts(ConfigModel):
@@ -86,7 +96,7 @@ class S3Artifacts(ConfigModel):
 class KubernetesSpec(ConfigModel):
     """The stack on a Kubernetes cluster that runs the Keycloak Operator and CloudNativePG."""
 
-    namespace: str = "mlflow"
+    namespace: DnsLabel = "mlflow"
     """Namespace of every object of the stack (created by the stack)."""
     kubeconfig: str | None = None
     """Path of the kubeconfig (unset: $KUBECONFIG or ~/.kube/config)."""
@@ -101,7 +111,7 @@ class KubernetesSpec(ConfigModel):
     """production: 3 Postgres instances per database; dev: 1."""
     postgres_instances: Annotated[int, Field(ge=1, le=9)] | None = None
     """Instances of each CloudNativePG cluster (unset: by profile, 3 or 1)."""
-    storage_size: str = "10Gi"
+    storage_size: Quantity = "10Gi"
     """Volume size of each Postgres instance."""
     storage_class: str | None = None
     """Storage class of the Postgres volumes (unset: the cluster's default)."""
@@ -135,20 +145,6 @@ class KubernetesSpec(ConfigModel):
     """Where this host reaches Keycloak's admin API, which the Ingress does not route: e.g.
     `kubectl -n NAMESPACE port-forward service/keycloak-service 8080`."""
 
-    @field_validator("namespace")
-    @classmethod
-    def _namespace(cls, value: str) -> str:
-        if not DNS_LABEL.match(value):
-            raise ValueError("must be a DNS label: lower-case letters, digits and '-' (at most 63)")
-        return value
-
-    @field_validator("storage_size")
-    @classmethod
-    def _quantity(cls, value: str) -> str:
-        if not QUANTITY.match(value):
-            raise ValueError("must be a Kubernetes quantity like 10Gi")
-        return value
-
     @property
     def instances(self) -> int:
         """Instances of each CloudNativePG cluster."""
@@ -157,35 +153,14 @@ class KubernetesSpec(ConfigModel):
         return 3 if self.profile == "production" else 1
 
 
-def kubernetes_errors(spec: KubernetesSpec | None, mlflow_image: str | None) -> list[str]:
-    """What the kubernetes target needs beyond each key's own bounds."""
-    if spec is None:
-        return [
-            "kubernetes: required with target = 'kubernetes'. Fix: pulumi config set --path "
-            "kubernetes.namespace mlflow (and the keys the README's Kubernetes section lists)"
-        ]
-    errors: list[str] = []
-    if not mlflow_image:
-        errors.append(
-            "mlflowImage: required with target = 'kubernetes' (a cluster pulls its images from a "
-            "registry). Fix: build images/mlflow, push it, pulumi config set mlflowImage "
-            "registry.example.com/mlflow-oidc:TAG"
-        )
-    if (spec.ingress_certificate is None) == (spec.cert_manager_issuer is None):
-        errors.append(
-            "kubernetes.ingressCertificate / kubernetes.certManagerIssuer: give exactly one "
-            "(the Ingress serves HTTPS only). Fix: pulumi config set --path "
-            "kubernetes.ingressCertificate mlflow-tls"
-        )
-    if spec.artifacts is None:
-        errors.append(
-            "kubernetes.artifacts: required (MLflow's replicas share one artifact store). Fix: "
-            "pulumi config set --path kubernetes.artifacts.bucket my-bucket, and the keys "
-            "accessKeyId and secretAccessKey with --secret"
-        )
-    if spec.redis_url is not None and urlsplit(spec.redis_url).scheme not in ("redis", "rediss"):
-        errors.append(
-            "kubernetes.redisUrl: must be a redis:// or rediss:// URL (the value is not shown). "
-            "Fix: pulumi config set --secret --path kubernetes.redisUrl redis://HOST:6379/0"
-        )
-    return errors
+class TargetConfig(ConfigModel):
+    """Which target the stack runs on."""
+
+    target: Literal["docker", "kubernetes"] = "docker"
+    """Where the services run: docker (containers on this host) or kubernetes (a cluster with
+    the Keycloak Operator and CloudNativePG; the `kubernetes` block)."""
+    kubernetes: KubernetesSpec | None = None
+    """With target kubernetes: {namespace, kubeconfig, context, renderDir, profile,
+    postgresInstances, storageSize, storageClass, externalDatabases, keycloakInstances,
+    keycloakImage, mlflowReplicas, redisUrl, ingressClass, ingressCertificate, certManagerIssuer,
+    trustedProxies, artifacts, configureRealm, keycloakAdminUrl} (README: Kubernetes)."""

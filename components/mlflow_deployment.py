@@ -10,15 +10,20 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.generated import generated_secret
-from components.mlflow_server import HTTP_PORT, OidcSettings, plugin_env, server_command
+from components.mlflow_app import (
+    HOME_DIR,
+    HTTP_PORT,
+    IMAGE_UID,
+    PROBE_HOST,
+    OidcSettings,
+    PublicEndpoint,
+    Stores,
+    secret_env,
+    server_command,
+    settings_env,
+)
 from components.stack_component import Options, StackComponent
 from stackconfig import S3Artifacts
-
-# The image's user (images/mlflow/Dockerfile: uid and gid 1000, home /var/lib/mlflow).
-IMAGE_UID = 1000
-HOME_DIR = "/var/lib/mlflow"
-# Probes send this Host: MLflow's host check allows it besides the public name.
-PROBE_HOST = "localhost"
 
 
 class MlflowDeploymentArgs(TypedDict):
@@ -27,8 +32,7 @@ class MlflowDeploymentArgs(TypedDict):
     image: str
     replicas: int
     workers: int
-    public_url: str
-    trusted_proxies: str
+    public: PublicEndpoint
     backend_store_uri: pulumi.Input[str]
     users_db_uri: pulumi.Input[str]
     oidc: OidcSettings
@@ -69,11 +73,13 @@ class MlflowDeployment(StackComponent):
         artifacts = args["artifacts"]
         # One key for every replica: a session signed by one is valid on the others.
         secret_key = generated_secret(f"{name}-secret-key", self, length=48)
-        secret_values: dict[str, pulumi.Input[str]] = {
-            "MLFLOW_BACKEND_STORE_URI": args["backend_store_uri"],
-            "OIDC_USERS_DB_URI": args["users_db_uri"],
-            "SECRET_KEY": secret_key,
-            "OIDC_CLIENT_SECRET": args["oidc"]["client_secret"],
+        stores: Stores = {
+            "backend_store_uri": args["backend_store_uri"],
+            "users_db_uri": args["users_db_uri"],
+            "secret_key": secret_key,
+        }
+        secret_values = {
+            **secret_env(stores, args["oidc"]),
             "AWS_ACCESS_KEY_ID": pulumi.Output.secret(artifacts.access_key_id),
             "AWS_SECRET_ACCESS_KEY": pulumi.Output.secret(artifacts.secret_access_key),
         }
@@ -86,18 +92,7 @@ class MlflowDeployment(StackComponent):
             string_data=secret_values,
             opts=self.child,
         )
-        public_host = args["public_url"].removeprefix("https://")
-        settings: dict[str, pulumi.Input[str]] = {
-            **plugin_env(args["oidc"]),
-            "MLFLOW_DISABLE_TELEMETRY": "true",
-            "DO_NOT_TRACK": "true",
-            "SESSION_COOKIE_SECURE": "true",
-            "TRUSTED_PROXIES": args["trusted_proxies"],
-            "MLFLOW_SERVER_ALLOWED_HOSTS": ",".join(
-                [public_host, f"{app}:{HTTP_PORT}", f"{PROBE_HOST}:*", PROBE_HOST]
-            ),
-            "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS": args["public_url"],
-        }
+        settings = settings_env(args["oidc"], args["public"])
         if artifacts.endpoint_url:
             settings["MLFLOW_S3_ENDPOINT_URL"] = artifacts.endpoint_url
         if artifacts.region:

@@ -10,6 +10,17 @@ import pulumi
 import pulumi_docker as docker
 
 from components.generated import generated_secret
+from components.mlflow_app import (
+    ARTIFACTS_DIR,
+    HOME_DIR,
+    HTTP_PORT,
+    OidcSettings,
+    PublicEndpoint,
+    Stores,
+    secret_env,
+    server_command,
+    settings_env,
+)
 from components.service_container import (
     HealthCheck,
     Placement,
@@ -20,31 +31,10 @@ from components.service_container import (
 )
 from components.stack_component import Options, StackComponent, data_options
 
-HTTP_PORT = 5000
-# The image's home of the non-root user (images/mlflow/Dockerfile): a fresh named volume mounted
-# there takes over its ownership, so the server can write artifacts.
-DATA_DIR = "/var/lib/mlflow"
-ARTIFACTS_DIR = f"{DATA_DIR}/artifacts"
 BUILD_CONTEXT = Path(__file__).resolve().parent.parent / "images" / "mlflow"
 IMAGE_REPOSITORY = "mlflow-keycloak-stack/mlflow"
 
 HEALTH = HealthCheck(http_ready_probe(HTTP_PORT, "/health"), start_period="20s", wait_timeout=600)
-
-
-class OidcSettings(TypedDict):
-    """What mlflow-oidc-auth needs to know about the realm (all from Keycloak's outputs)."""
-
-    discovery_url: str
-    client_id: pulumi.Input[str]
-    client_secret: pulumi.Input[str]
-    redirect_uri: str
-    issuer: str
-    audience: pulumi.Input[str]
-    # The groups whose members may sign in (the user group and the teams); admins always may.
-    sign_in_groups: Sequence[str]
-    admin_group: str
-    default_permission: str
-    provision_on_bearer_auth: bool
 
 
 class MlflowServerArgs(TypedDict):
@@ -60,86 +50,13 @@ class MlflowServerArgs(TypedDict):
     users_db_uri: pulumi.Input[str]
     oidc: OidcSettings
     protect_data: bool
-    proxy: BehindProxy | None
-
-
-class BehindProxy(TypedDict):
-    """MLflow behind the edge proxy on its own HTTPS hostname."""
-
-    trusted_addresses: pulumi.Input[str] | None
-    public_url: str
-
-
-def server_command(workers: int, artifacts_destination: str) -> list[str]:
-    """`mlflow server` (the image's entrypoint) with the plugin, serving the artifacts."""
-    return [
-        "server",
-        "--app-name",
-        "oidc-auth",
-        "--host",
-        "0.0.0.0",
-        "--port",
-        str(HTTP_PORT),
-        "--workers",
-        str(workers),
-        "--serve-artifacts",
-        "--artifacts-destination",
-        artifacts_destination,
-    ]
-
-
-def plugin_env(oidc: OidcSettings) -> dict[str, pulumi.Input[str]]:
-    """mlflow-oidc-auth's settings other than secrets, the same on every target."""
-    return {
-        "OIDC_DISCOVERY_URL": oidc["discovery_url"],
-        "OIDC_CLIENT_ID": oidc["client_id"],
-        "OIDC_REDIRECT_URI": oidc["redirect_uri"],
-        "OIDC_ISSUER": oidc["issuer"],
-        "OIDC_AUDIENCE": oidc["audience"],
-        "OIDC_SCOPE": "openid email profile",
-        "OIDC_GROUPS_ATTRIBUTE": "groups",
-        "OIDC_GROUP_NAME": ",".join(oidc["sign_in_groups"]),
-        "OIDC_ADMIN_GROUP_NAME": oidc["admin_group"],
-        "DEFAULT_MLFLOW_PERMISSION": oidc["default_permission"],
-        # The session cookie rides no cross-site request but a top-level navigation (the
-        # plugin's default, stated so an upgrade that changes it shows in the diff).
-        "SESSION_COOKIE_SAMESITE": "lax",
-        # Bearer tokens of people who never used the browser (and of the automation
-        # client) get an MLflow user on first use; safe because iss and aud are checked.
-        "OIDC_PROVISION_ON_BEARER_AUTH": str(oidc["provision_on_bearer_auth"]).lower(),
-        # Members of the admin group become MLflow admins at their first bearer call too:
-        # that is how the stack's own admin account (offboarding) gets its rights.
-        "OIDC_TRUST_BEARER_GROUP_CLAIMS": "true",
-        "OIDC_PROVIDER_DISPLAY_NAME": "Keycloak",
-        # A browser opening MLflow is sent to Keycloak instead of getting a bare 401.
-        "AUTOMATIC_LOGIN_REDIRECT": "true",
-    }
-
-
-def _proxy_envs(proxy: BehindProxy) -> dict[str, pulumi.Input[str]]:
-    """Secure session cookies; the proxy's forwarded headers trusted; MLflow's own host and
-    origin checks told the public name (its defaults allow only localhost names)."""
-    assert proxy["trusted_addresses"] is not None
-    public = proxy["public_url"].removeprefix("https://")
-    host = public.split(":")[0]
-    return {
-        "SESSION_COOKIE_SECURE": "true",
-        "TRUSTED_PROXIES": proxy["trusted_addresses"],
-        # The public name, and what the proxy's loopback listener and Docker's health check use.
-        "MLFLOW_SERVER_ALLOWED_HOSTS": ",".join(
-            [public, host, f"mlflow:{HTTP_PORT}", "localhost:*", "127.0.0.1:*"]
-        ),
-        "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS": proxy["public_url"],
-    }
+    public: PublicEndpoint | None
+    """Behind the edge proxy (with TLS); None: published on the host."""
 
 
 class MlflowServer(StackComponent):
-    """`mlflow server --app-name oidc-auth` on Postgres, artifacts on a named volume.
-
-    mlflow-oidc-auth keeps its users and permissions in a database of its own (OIDC_USERS_DB_URI)
-    so they survive the container being recreated, and a fixed SECRET_KEY so sessions survive
-    a restart.
-    """
+    """`mlflow server --app-name oidc-auth` (components/mlflow_app.py) in containers on
+    Postgres, the artifacts on a named volume."""
 
     container: docker.Container
     containers: list[docker.Container]
@@ -166,18 +83,15 @@ class MlflowServer(StackComponent):
             name=pulumi.Output.concat(args["placement"].container_name, "-artifacts"),
             opts=data_options(self, args["protect_data"]),
         )
-        oidc = args["oidc"]
-        env: dict[str, pulumi.Input[str]] = dict(
-            MLFLOW_BACKEND_STORE_URI=args["backend_store_uri"],
-            OIDC_USERS_DB_URI=args["users_db_uri"],
-            SECRET_KEY=secret_key,
-            # No usage reports leave the machine (and none hang on a closed network).
-            MLFLOW_DISABLE_TELEMETRY="true",
-            DO_NOT_TRACK="true",
-            OIDC_CLIENT_SECRET=oidc["client_secret"],
-            **plugin_env(oidc),
-            **(_proxy_envs(args["proxy"]) if args["proxy"] else {}),
-        )
+        stores: Stores = {
+            "backend_store_uri": args["backend_store_uri"],
+            "users_db_uri": args["users_db_uri"],
+            "secret_key": secret_key,
+        }
+        env = {
+            **secret_env(stores, args["oidc"]),
+            **settings_env(args["oidc"], args["public"]),
+        }
 
         def replica(
             resource_name: str, placement: Placement, after: Sequence[pulumi.Resource] = ()
@@ -192,7 +106,7 @@ class MlflowServer(StackComponent):
                 env=env,  # secret: the URIs, the key and the client secret are
                 volumes=[
                     docker.ContainerVolumeArgs(
-                        volume_name=self.artifacts.name, container_path=DATA_DIR
+                        volume_name=self.artifacts.name, container_path=HOME_DIR
                     )
                 ],
                 health=HEALTH,

@@ -13,8 +13,8 @@ from components.directory_federation import DirectoryFederation
 from components.generated import generated_secret
 from components.identity_brokering import IdentityBrokering
 from components.mlflow_accounts import AdminApi, MlflowAccounts, plugin_username
+from components.mlflow_app import OidcSettings
 from components.mlflow_permissions import MlflowPermissions
-from components.mlflow_server import OidcSettings
 from components.oidc_client import CALLBACK_PATH, OidcClient, OidcClientArgs
 from components.operator_client import OperatorClient
 from components.realm_users import RealmUsers

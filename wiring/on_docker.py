@@ -10,9 +10,10 @@ from components.app_database import AppDatabase
 from components.edge_proxy import EdgeProxy, Sites
 from components.keycloak_server import HTTP_PORT as KEYCLOAK_HTTP_PORT
 from components.keycloak_server import KeycloakServer
-from components.mlflow_server import ARTIFACTS_DIR, MlflowServer
-from components.mlflow_server import HTTP_PORT as MLFLOW_HTTP_PORT
+from components.mlflow_app import ARTIFACTS_DIR
+from components.mlflow_app import HTTP_PORT as MLFLOW_HTTP_PORT
 from components.mlflow_server import IMAGE_REPOSITORY as MLFLOW_IMAGE_REPOSITORY
+from components.mlflow_server import MlflowServer
 from components.postgres_server import PostgresServer
 from components.service_container import Placement
 from stackconfig import StackConfig
@@ -32,11 +33,9 @@ def edge(network: docker.Network | None) -> list[docker.Network]:
     return [network] if network else []
 
 
-def proxy_side(network: docker.Network | None) -> pulumi.Output[str] | None:
+def proxy_side(network: docker.Network) -> pulumi.Output[str]:
     """The addresses of the edge `network` a service may take forwarded headers from: all that
     Docker gave it but its gateway, which is the host itself (stackrules.addresses)."""
-    if network is None:
-        return None
     found: pulumi.Output[str] = network.ipam_configs.apply(
         lambda configs: ",".join(all_but_gateway(str(configs[0].subnet), str(configs[0].gateway)))
     )
@@ -168,7 +167,7 @@ def deploy(cfg: StackConfig) -> None:
                 "admin_url": cfg.urls.keycloak_from_host,
                 "container": proxy.container,
             }
-            if proxy
+            if proxy and keycloak_edge
             else None,
             "image": cfg.keycloak_image,
             "public_url": cfg.urls.keycloak,
@@ -200,8 +199,12 @@ def deploy(cfg: StackConfig) -> None:
                 host.placed(alias, None, [network, mlflow_db_network, *edge(mlflow_edge)])
                 for alias in mlflow_aliases[1:]
             ],
-            "proxy": {"trusted_addresses": proxy_side(mlflow_edge), "public_url": cfg.urls.mlflow}
-            if proxy
+            "public": {
+                "public_url": cfg.urls.mlflow,
+                "trusted_proxies": proxy_side(mlflow_edge),
+                "service_host": mlflow_aliases[0],
+            }
+            if mlflow_edge
             else None,
             "image_name": MLFLOW_IMAGE_REPOSITORY,
             "prebuilt_image": cfg.mlflow_image,

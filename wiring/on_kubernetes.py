@@ -15,8 +15,8 @@ from components.keycloak_server import (
     ADMIN_API_TIMEOUT_SECONDS as KEYCLOAK_ADMIN_API_TIMEOUT_SECONDS,
 )
 from components.keycloak_server import HTTP_PORT as KEYCLOAK_HTTP_PORT
+from components.mlflow_app import HTTP_PORT as MLFLOW_HTTP_PORT
 from components.mlflow_deployment import MlflowDeployment
-from components.mlflow_server import HTTP_PORT as MLFLOW_HTTP_PORT
 from components.postgres_cluster import PORT as POSTGRES_PORT
 from components.postgres_cluster import PostgresCluster, basic_auth_secret
 from components.public_ingress import PublicIngress
@@ -142,8 +142,11 @@ def deploy(cfg: StackConfig) -> None:
             "image": cfg.mlflow_image,
             "replicas": cfg.replicas,
             "workers": cfg.mlflow_workers,
-            "public_url": cfg.urls.mlflow,
-            "trusted_proxies": spec.trusted_proxies,
+            "public": {
+                "public_url": cfg.urls.mlflow,
+                "trusted_proxies": spec.trusted_proxies,
+                "service_host": MLFLOW_APP,
+            },
             "backend_store_uri": tracking_uri,
             "users_db_uri": users_uri,
             "oidc": mlflow_oidc(cfg, keycloak_cluster.discovery_url(cfg.realm), client_secret),

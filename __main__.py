@@ -1,6 +1,6 @@
 """MLflow behind Keycloak single sign-on, as one Pulumi stack: wiring only."""
 
-from components.destroy_guard import destroy_guard
+from components.docker.destroy_guard import destroy_guard
 from stackconfig import load_config
 from wiring import on_docker, on_kubernetes
 

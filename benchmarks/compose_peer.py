@@ -24,16 +24,16 @@ from typing import Any
 
 import yaml
 
-from components.keycloak_server import BUILD_CONTEXT as KEYCLOAK_CONTEXT
-from components.keycloak_server import HTTP_PORT as KEYCLOAK_PORT
-from components.keycloak_server import READY as KEYCLOAK_READY
-from components.keycloak_server import optimized_build_args
+from components.docker.keycloak_server import BUILD_CONTEXT as KEYCLOAK_CONTEXT
+from components.docker.keycloak_server import READY as KEYCLOAK_READY
+from components.docker.keycloak_server import optimized_build_args
+from components.docker.mlflow_server import BUILD_CONTEXT as MLFLOW_CONTEXT
+from components.docker.mlflow_server import HEALTH as MLFLOW_HEALTH
+from components.docker.postgres_server import HEALTH as POSTGRES_HEALTH
+from components.docker.service_container import HEALTH_INTERVAL_SECONDS, HEALTH_RETRIES, HealthCheck
+from components.keycloak_app import HTTP_PORT as KEYCLOAK_PORT
 from components.mlflow_app import HTTP_PORT as MLFLOW_PORT
 from components.mlflow_app import server_command
-from components.mlflow_server import BUILD_CONTEXT as MLFLOW_CONTEXT
-from components.mlflow_server import HEALTH as MLFLOW_HEALTH
-from components.postgres_server import HEALTH as POSTGRES_HEALTH
-from components.service_container import HEALTH_INTERVAL_SECONDS, HEALTH_RETRIES, HealthCheck
 from stackrules.versions import pinned_versions
 from tests.support.deployment import ACCESS_TOKEN_SECONDS, USERS, docker
 

@@ -34,8 +34,8 @@ from pathlib import Path
 from pulumi import automation as auto
 
 from benchmarks.compose_peer import compose_peer, drop_peer_images
-from components.keycloak_server import IMAGE_REPOSITORY as KEYCLOAK_IMAGE_REPOSITORY
-from components.mlflow_server import IMAGE_REPOSITORY as MLFLOW_IMAGE_REPOSITORY
+from components.docker.keycloak_server import IMAGE_REPOSITORY as KEYCLOAK_IMAGE_REPOSITORY
+from components.docker.mlflow_server import IMAGE_REPOSITORY as MLFLOW_IMAGE_REPOSITORY
 from tests.support.deployment import PREFIX, Deployment, docker, remove_leftovers
 from tests.support.workdir import REPO
 

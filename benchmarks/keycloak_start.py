@@ -31,12 +31,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 
-from components.keycloak_server import (
-    BUILD_CONTEXT,
-    BUILD_OPTIONS,
-    MANAGEMENT_PORT,
-    optimized_build_args,
-)
+from components.docker.keycloak_server import BUILD_CONTEXT, BUILD_OPTIONS, optimized_build_args
+from components.keycloak_app import MANAGEMENT_PORT
 from stackrules.versions import pin
 
 NAME = "mks-bench-keycloak"

@@ -32,7 +32,7 @@ KEYCLOAK_PROVIDER = "pulumi:providers:keycloak"
 KEYCLOAK_OWNERS = ("mlflowstack:index:KeycloakServer", "mlflowstack:index:RealmUsers")
 RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
 DYNAMIC = "pulumi-python:dynamic:Resource"
-# The component of the MLflow grants (components/mlflow_permissions.py).
+# The component of the MLflow grants (components/identity/mlflow_permissions.py).
 GRANTS_OWNER = "mlflowstack:index:MlflowPermissions"
 # The pickled provider of a dynamic resource, in its inputs and outputs.
 PICKLED_CODE = "__provider"

@@ -8,18 +8,18 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_keycloak as keycloak
 
-from components.access_groups import AccessGroups
-from components.directory_federation import DirectoryFederation
 from components.generated import generated_secret
-from components.identity_brokering import IdentityBrokering
-from components.mlflow_accounts import AdminApi, MlflowAccounts, plugin_username
+from components.identity.access_groups import AccessGroups
+from components.identity.directory_federation import DirectoryFederation
+from components.identity.identity_brokering import IdentityBrokering
+from components.identity.mlflow_accounts import AdminApi, MlflowAccounts, plugin_username
+from components.identity.mlflow_permissions import MlflowPermissions
+from components.identity.oidc_client import CALLBACK_PATH, OidcClient, OidcClientArgs
+from components.identity.operator_client import OperatorClient
+from components.identity.realm_users import RealmUsers
+from components.identity.second_factor import SecondFactor
+from components.identity.sso_realm import SsoRealm
 from components.mlflow_app import OidcSettings
-from components.mlflow_permissions import MlflowPermissions
-from components.oidc_client import CALLBACK_PATH, OidcClient, OidcClientArgs
-from components.operator_client import OperatorClient
-from components.realm_users import RealmUsers
-from components.second_factor import SecondFactor
-from components.sso_realm import SsoRealm
 from stackconfig import StackConfig
 
 

@@ -6,16 +6,16 @@ from __future__ import annotations
 import pulumi
 import pulumi_docker as docker
 
-from components.app_database import AppDatabase
-from components.edge_proxy import EdgeProxy, Sites
-from components.keycloak_server import HTTP_PORT as KEYCLOAK_HTTP_PORT
-from components.keycloak_server import KeycloakServer
+from components.docker.app_database import AppDatabase
+from components.docker.edge_proxy import EdgeProxy, Sites
+from components.docker.keycloak_server import KeycloakServer
+from components.docker.mlflow_server import IMAGE_REPOSITORY as MLFLOW_IMAGE_REPOSITORY
+from components.docker.mlflow_server import MlflowServer
+from components.docker.postgres_server import PostgresServer
+from components.docker.service_container import Placement
+from components.keycloak_app import HTTP_PORT as KEYCLOAK_HTTP_PORT
 from components.mlflow_app import ARTIFACTS_DIR
 from components.mlflow_app import HTTP_PORT as MLFLOW_HTTP_PORT
-from components.mlflow_server import IMAGE_REPOSITORY as MLFLOW_IMAGE_REPOSITORY
-from components.mlflow_server import MlflowServer
-from components.postgres_server import PostgresServer
-from components.service_container import Placement
 from stackconfig import StackConfig
 from stackrules.addresses import all_but_gateway
 from stackrules.names import resource_prefix

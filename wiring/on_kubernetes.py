@@ -10,16 +10,16 @@ import pulumi
 import pulumi_keycloak as keycloak
 import pulumi_kubernetes as k8s
 
-from components.keycloak_cluster import KeycloakCluster, KeycloakDatabase
-from components.keycloak_server import (
+from components.keycloak_app import (
     ADMIN_API_TIMEOUT_SECONDS as KEYCLOAK_ADMIN_API_TIMEOUT_SECONDS,
 )
-from components.keycloak_server import HTTP_PORT as KEYCLOAK_HTTP_PORT
+from components.keycloak_app import HTTP_PORT as KEYCLOAK_HTTP_PORT
+from components.kubernetes.keycloak_cluster import KeycloakCluster, KeycloakDatabase
+from components.kubernetes.mlflow_deployment import MlflowDeployment
+from components.kubernetes.postgres_cluster import PORT as POSTGRES_PORT
+from components.kubernetes.postgres_cluster import PostgresCluster, basic_auth_secret
+from components.kubernetes.public_ingress import PublicIngress
 from components.mlflow_app import HTTP_PORT as MLFLOW_HTTP_PORT
-from components.mlflow_deployment import MlflowDeployment
-from components.postgres_cluster import PORT as POSTGRES_PORT
-from components.postgres_cluster import PostgresCluster, basic_auth_secret
-from components.public_ingress import PublicIngress
 from stackconfig import KubernetesSpec, StackConfig
 from stackrules.versions import pin
 from wiring.identity import (

@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
-from components.certificates import new_authority, new_site_certificate
-from components.edge_proxy import CERT_PATH, CONFIG_PATH, KEY_PATH, Sites, caddyfile
+from components.docker.certificates import new_authority, new_site_certificate
+from components.docker.edge_proxy import CERT_PATH, CONFIG_PATH, KEY_PATH, Sites, caddyfile
 from stackrules.versions import pinned_versions
 
 HOSTS = ("mlflow.localhost", "auth.localhost")

@@ -10,7 +10,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from components.certificates import new_authority, new_site_certificate
+from components.docker.certificates import new_authority, new_site_certificate
 
 HOSTS = ("mlflow.example.com", "auth.example.com")
 

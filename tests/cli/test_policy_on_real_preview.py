@@ -118,7 +118,7 @@ def test_a_config_bypass_is_refused_with_the_fix(project: CliProject, case: str)
 # Small code changes that weaken the stack: (file, old, new, policy, words of its fix).
 CODE_BYPASSES = {
     "wildcard-redirect": (
-        "components/oidc_client.py",
+        "components/identity/oidc_client.py",
         'CALLBACK_PATH = "/callback"',
         'CALLBACK_PATH = "/*"',
         "keycloak-confidential-client-exact-redirects",
@@ -143,21 +143,21 @@ CODE_BYPASSES = {
     ),
     # Docker keeps the last of two entries; the rules read the first.
     "env-given-twice": (
-        "components/service_container.py",
+        "components/docker/service_container.py",
         "        envs=env_lines(env),",
         '        envs=[*env_lines(env), "DEFAULT_MLFLOW_PERMISSION=MANAGE"],',
         "container-env-names-unique",
         "DEFAULT_MLFLOW_PERMISSION is set twice",
     ),
     "host-network": (
-        "components/service_container.py",
+        "components/docker/service_container.py",
         '        restart="unless-stopped",',
         '        restart="unless-stopped",\n        network_mode="host",',
         "container-no-host-access",
         "networkMode: host",
     ),
     "privileged": (
-        "components/service_container.py",
+        "components/docker/service_container.py",
         '        restart="unless-stopped",',
         '        restart="unless-stopped",\n        privileged=True,',
         "container-no-host-access",

@@ -7,7 +7,7 @@ import subprocess
 
 import httpx
 
-from components.service_container import LOG_MAX_FILES, LOG_MAX_SIZE
+from components.docker.service_container import LOG_MAX_FILES, LOG_MAX_SIZE
 from tests.support.deployment import CONTAINERS, PORTS, PREFIX, Deployment, docker
 
 

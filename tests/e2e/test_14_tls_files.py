@@ -22,7 +22,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from components.certificates import new_authority, new_site_certificate
+from components.docker.certificates import new_authority, new_site_certificate
 from stackrules.names import resource_prefix
 from stackrules.versions import pinned_versions
 from tests.support.deployment import Deployment, e2e_config, log, remove_leftovers

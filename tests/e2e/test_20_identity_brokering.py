@@ -17,7 +17,7 @@ from keycloak import KeycloakAdmin
 from playwright.sync_api import Browser, Page
 from pulumi import automation as auto
 
-from components.keycloak_server import HTTP_PORT
+from components.keycloak_app import HTTP_PORT
 from stackrules.names import config_key
 from tests.e2e.browser_login import current_user, enrol_authenticator
 from tests.e2e.team_data import ensure_experiment

@@ -65,7 +65,7 @@ REPO = Path(__file__).resolve().parents[2]
 def _test_ca_and_listener_certificate(address: str) -> tuple[str, str, str]:
     """A test CA, and a certificate it signs for Pebble's listener on `address` (an IP, as
     the proxy's container reaches the host) and 127.0.0.1. PEM: CA, certificate, key.
-    Not components.certificates: its CA's name constraints permit DNS names only."""
+    Not components.docker.certificates: its CA's name constraints permit DNS names only."""
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ACME test server CA")])

@@ -71,6 +71,38 @@ def test_the_rules_are_plain_python(layer: str) -> None:
     assert with_pulumi == []
 
 
+# Within components: the realm side and each target stand beside each other on what they share
+# (the files directly in components/); none imports another.
+COMPONENT_GROUPS = ("identity", "docker", "kubernetes")
+
+
+def imported_component_groups(path: Path) -> set[str]:
+    """The `components.<group>` packages every import of `path` names."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        found.update(
+            name.split(".")[1]
+            for name in names
+            if name.startswith("components.") and name.split(".")[1] in COMPONENT_GROUPS
+        )
+    return found
+
+
+def test_the_component_groups_import_only_what_they_share() -> None:
+    against = {}
+    for path in modules("components"):
+        group = path.parent.name if path.parent.name in COMPONENT_GROUPS else None
+        wrong = imported_component_groups(path) - ({group} if group else set())
+        if wrong:
+            against[str(path.relative_to(ROOT))] = sorted(wrong)
+    assert against == {}
+
+
 TEST_TIERS = ("tests/unit", "tests/cli", "tests/e2e", "tests/k8s", "policy/tests")
 
 
@@ -108,3 +140,5 @@ def test_the_layer_check_sees_a_wrong_import(tmp_path: Path) -> None:
     }
     module.write_text("from tests.e2e.faults import crash\nfrom tests.support import harness\n")
     assert imported_test_packages(module) == {"tests.e2e", "tests.support"}
+    module.write_text("from components.docker.mlflow_server import MlflowServer\n")
+    assert imported_component_groups(module) == {"docker"}

@@ -10,12 +10,7 @@ import pulumi
 import pytest
 import yaml
 
-from components.keycloak_server import (
-    BUILD_CONTEXT,
-    BUILD_OPTIONS,
-    CONCURRENT_LOGINS_OPTION,
-    IMAGE_REPOSITORY,
-)
+from components.docker.keycloak_server import BUILD_CONTEXT, BUILD_OPTIONS, IMAGE_REPOSITORY
 from stackrules.versions import pinned_versions
 from tests.support.harness import DeclaredStack, resolve, run_program, unit_config
 from tests.support.workdir import REPO
@@ -24,6 +19,10 @@ CONTAINER = "docker:index/container:Container"
 BUILT_IMAGE = "docker:index/image:Image"
 REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
+# Keycloak 26's variable of spi-brute-force-protector--default-brute-force-detector--allow-...
+CONCURRENT_LOGINS_OPTION = (
+    "KC_SPI_BRUTE_FORCE_PROTECTOR__DEFAULT_BRUTE_FORCE_DETECTOR__ALLOW_CONCURRENT_REQUESTS"
+)
 
 
 def is_secret(value: Any) -> bool:

@@ -9,8 +9,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.generated import generated_secret
-from components.keycloak_server import HTTP_PORT, MANAGEMENT_PORT
-from components.postgres_cluster import basic_auth_secret
+from components.keycloak_app import HTTP_PORT, MANAGEMENT_PORT, server_options
+from components.kubernetes.postgres_cluster import basic_auth_secret
 from components.stack_component import Options, StackComponent
 
 KEYCLOAK_API = "k8s.keycloak.org/v2alpha1"
@@ -68,14 +68,10 @@ class KeycloakCluster(StackComponent):
             # Keycloak 26 pods find each other through a table of their database.
             {"name": "cache-stack", "value": "jdbc-ping"},
         ]
-        if args["allow_concurrent_logins"]:
-            options.append(
-                {
-                    "name": "spi-brute-force-protector--default-brute-force-detector--"
-                    "allow-concurrent-requests",
-                    "value": "true",
-                }
-            )
+        options += [
+            {"name": option, "value": value}
+            for option, value in server_options(args["allow_concurrent_logins"]).items()
+        ]
         metadata: dict[str, Any] = {"name": resource_name, "namespace": namespace}
         if args["await_ready"]:
             # The realm is declared through this Keycloak: pulumi up waits until the operator

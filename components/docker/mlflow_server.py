@@ -9,6 +9,14 @@ from typing import TypedDict
 import pulumi
 import pulumi_docker as docker
 
+from components.docker.service_container import (
+    HealthCheck,
+    Placement,
+    built_image,
+    http_ready_probe,
+    local_image,
+    service_container,
+)
 from components.generated import generated_secret
 from components.mlflow_app import (
     ARTIFACTS_DIR,
@@ -21,17 +29,9 @@ from components.mlflow_app import (
     server_command,
     settings_env,
 )
-from components.service_container import (
-    HealthCheck,
-    Placement,
-    built_image,
-    http_ready_probe,
-    local_image,
-    service_container,
-)
 from components.stack_component import Options, StackComponent, data_options
 
-BUILD_CONTEXT = Path(__file__).resolve().parent.parent / "images" / "mlflow"
+BUILD_CONTEXT = Path(__file__).resolve().parents[2] / "images" / "mlflow"
 IMAGE_REPOSITORY = "mlflow-keycloak-stack/mlflow"
 
 HEALTH = HealthCheck(http_ready_probe(HTTP_PORT, "/health"), start_period="20s", wait_timeout=600)

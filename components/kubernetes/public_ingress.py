@@ -8,7 +8,7 @@ from typing import Any, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.keycloak_server import public_paths
+from components.keycloak_app import public_paths
 from components.stack_component import Options, StackComponent
 
 

@@ -20,9 +20,14 @@ from typing import TypedDict
 import pulumi
 import pulumi_docker as docker
 
-from components.certificates import CertificateAuthority, SiteCertificate
-from components.keycloak_server import public_paths
-from components.service_container import HealthCheck, Placement, local_image, service_container
+from components.docker.certificates import CertificateAuthority, SiteCertificate
+from components.docker.service_container import (
+    HealthCheck,
+    Placement,
+    local_image,
+    service_container,
+)
+from components.keycloak_app import public_paths
 from components.stack_component import Options, StackComponent, data_options
 from stackrules.names import (
     EDGE_PROXY_CONFIG_PATH,

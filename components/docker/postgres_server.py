@@ -8,14 +8,14 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_postgresql as postgresql
 
-from components.generated import generated_secret
-from components.postgres_major import PostgresMajor
-from components.service_container import (
+from components.docker.postgres_major import PostgresMajor
+from components.docker.service_container import (
     HealthCheck,
     Placement,
     local_image,
     service_container,
 )
+from components.generated import generated_secret
 from components.stack_component import Options, StackComponent, data_options, provider_options
 from stackrules.images import tag_major
 

@@ -7,8 +7,8 @@ from typing import TypedDict
 import pulumi
 import pulumi_postgresql as postgresql
 
+from components.docker.postgres_server import PostgresServer
 from components.generated import generated_secret
-from components.postgres_server import PostgresServer
 from components.stack_component import Options, StackComponent, data_options
 
 

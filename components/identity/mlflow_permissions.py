@@ -29,7 +29,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from components.mlflow_accounts import API_FIELDS, AdminApi, admin_client
+from components.identity.mlflow_accounts import API_FIELDS, AdminApi, admin_client
 from components.stack_component import Options, StackComponent
 from stackconfig import PermissionSpec
 from stackrules.mlflow_admin import (

@@ -9,9 +9,8 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_keycloak as keycloak
 
-from components.app_database import AppDatabase
-from components.generated import generated_secret
-from components.service_container import (
+from components.docker.app_database import AppDatabase
+from components.docker.service_container import (
     HealthCheck,
     Placement,
     built_image,
@@ -19,33 +18,22 @@ from components.service_container import (
     pulled_image,
     service_container,
 )
+from components.generated import generated_secret
+from components.keycloak_app import (
+    ADMIN_API_TIMEOUT_SECONDS,
+    HTTP_PORT,
+    MANAGEMENT_PORT,
+    env_name,
+    server_options,
+)
 from components.stack_component import Options, StackComponent, provider_options
 
-HTTP_PORT = 8080
-MANAGEMENT_PORT = 9000
 # Keycloak's build-time options as the stack runs them, baked into the image it runs by
 # `kc.sh build` (images/keycloak-optimized); `kc.sh start --optimized` then never re-augments
 # Quarkus, which cost about 15 s (2 vCPUs) at every start of the official image as it is.
 BUILD_OPTIONS = {"db": "postgres", "health-enabled": "true", "metrics-enabled": "false"}
-BUILD_CONTEXT = Path(__file__).resolve().parent.parent / "images" / "keycloak-optimized"
+BUILD_CONTEXT = Path(__file__).resolve().parents[2] / "images" / "keycloak-optimized"
 IMAGE_REPOSITORY = "mlflow-keycloak-stack/keycloak"
-
-# How long the keycloak provider waits for one Admin API answer (its default is 5 s). A realm's
-# creation right after Keycloak's first start, while MLflow starts beside it on 2 cores, took
-# longer than that here and failed the whole `up`.
-ADMIN_API_TIMEOUT_SECONDS = 60
-
-# Keycloak 26's SPI option syntax: spi-<spi>--<provider>--<option>, `--` as `__` in the env.
-CONCURRENT_LOGINS_OPTION = (
-    "KC_SPI_BRUTE_FORCE_PROTECTOR__DEFAULT_BRUTE_FORCE_DETECTOR__ALLOW_CONCURRENT_REQUESTS"
-)
-
-
-def public_paths(realm: str) -> list[str]:
-    """What browsers and OIDC clients need of Keycloak on its public name: the realm's
-    endpoints and the login pages' static files. The admin console and API stay off it."""
-    return [f"/realms/{realm}/", "/resources/"]
-
 
 READY = HealthCheck(
     http_ready_probe(MANAGEMENT_PORT, "/health/ready"), start_period="30s", wait_timeout=600
@@ -126,7 +114,10 @@ class KeycloakServer(StackComponent):
             KC_HTTP_PORT=str(HTTP_PORT),
             KC_CACHE="local",
             **(_proxy_envs(args["proxy"]) if args["proxy"] else {}),
-            **({CONCURRENT_LOGINS_OPTION: "true"} if args["allow_concurrent_logins"] else {}),
+            **{
+                env_name(option): value
+                for option, value in server_options(args["allow_concurrent_logins"]).items()
+            },
         )
         # The configured image is pulled (or found on this host) as it is named, which keeps its
         # pin checked by the policy pack, then derived from with the build options.

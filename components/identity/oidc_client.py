@@ -9,7 +9,7 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_keycloak as keycloak
 
-from components.mlflow_claims import add_mlflow_claims
+from components.identity.mlflow_claims import add_mlflow_claims
 from components.stack_component import Options, StackComponent
 
 # mlflow-oidc-auth's landing page after Keycloak's end_session redirect.

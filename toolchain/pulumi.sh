@@ -55,8 +55,15 @@ if [ -z "${MKS_PULUMI_MIRROR:-}" ]; then
   have="$(pulumi version 2>/dev/null | sed 's/^v//')"
   version_at_least "$have" "$PULUMI_VERSION" \
     || die "pulumi $have on PATH is older than $PULUMI_VERSION. Fix: upgrade the Pulumi CLI, or set MKS_PULUMI_MIRROR=DIR"
-  log "using $(command -v pulumi) v$have; provider plugins come from Pulumi's normal acquisition"
-  write_env "" 0
+  bin_dir="$(dirname "$(command -v pulumi)")"
+  case "$bin_dir" in
+    "$MKS_CACHE"/*) # this toolchain's own install from a mirror, found on PATH: keep it so
+      log "using $bin_dir/pulumi v$have (installed from a mirror earlier)"
+      write_env "$bin_dir" 1 ;;
+    *)
+      log "using $bin_dir/pulumi v$have; provider plugins come from Pulumi's normal acquisition"
+      write_env "$bin_dir" 0 ;;
+  esac
   exit 0
 fi
 

@@ -15,6 +15,7 @@ PROJECT_FILES = (
     "Pulumi.yaml",
     "__main__.py",
     "versions.env",
+    "stackconfig",
     "components",
     "wiring",
     "images",

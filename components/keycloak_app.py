@@ -4,6 +4,11 @@ and the operator's Keycloak (kubernetes/keycloak_cluster.py) both take these as 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_keycloak as keycloak
+
 HTTP_PORT = 8080
 MANAGEMENT_PORT = 9000
 
@@ -33,3 +38,40 @@ def server_options(allow_concurrent_logins: bool) -> dict[str, str]:
 def env_name(option: str) -> str:
     """An option's environment variable (Keycloak's mapping: KC_, upper case, `-` as `_`)."""
     return "KC_" + option.upper().replace("-", "_")
+
+
+@dataclass(frozen=True)
+class KeycloakAccess:
+    """How the stack administers Keycloak: its provider and the master realm's admin."""
+
+    provider: keycloak.Provider
+    admin_url: str
+    admin_username: str
+    admin_password: pulumi.Output[str]
+    # What must exist before the admin API answers (the server).
+    server: pulumi.Resource
+
+
+def admin_access(
+    name: str,
+    admin_url: str,
+    admin_username: str,
+    admin_password: pulumi.Output[str],
+    server: pulumi.Resource,
+    opts: pulumi.ResourceOptions,
+) -> KeycloakAccess:
+    """The keycloak provider that manages the realm and everything in it as the master realm's
+    admin, usable once `server` answers. No login at construction, so a preview works before
+    Keycloak exists."""
+    provider = keycloak.Provider(
+        name,
+        url=admin_url,
+        realm="master",
+        client_id="admin-cli",
+        username=admin_username,
+        password=admin_password,
+        initial_login=False,
+        client_timeout=ADMIN_API_TIMEOUT_SECONDS,
+        opts=opts,
+    )
+    return KeycloakAccess(provider, admin_url, admin_username, admin_password, server)

@@ -4,8 +4,9 @@ Keycloak Operator and CloudNativePG (the `kubernetes` block)."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, field_validator
 
@@ -48,6 +49,17 @@ class DockerHostConfig(ConfigModel):
         return wildcard.get(self.bind_address, self.bind_address)
 
 
+@dataclass(frozen=True)
+class PostgresAddress:
+    """A Postgres connection URL's parts (the password a secret)."""
+
+    host: str
+    port: int
+    database: str
+    username: str
+    password: str
+
+
 class ExternalDatabases(ConfigModel):
     """Managed Postgres databases instead of CloudNativePG clusters: one secret connection URL
     each (`pulumi config set --secret --path kubernetes.externalDatabases.tracking URL`)."""
@@ -58,6 +70,18 @@ class ExternalDatabases(ConfigModel):
     """mlflow-oidc-auth's users, sessions and permissions (a database of its own)."""
     identities: PostgresUrl
     """Keycloak's database."""
+
+    @property
+    def identities_address(self) -> PostgresAddress:
+        """Keycloak's database as its operator takes it: host, port, database and a login."""
+        parts = urlsplit(self.identities)
+        return PostgresAddress(
+            host=parts.hostname or "",
+            port=parts.port or 5432,
+            database=parts.path.lstrip("/"),
+            username=unquote(parts.username or ""),
+            password=unquote(parts.password or ""),
+        )
 
 
 class S3Artifacts(ConfigModel):
@@ -144,6 +168,14 @@ class KubernetesSpec(ConfigModel):
     keycloak_admin_url: str = "http://127.0.0.1:8080"
     """Where this host reaches Keycloak's admin API, which the Ingress does not route: e.g.
     `kubectl -n NAMESPACE port-forward service/keycloak-service 8080`."""
+
+    @property
+    def realm_admin_url(self) -> str | None:
+        """Where the stack configures the realm from; None when it does not (configureRealm
+        false, or manifests rendered to renderDir: no cluster is contacted)."""
+        if not self.configure_realm or self.render_dir:
+            return None
+        return self.keycloak_admin_url.rstrip("/")
 
     @property
     def instances(self) -> int:

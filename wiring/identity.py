@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_keycloak as keycloak
 
 from components.generated import generated_secret
 from components.identity.access_groups import AccessGroups
@@ -19,20 +18,9 @@ from components.identity.operator_client import OperatorClient
 from components.identity.realm_users import RealmUsers
 from components.identity.second_factor import SecondFactor
 from components.identity.sso_realm import SsoRealm
+from components.keycloak_app import KeycloakAccess
 from components.mlflow_app import OidcSettings
 from stackconfig import StackConfig
-
-
-@dataclass(frozen=True)
-class KeycloakAccess:
-    """How the stack administers Keycloak: its provider and the master realm's admin."""
-
-    provider: keycloak.Provider
-    admin_url: str
-    admin_username: str
-    admin_password: pulumi.Output[str]
-    # What must exist before the admin API answers (the server).
-    server: pulumi.Resource
 
 
 @dataclass(frozen=True)
@@ -222,17 +210,30 @@ def declare_mlflow_access(
     )
 
 
-def export_identity(cfg: StackConfig, identity: Identity, access: KeycloakAccess) -> None:
-    """The outputs every target has: where to sign in and the clients' credentials."""
+def export_services(
+    cfg: StackConfig,
+    client_secret: pulumi.Input[str],
+    admin_username: str,
+    admin_password: pulumi.Output[str],
+) -> None:
+    """The outputs of every stack: where to sign in, MLflow's client, Keycloak's admin."""
     pulumi.export("mlflowUrl", cfg.urls.mlflow)
     pulumi.export("keycloakUrl", cfg.urls.keycloak)
-    pulumi.export("keycloakAdminConsoleUrl", cfg.urls.admin_console)
     pulumi.export("issuer", cfg.urls.issuer)
     pulumi.export("realm", cfg.realm)
-    pulumi.export("clientId", identity.client.client_id)
-    pulumi.export("clientSecret", identity.client.client_secret)
-    pulumi.export("keycloakAdminUsername", access.admin_username)
-    pulumi.export("keycloakAdminPassword", access.admin_password)
+    pulumi.export("clientId", cfg.client_id)
+    pulumi.export("clientSecret", client_secret)
+    pulumi.export("keycloakAdminUsername", admin_username)
+    pulumi.export("keycloakAdminPassword", admin_password)
+
+
+def export_identity(cfg: StackConfig, identity: Identity, access: KeycloakAccess) -> None:
+    """The outputs of a stack that declares the realm: the services', and the clients' and
+    people's credentials, and the admin endpoints this host's tools use."""
+    export_services(
+        cfg, identity.client.client_secret, access.admin_username, access.admin_password
+    )
+    pulumi.export("keycloakAdminConsoleUrl", cfg.urls.admin_console)
     pulumi.export("userInitialPasswords", identity.users.initial_passwords)
     if identity.automation:
         pulumi.export("automationClientId", identity.automation.client_id)

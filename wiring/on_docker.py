@@ -20,7 +20,6 @@ from stackconfig import StackConfig
 from stackrules.addresses import all_but_gateway
 from stackrules.names import resource_prefix
 from wiring.identity import (
-    KeycloakAccess,
     declare_identity,
     declare_mlflow_access,
     export_identity,
@@ -177,13 +176,7 @@ def deploy(cfg: StackConfig) -> None:
             "allow_concurrent_logins": cfg.brute_force_allow_concurrent_logins,
         },
     )
-    access = KeycloakAccess(
-        provider=keycloak_server.provider,
-        admin_url=cfg.urls.keycloak_from_host,
-        admin_username=cfg.keycloak_admin_username,
-        admin_password=keycloak_server.admin_password,
-        server=keycloak_server,
-    )
+    access = keycloak_server.access
     client_secret = mlflow_client_secret()
     identity = declare_identity(cfg, access, client_secret)
 

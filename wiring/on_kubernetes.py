@@ -4,15 +4,9 @@ Docker, through Keycloak's admin API (kubernetes.keycloakAdminUrl)."""
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urlsplit
-
 import pulumi
-import pulumi_keycloak as keycloak
 import pulumi_kubernetes as k8s
 
-from components.keycloak_app import (
-    ADMIN_API_TIMEOUT_SECONDS as KEYCLOAK_ADMIN_API_TIMEOUT_SECONDS,
-)
 from components.keycloak_app import HTTP_PORT as KEYCLOAK_HTTP_PORT
 from components.kubernetes.keycloak_cluster import KeycloakCluster, KeycloakDatabase
 from components.kubernetes.mlflow_deployment import MlflowDeployment
@@ -23,10 +17,10 @@ from components.mlflow_app import HTTP_PORT as MLFLOW_HTTP_PORT
 from stackconfig import KubernetesSpec, StackConfig
 from stackrules.versions import pin
 from wiring.identity import (
-    KeycloakAccess,
     declare_identity,
     declare_mlflow_access,
     export_identity,
+    export_services,
     mlflow_client_secret,
     mlflow_oidc,
 )
@@ -103,18 +97,18 @@ def deploy(cfg: StackConfig) -> None:
     else:
         tracking_uri = pulumi.Output.secret(external.tracking)
         users_uri = pulumi.Output.secret(external.permissions)
-        parts = urlsplit(external.identities)
+        address = external.identities_address
         credentials = basic_auth_secret(
             "keycloak-db-credentials",
             ns,
-            unquote(parts.username or ""),
-            pulumi.Output.secret(unquote(parts.password or "")),
+            address.username,
+            pulumi.Output.secret(address.password),
             namespace,
         )
         keycloak_store = KeycloakDatabase(
-            host=parts.hostname or "",
-            port=parts.port or POSTGRES_PORT,
-            database=parts.path.lstrip("/"),
+            host=address.host,
+            port=address.port,
+            database=address.database,
             credentials_secret=credentials.metadata["name"],
         )
 
@@ -129,7 +123,7 @@ def deploy(cfg: StackConfig) -> None:
             "database": keycloak_store,
             "admin_username": cfg.keycloak_admin_username,
             "allow_concurrent_logins": cfg.brute_force_allow_concurrent_logins,
-            "await_ready": spec.configure_realm,
+            "admin_url": spec.realm_admin_url,
         },
         in_namespace,
     )
@@ -181,33 +175,11 @@ def deploy(cfg: StackConfig) -> None:
     pulumi.export("kubernetesNamespace", spec.namespace)
     if spec.render_dir:
         pulumi.export("renderedManifests", spec.render_dir)
-    if spec.configure_realm and not spec.render_dir:
-        access = KeycloakAccess(
-            provider=keycloak.Provider(
-                "keycloak-provider",
-                url=spec.keycloak_admin_url,
-                realm="master",
-                client_id="admin-cli",
-                username=cfg.keycloak_admin_username,
-                password=keycloak_cluster.admin_password,
-                initial_login=False,
-                client_timeout=KEYCLOAK_ADMIN_API_TIMEOUT_SECONDS,
-                opts=pulumi.ResourceOptions(depends_on=[keycloak_cluster]),
-            ),
-            admin_url=cfg.urls.keycloak_from_host,
-            admin_username=cfg.keycloak_admin_username,
-            admin_password=keycloak_cluster.admin_password,
-            server=keycloak_cluster,
-        )
-        identity = declare_identity(cfg, access, client_secret)
+    if keycloak_cluster.access:
+        identity = declare_identity(cfg, keycloak_cluster.access, client_secret)
         declare_mlflow_access(cfg, identity, [mlflow, ingress])
-        export_identity(cfg, identity, access)
+        export_identity(cfg, identity, keycloak_cluster.access)
     else:
-        pulumi.export("mlflowUrl", cfg.urls.mlflow)
-        pulumi.export("keycloakUrl", cfg.urls.keycloak)
-        pulumi.export("issuer", cfg.urls.issuer)
-        pulumi.export("realm", cfg.realm)
-        pulumi.export("clientId", cfg.client_id)
-        pulumi.export("clientSecret", client_secret)
-        pulumi.export("keycloakAdminUsername", cfg.keycloak_admin_username)
-        pulumi.export("keycloakAdminPassword", keycloak_cluster.admin_password)
+        export_services(
+            cfg, client_secret, cfg.keycloak_admin_username, keycloak_cluster.admin_password
+        )

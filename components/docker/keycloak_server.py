@@ -20,9 +20,10 @@ from components.docker.service_container import (
 )
 from components.generated import generated_secret
 from components.keycloak_app import (
-    ADMIN_API_TIMEOUT_SECONDS,
     HTTP_PORT,
     MANAGEMENT_PORT,
+    KeycloakAccess,
+    admin_access,
     env_name,
     server_options,
 )
@@ -90,6 +91,7 @@ class KeycloakServer(StackComponent):
 
     container: docker.Container
     provider: keycloak.Provider
+    access: KeycloakAccess
     internal_url: str
     admin_password: pulumi.Output[str]
 
@@ -141,21 +143,17 @@ class KeycloakServer(StackComponent):
             health=READY,
             parent=self,
         )
-        # Manages the realm and everything in it; usable once Keycloak is ready. No login at
-        # construction, so a preview works before Keycloak exists.
-        self.provider = keycloak.Provider(
+        self.access = admin_access(
             f"{name}-provider",
-            url=args["host_url"],
-            realm="master",
-            client_id="admin-cli",
-            username=args["admin_username"],
-            password=self.admin_password,
-            initial_login=False,
-            client_timeout=ADMIN_API_TIMEOUT_SECONDS,
-            opts=provider_options(
+            args["host_url"],
+            args["admin_username"],
+            self.admin_password,
+            self,
+            provider_options(
                 self.container, self, *([args["proxy"]["container"]] if args["proxy"] else [])
             ),
         )
+        self.provider = self.access.provider
         self.register_outputs({"container": self.container.name})
 
     def discovery_url(self, realm: str) -> str:

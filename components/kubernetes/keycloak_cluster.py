@@ -9,7 +9,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.generated import generated_secret
-from components.keycloak_app import HTTP_PORT, MANAGEMENT_PORT, server_options
+from components.keycloak_app import (
+    HTTP_PORT,
+    MANAGEMENT_PORT,
+    KeycloakAccess,
+    admin_access,
+    server_options,
+)
 from components.kubernetes.postgres_cluster import basic_auth_secret
 from components.stack_component import Options, StackComponent
 
@@ -35,8 +41,9 @@ class KeycloakClusterArgs(TypedDict):
     database: KeycloakDatabase
     admin_username: str
     allow_concurrent_logins: bool
-    # Block `pulumi up` until the operator reports Keycloak ready (the realm comes next).
-    await_ready: bool
+    admin_url: str | None
+    """Where this host reaches Keycloak's admin API to configure the realm; None: the realm is
+    not configured (no provider, and `up` does not wait for Keycloak)."""
 
 
 def _secret_key(secret: pulumi.Input[str], key: str) -> dict[str, Any]:
@@ -48,6 +55,7 @@ class KeycloakCluster(StackComponent):
 
     keycloak: k8s.apiextensions.CustomResource
     admin_password: pulumi.Output[str]
+    access: KeycloakAccess | None
     service_name: str
     service_url: str
 
@@ -73,7 +81,7 @@ class KeycloakCluster(StackComponent):
             for option, value in server_options(args["allow_concurrent_logins"]).items()
         ]
         metadata: dict[str, Any] = {"name": resource_name, "namespace": namespace}
-        if args["await_ready"]:
+        if args["admin_url"]:
             # The realm is declared through this Keycloak: pulumi up waits until the operator
             # reports it ready. Without the realm nothing waits on it.
             metadata["annotations"] = {"pulumi.com/waitFor": "condition=Ready"}
@@ -122,6 +130,23 @@ class KeycloakCluster(StackComponent):
                 },
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[admin]),
+        )
+        self.access = (
+            admin_access(
+                f"{name}-provider",
+                args["admin_url"],
+                args["admin_username"],
+                self.admin_password,
+                self,
+                # Released at the stack's root, hence the alias.
+                pulumi.ResourceOptions(
+                    parent=self,
+                    depends_on=[self.keycloak],
+                    aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)],
+                ),
+            )
+            if args["admin_url"]
+            else None
         )
         self.service_name = f"{resource_name}{SERVICE_SUFFIX}"
         self.service_url = f"http://{self.service_name}:{HTTP_PORT}"

@@ -1,4 +1,5 @@
-# Shared by the project's scripts: paths, logging and the Python environment.
+# Shared by the project's scripts and the toolchain's: paths, the pins, the cache, messages
+# and the Python environment. A toolchain script sets MKS_SCRIPT (its name in its messages).
 # shellcheck shell=bash
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -9,8 +10,8 @@ export MKS_CACHE MKS_STATE_DIR MKS_PASSPHRASE_FILE
 # shellcheck source=../versions.env
 set -a; source "$REPO_ROOT/versions.env"; set +a
 
-step() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+step() { printf '==> %s%s\n' "${MKS_SCRIPT:+$MKS_SCRIPT: }" "$*" >&2; }
+die() { printf 'error: %s%s\n' "${MKS_SCRIPT:+$MKS_SCRIPT: }" "$*" >&2; exit 1; }
 
 # The project's virtualenv (.venv, as Pulumi.yaml names it), reinstalled only when a
 # requirements file changes; pip's own cache lives outside the repo. Installed from the hashed

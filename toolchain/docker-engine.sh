@@ -10,12 +10,12 @@
 #        DOCKERD_WAIT_SECONDS how long to wait for the daemon (default 60)
 set -euo pipefail
 
-MKS_CACHE="${MKS_CACHE:-$HOME/.cache/mlflow-keycloak-stack}"
+MKS_SCRIPT=docker-engine
+# shellcheck source=../scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 DOCKERD_WAIT_SECONDS="${DOCKERD_WAIT_SECONDS:-60}"
 DOCKERD_LOG="$MKS_CACHE/dockerd.log"
 
-log() { echo "==> docker-engine: $*" >&2; }
-die() { echo "ERROR: docker-engine: $*" >&2; exit 1; }
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -24,7 +24,7 @@ as_root() {
 mkdir -p "$MKS_CACHE"
 
 if ! command -v dockerd >/dev/null 2>&1; then
-  log "installing Debian's docker.io (dockerd is missing)"
+  step "installing Debian's docker.io (dockerd is missing)"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
     || die "apt-get update failed; check that the host's apt mirror is reachable"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
@@ -35,14 +35,14 @@ fi
 command -v docker >/dev/null 2>&1 || die "no docker client on PATH (docker.io should provide /usr/bin/docker)"
 
 if docker info >/dev/null 2>&1; then
-  log "dockerd already answers; nothing to do"
+  step "dockerd already answers; nothing to do"
   exit 0
 fi
 
 if pgrep -x dockerd >/dev/null 2>&1; then
-  log "a dockerd process exists but does not answer yet; waiting for it instead of starting another"
+  step "a dockerd process exists but does not answer yet; waiting for it instead of starting another"
 else
-  log "starting dockerd in the background (log: $DOCKERD_LOG)"
+  step "starting dockerd in the background (log: $DOCKERD_LOG)"
   # setsid + nohup: the daemon must outlive this script and the shell that ran it.
   as_root setsid nohup dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null &
   disown || true
@@ -57,4 +57,4 @@ until docker info >/dev/null 2>&1; do
   fi
   sleep 1
 done
-log "dockerd answers ($(docker version --format 'server {{.Server.Version}}, API {{.Server.APIVersion}}' 2>/dev/null))"
+step "dockerd answers ($(docker version --format 'server {{.Server.Version}}, API {{.Server.APIVersion}}' 2>/dev/null))"

@@ -4,6 +4,9 @@
 # nss-myhostname) does not. Adds the missing names to /etc/hosts (root), else says how.
 #   toolchain/hosts.sh [NAME...]     default: the names of the TLS and ACME test stacks
 set -euo pipefail
+MKS_SCRIPT=hosts
+# shellcheck source=../scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 names=("$@")
 [ "${#names[@]}" -gt 0 ] || names=(mlflow.localhost auth.localhost mlflow.acme.test auth.acme.test)
 missing=()
@@ -11,9 +14,7 @@ for name in "${names[@]}"; do
   getent hosts "$name" >/dev/null || missing+=("$name")
 done
 [ "${#missing[@]}" -eq 0 ] && exit 0
-if [ ! -w /etc/hosts ]; then
-  echo "error: ${missing[*]} do not resolve; add '127.0.0.1 ${missing[*]}' to /etc/hosts (or install libnss-myhostname)" >&2
-  exit 1
-fi
+[ -w /etc/hosts ] \
+  || die "${missing[*]} do not resolve. Fix: add '127.0.0.1 ${missing[*]}' to /etc/hosts (or install libnss-myhostname)"
 echo "127.0.0.1 ${missing[*]}  # mlflow-keycloak-stack (toolchain/hosts.sh)" >>/etc/hosts
-echo "==> hosts: ${missing[*]} -> 127.0.0.1 in /etc/hosts" >&2
+step "${missing[*]} -> 127.0.0.1 in /etc/hosts"

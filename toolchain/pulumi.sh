@@ -12,16 +12,12 @@
 # Idempotent: a second run with the same archives only compares stamps.
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/.." && pwd)
-# shellcheck source=../versions.env
-source "$repo/versions.env"
-MKS_CACHE="${MKS_CACHE:-$HOME/.cache/mlflow-keycloak-stack}"
+MKS_SCRIPT=pulumi
+# shellcheck source=../scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 export PULUMI_HOME="${PULUMI_HOME:-$MKS_CACHE/pulumi-home}"
 export PULUMI_SKIP_UPDATE_CHECK=true
 
-log() { printf '==> pulumi: %s\n' "$*" >&2; }
-die() { printf 'error: pulumi: %s\n' "$*" >&2; exit 1; }
 
 # name:version of every provider plugin the stack's SDKs ask for (versions.env).
 plugins=(
@@ -58,10 +54,10 @@ if [ -z "${MKS_PULUMI_MIRROR:-}" ]; then
   bin_dir="$(dirname "$(command -v pulumi)")"
   case "$bin_dir" in
     "$MKS_CACHE"/*) # this toolchain's own install from a mirror, found on PATH: keep it so
-      log "using $bin_dir/pulumi v$have (installed from a mirror earlier)"
+      step "using $bin_dir/pulumi v$have (installed from a mirror earlier)"
       write_env "$bin_dir" 1 ;;
     *)
-      log "using $bin_dir/pulumi v$have; provider plugins come from Pulumi's normal acquisition"
+      step "using $bin_dir/pulumi v$have; provider plugins come from Pulumi's normal acquisition"
       write_env "$bin_dir" 0 ;;
   esac
   exit 0
@@ -92,7 +88,7 @@ mkdir -p "$root"
 exec 9>"$root/.lock"
 flock 9
 if [ "$(cat "$root/.archive-sha256" 2>/dev/null)" != "$cli_sha" ] || [ ! -x "$bin/pulumi" ]; then
-  log "unpacking $cli_archive into $root"
+  step "unpacking $cli_archive into $root"
   scratch=$(mktemp -d "$root/.unpack.XXXXXX")
   tar -xzf "$mirror/$cli_archive" -C "$scratch"
   for tool in pulumi pulumi-language-python pulumi-language-python-exec pulumi-resource-pulumi-python; do
@@ -110,10 +106,10 @@ for plugin in "${plugins[@]}"; do
   if awk -v n="$name" -v v="$version" '$1==n && $2=="resource" && $3==v {f=1} END {exit !f}' <<<"$installed"; then
     continue
   fi
-  log "installing plugin resource $name $version from the mirror"
+  step "installing plugin resource $name $version from the mirror"
   "$bin/pulumi" plugin install resource "$name" "$version" \
     --file "$mirror/pulumi-resource-$name-v$version-linux-amd64.tar.gz" >&2 \
     || die "pulumi plugin install resource $name $version failed (see above)"
 done
-log "pulumi v$PULUMI_VERSION in $bin; plugins ${plugins[*]} in $PULUMI_HOME (offline: no plugin downloads)"
+step "pulumi v$PULUMI_VERSION in $bin; plugins ${plugins[*]} in $PULUMI_HOME (offline: no plugin downloads)"
 write_env "$bin" 1

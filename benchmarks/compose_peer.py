@@ -34,6 +34,7 @@ from components.docker.service_container import HEALTH_INTERVAL_SECONDS, HEALTH_
 from components.keycloak_app import HTTP_PORT as KEYCLOAK_PORT
 from components.mlflow_app import HTTP_PORT as MLFLOW_PORT
 from components.mlflow_app import server_command
+from stackconfig import MlflowConfig
 from stackrules.versions import pinned_versions
 from tests.support.deployment import ACCESS_TOKEN_SECONDS, USERS, docker
 
@@ -181,7 +182,7 @@ def compose_file(passwords: dict[str, str], client_secret: str) -> dict[str, Any
                         "PSYCOPG_VERSION": pins["PSYCOPG_VERSION"],
                     },
                 },
-                "command": server_command(1, "/var/lib/mlflow/artifacts"),
+                "command": server_command(MlflowConfig(), "/var/lib/mlflow/artifacts"),
                 "environment": {
                     "MLFLOW_BACKEND_STORE_URI": f"{mlflow_db}/mlflow",
                     "OIDC_USERS_DB_URI": f"{mlflow_db}/mlflow_auth",

@@ -10,6 +10,8 @@ from typing import TypedDict
 
 import pulumi
 
+from stackconfig import MlflowConfig
+
 HTTP_PORT = 5000
 # The image's non-root user and its home (images/mlflow/Dockerfile): a fresh volume mounted there
 # takes over its ownership, so the server can write there.
@@ -33,8 +35,6 @@ class OidcSettings(TypedDict):
     # The groups whose members may sign in (the user group and the teams); admins always may.
     sign_in_groups: Sequence[str]
     admin_group: str
-    default_permission: str
-    provision_on_bearer_auth: bool
 
 
 class PublicEndpoint(TypedDict):
@@ -55,7 +55,7 @@ class Stores(TypedDict):
     secret_key: pulumi.Input[str]
 
 
-def server_command(workers: int, artifacts_destination: str) -> list[str]:
+def server_command(settings: MlflowConfig, artifacts_destination: str) -> list[str]:
     """`mlflow server` (the image's entrypoint) with the plugin, serving the artifacts."""
     return [
         "server",
@@ -66,7 +66,7 @@ def server_command(workers: int, artifacts_destination: str) -> list[str]:
         "--port",
         str(HTTP_PORT),
         "--workers",
-        str(workers),
+        str(settings.mlflow_workers),
         "--serve-artifacts",
         "--artifacts-destination",
         artifacts_destination,
@@ -86,7 +86,9 @@ def secret_env(stores: Stores, oidc: OidcSettings) -> dict[str, pulumi.Input[str
     }
 
 
-def settings_env(oidc: OidcSettings, public: PublicEndpoint | None) -> dict[str, pulumi.Input[str]]:
+def settings_env(
+    settings: MlflowConfig, oidc: OidcSettings, public: PublicEndpoint | None
+) -> dict[str, pulumi.Input[str]]:
     """MLflow's and the plugin's settings other than secrets."""
     env: dict[str, pulumi.Input[str]] = {
         # No usage reports leave the machine (and none hang on a closed network).
@@ -101,13 +103,13 @@ def settings_env(oidc: OidcSettings, public: PublicEndpoint | None) -> dict[str,
         "OIDC_GROUPS_ATTRIBUTE": "groups",
         "OIDC_GROUP_NAME": ",".join(oidc["sign_in_groups"]),
         "OIDC_ADMIN_GROUP_NAME": oidc["admin_group"],
-        "DEFAULT_MLFLOW_PERMISSION": oidc["default_permission"],
+        "DEFAULT_MLFLOW_PERMISSION": settings.default_mlflow_permission,
         # The session cookie rides no cross-site request but a top-level navigation (the
         # plugin's default, stated so an upgrade that changes it shows in the diff).
         "SESSION_COOKIE_SAMESITE": "lax",
         # Bearer tokens of people who never used the browser (and of the automation
         # client) get an MLflow user on first use; safe because iss and aud are checked.
-        "OIDC_PROVISION_ON_BEARER_AUTH": str(oidc["provision_on_bearer_auth"]).lower(),
+        "OIDC_PROVISION_ON_BEARER_AUTH": str(settings.provision_on_bearer_auth).lower(),
         # Members of the admin group become MLflow admins at their first bearer call too:
         # that is how the stack's own admin account (offboarding) gets its rights.
         "OIDC_TRUST_BEARER_GROUP_CLAIMS": "true",

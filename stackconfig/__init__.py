@@ -6,6 +6,7 @@ value, split by concern (people, federation, realm, tls, targets), the checks th
 from stackconfig.base import MESSAGE_SHOWN_EXIT_CODE, ConfigError, ConfigModel
 from stackconfig.federation import IdentityProviderSpec, LdapSpec
 from stackconfig.loading import load_config, parse_config, plaintext_secrets
+from stackconfig.mlflow import MlflowConfig
 from stackconfig.people import PermissionSpec, TeamSpec, UserSpec
 from stackconfig.realm import RealmConfig
 from stackconfig.stack import ServiceUrls, StackConfig
@@ -20,6 +21,7 @@ __all__ = [
     "IdentityProviderSpec",
     "KubernetesSpec",
     "LdapSpec",
+    "MlflowConfig",
     "PermissionSpec",
     "RealmConfig",
     "S3Artifacts",

@@ -10,12 +10,12 @@ from pydantic import Field
 
 from stackconfig.base import ConfigModel
 from stackconfig.federation import IdentityProviderSpec, LdapSpec
+from stackconfig.mlflow import MlflowConfig
 from stackconfig.people import PermissionSpec, TeamSpec, UserSpec
 from stackconfig.realm import RealmConfig
 from stackconfig.targets import DockerHostConfig, TargetConfig
 from stackconfig.tls import TlsConfig
 from stackconfig.types import Image, Name, PostgresImage, unset_if_empty
-from stackrules.mlflow_permissions import Level
 from stackrules.versions import pin
 
 
@@ -32,10 +32,6 @@ class ServicesConfig(TargetConfig):
     """Python >= 3.12 base the MLflow image is built on (PYTHON_BASE_IMAGE in versions.env)."""
     mlflow_image: Annotated[Image | None, unset_if_empty()] = None
     """A prebuilt MLflow image to run instead of building images/mlflow."""
-    mlflow_workers: Annotated[int, Field(ge=1, le=16)] = 1
-    """Worker processes of the MLflow server (`mlflow server --workers`). More serve more
-    requests (4 gave 1.43x on 2 vCPUs, docs/performance.md), but the plugin caches permissions
-    per process: a revoked permission then lasts up to 30 s on the other workers."""
     mlflow_replicas: int = Field(default=0, ge=0, le=20)
     """MLflow servers sharing one SECRET_KEY, the databases and the artifacts (0: by target, 1
     on docker and 2 on kubernetes). On docker more than one needs TLS: the edge proxy balances them
@@ -75,13 +71,6 @@ class AccessConfig(ConfigModel):
     """Allow the password grant on the MLflow client (off; scripts use tokens)."""
     automation_client_id: Annotated[Name | None, unset_if_empty()] = None
     """Id of an optional service-account client for scripts and CI (unset = none)."""
-    provision_on_bearer_auth: bool = True
-    """Create an MLflow user on a valid bearer token's first use (issuer and audience are
-    checked). Must stay true: the stack's own admin account, which offboards people, is created
-    that way."""
-    default_mlflow_permission: Level = "NO_PERMISSIONS"
-    """MLflow permission of a signed-in user on resources nobody granted (READ, EDIT, MANAGE,
-    NO_PERMISSIONS)."""
     ldap: tuple[LdapSpec, ...] = ()
     """LDAP / Active Directory federations, each {name, connectionUrl, startTls, bindDn,
     bindPassword (secret), usersDn, usernameAttribute, uuidAttribute, userObjectClasses,
@@ -141,7 +130,9 @@ class ServiceUrls:
     """The realm's token endpoint, for the same calls."""
 
 
-class StackConfig(AccessConfig, RealmConfig, TlsConfig, DockerHostConfig, ServicesConfig):
+class StackConfig(
+    AccessConfig, MlflowConfig, RealmConfig, TlsConfig, DockerHostConfig, ServicesConfig
+):
     """Everything a stack may set, with the defaults of the dev stack."""
 
     protect_data: bool = True

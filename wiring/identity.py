@@ -57,8 +57,6 @@ def mlflow_oidc(
         "audience": cfg.client_id,
         "sign_in_groups": cfg.sign_in_groups,
         "admin_group": cfg.admin_group,
-        "default_permission": cfg.default_mlflow_permission,
-        "provision_on_bearer_auth": cfg.provision_on_bearer_auth,
     }
 
 

@@ -201,7 +201,7 @@ def deploy(cfg: StackConfig) -> None:
             else None,
             "image_name": MLFLOW_IMAGE_REPOSITORY,
             "prebuilt_image": cfg.mlflow_image,
-            "workers": cfg.mlflow_workers,
+            "settings": cfg,
             "build_args": cfg.mlflow_build_args,
             "backend_store_uri": tracking_db.uri(),
             "users_db_uri": auth_db.uri(),

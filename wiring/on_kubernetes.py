@@ -135,7 +135,7 @@ def deploy(cfg: StackConfig) -> None:
             "app_name": MLFLOW_APP,
             "image": cfg.mlflow_image,
             "replicas": cfg.replicas,
-            "workers": cfg.mlflow_workers,
+            "settings": cfg,
             "public": {
                 "public_url": cfg.urls.mlflow,
                 "trusted_proxies": spec.trusted_proxies,

@@ -30,6 +30,7 @@ from components.mlflow_app import (
     settings_env,
 )
 from components.stack_component import Options, StackComponent, data_options
+from stackconfig import MlflowConfig
 
 BUILD_CONTEXT = Path(__file__).resolve().parents[2] / "images" / "mlflow"
 IMAGE_REPOSITORY = "mlflow-keycloak-stack/mlflow"
@@ -44,7 +45,7 @@ class MlflowServerArgs(TypedDict):
     replica_placements: Sequence[Placement]
     image_name: str
     prebuilt_image: str | None
-    workers: int
+    settings: MlflowConfig
     build_args: dict[str, str]
     backend_store_uri: pulumi.Input[str]
     users_db_uri: pulumi.Input[str]
@@ -90,7 +91,7 @@ class MlflowServer(StackComponent):
         }
         env = {
             **secret_env(stores, args["oidc"]),
-            **settings_env(args["oidc"], args["public"]),
+            **settings_env(args["settings"], args["oidc"], args["public"]),
         }
 
         def replica(
@@ -102,7 +103,7 @@ class MlflowServer(StackComponent):
                 placement=placement,
                 internal_port=HTTP_PORT,
                 # The image's entrypoint is `mlflow`.
-                command=server_command(args["workers"], ARTIFACTS_DIR),
+                command=server_command(args["settings"], ARTIFACTS_DIR),
                 env=env,  # secret: the URIs, the key and the client secret are
                 volumes=[
                     docker.ContainerVolumeArgs(

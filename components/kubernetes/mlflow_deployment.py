@@ -23,7 +23,7 @@ from components.mlflow_app import (
     settings_env,
 )
 from components.stack_component import Options, StackComponent
-from stackconfig import S3Artifacts
+from stackconfig import MlflowConfig, S3Artifacts
 
 
 class MlflowDeploymentArgs(TypedDict):
@@ -31,7 +31,7 @@ class MlflowDeploymentArgs(TypedDict):
     app_name: str
     image: str
     replicas: int
-    workers: int
+    settings: MlflowConfig
     public: PublicEndpoint
     backend_store_uri: pulumi.Input[str]
     users_db_uri: pulumi.Input[str]
@@ -92,7 +92,7 @@ class MlflowDeployment(StackComponent):
             string_data=secret_values,
             opts=self.child,
         )
-        settings = settings_env(args["oidc"], args["public"])
+        settings = settings_env(args["settings"], args["oidc"], args["public"])
         if artifacts.endpoint_url:
             settings["MLFLOW_S3_ENDPOINT_URL"] = artifacts.endpoint_url
         if artifacts.region:
@@ -103,7 +103,7 @@ class MlflowDeployment(StackComponent):
         container = {
             "name": "mlflow",
             "image": args["image"],
-            "args": server_command(args["workers"], artifacts.destination),
+            "args": server_command(args["settings"], artifacts.destination),
             "ports": [{"name": "http", "containerPort": HTTP_PORT}],
             "env": _env(settings),
             "envFrom": [{"secretRef": {"name": self.secret.metadata["name"]}}],

@@ -45,6 +45,9 @@ class RealmConfig(ConfigModel):
     sign in from many places at once; scripts are better served by tokens."""
     remember_me: bool = False
     """Offer "Remember me" on the login page (sessions then outlive the browser)."""
+    login_with_email_allowed: bool = True
+    """Let people sign in with their email address as well as their username (Keycloak's
+    default); false: the username only."""
     events_expiration: Annotated[str, within(3600, 3650 * DAY)] = "7d"
     """How long login events are kept."""
     admin_events_expiration: Annotated[str, within(3600, 3650 * DAY)] = "30d"

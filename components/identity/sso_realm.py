@@ -100,6 +100,7 @@ class SsoRealm(StackComponent):
             refresh_token_max_reuse=settings.refresh_token_max_reuse,
             password_policy=settings.password_policy,
             remember_me=settings.remember_me,
+            login_with_email_allowed=settings.login_with_email_allowed,
             ssl_required=args["ssl_required"],
             security_defenses=keycloak.RealmSecurityDefensesArgs(
                 brute_force_detection=keycloak.RealmSecurityDefensesBruteForceDetectionArgs(

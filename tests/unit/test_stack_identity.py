@@ -109,6 +109,14 @@ def test_remember_me_is_off_unless_the_config_turns_it_on(stack: DeclaredStack) 
     assert turned_on.inputs["rememberMe"] is True
 
 
+def test_sign_in_with_an_email_stays_allowed_unless_the_config_turns_it_off(
+    stack: DeclaredStack,
+) -> None:
+    assert stack.one("keycloak:index/realm:Realm").inputs["loginWithEmailAllowed"] is True
+    username_only = run_program({"loginWithEmailAllowed": "false"})
+    assert username_only.one("keycloak:index/realm:Realm").inputs["loginWithEmailAllowed"] is False
+
+
 def test_token_policy_values_flow_from_config() -> None:
     stack = run_program(
         {

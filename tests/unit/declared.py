@@ -33,3 +33,16 @@ def plain(value: Any) -> Any:
 def envs_of(deployment: DeclaredStack, name: str) -> dict[str, str]:
     lines = plain(deployment.one(CONTAINER, name).inputs["envs"])
     return dict(line.split("=", 1) for line in lines)
+
+
+# The smallest stack on the Kubernetes target.
+KUBERNETES = {
+    "target": "kubernetes",
+    "mlflowImage": "registry.example.com/mlflow-oidc:3.17.2",
+    "mlflowHostname": "mlflow.example.com",
+    "keycloakHostname": "auth.example.com",
+    "kubernetes": {
+        "ingressCertificate": "mlflow-tls",
+        "artifacts": {"bucket": "ml-artifacts", "accessKeyId": "a", "secretAccessKey": "s"},
+    },
+}

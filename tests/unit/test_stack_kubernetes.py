@@ -6,18 +6,8 @@ from __future__ import annotations
 from tests.support.harness import run_program
 from tests.unit.declared import (
     CONTAINER,
+    KUBERNETES,
 )
-
-KUBERNETES = {
-    "target": "kubernetes",
-    "mlflowImage": "registry.example.com/mlflow-oidc:3.17.2",
-    "mlflowHostname": "mlflow.example.com",
-    "keycloakHostname": "auth.example.com",
-    "kubernetes": {
-        "ingressCertificate": "mlflow-tls",
-        "artifacts": {"bucket": "ml-artifacts", "accessKeyId": "a", "secretAccessKey": "s"},
-    },
-}
 
 
 def test_on_kubernetes_the_realm_is_declared_through_the_admin_url_with_the_same_components() -> (

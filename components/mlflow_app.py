@@ -94,6 +94,7 @@ def settings_env(
         # No usage reports leave the machine (and none hang on a closed network).
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "DO_NOT_TRACK": "true",
+        "MLFLOW_LOGGING_LEVEL": settings.mlflow_log_level,
         "OIDC_DISCOVERY_URL": oidc["discovery_url"],
         "OIDC_CLIENT_ID": oidc["client_id"],
         "OIDC_REDIRECT_URI": oidc["redirect_uri"],

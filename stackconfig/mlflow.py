@@ -6,7 +6,7 @@ MLflow setting is a field here and its line in components/mlflow_app.py.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -28,3 +28,5 @@ class MlflowConfig(ConfigModel):
     default_mlflow_permission: Level = "NO_PERMISSIONS"
     """MLflow permission of a signed-in user on resources nobody granted (READ, EDIT, MANAGE,
     NO_PERMISSIONS)."""
+    mlflow_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """How much the MLflow server logs (MLFLOW_LOGGING_LEVEL; DEBUG to trace a sign-in)."""

@@ -8,6 +8,7 @@ import pulumi
 from tests.support.harness import DeclaredStack, resolve, run_program
 from tests.unit.declared import (
     CONTAINER,
+    KUBERNETES,
     envs_of,
     is_secret,
 )
@@ -89,3 +90,16 @@ def test_mlflow_runs_the_configured_number_of_workers(stack: DeclaredStack) -> N
 
     assert workers(stack) == "1"
     assert workers(run_program({"mlflowWorkers": "3"})) == "3"
+
+
+def test_the_log_level_reaches_mlflow_on_both_targets(stack: DeclaredStack) -> None:
+    def on_kubernetes(deployed: DeclaredStack) -> dict[str, str]:
+        deployment = deployed.one("kubernetes:apps/v1:Deployment").inputs
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        return {env["name"]: env["value"] for env in container["env"]}
+
+    assert envs_of(stack, "mlflow")["MLFLOW_LOGGING_LEVEL"] == "INFO"
+    debug = {"mlflowLogLevel": "DEBUG"}
+    assert envs_of(run_program(debug), "mlflow")["MLFLOW_LOGGING_LEVEL"] == "DEBUG"
+    assert on_kubernetes(run_program(KUBERNETES))["MLFLOW_LOGGING_LEVEL"] == "INFO"
+    assert on_kubernetes(run_program({**KUBERNETES, **debug}))["MLFLOW_LOGGING_LEVEL"] == "DEBUG"

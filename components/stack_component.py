@@ -42,3 +42,10 @@ def provider_options(
         depends_on=[container, *also],
         aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)],
     )
+
+
+def secret_outputs(opts: pulumi.ResourceOptions | None, *names: str) -> pulumi.ResourceOptions:
+    """`opts` with a dynamic resource's outputs `names` kept secret in the state (the engine
+    stores a dynamic provider's outputs in plain text otherwise)."""
+    hidden = pulumi.ResourceOptions(additional_secret_outputs=list(names))
+    return pulumi.ResourceOptions.merge(opts, hidden)

@@ -35,6 +35,9 @@ from stackctl.outputs import (
 from stackrules.durations import format_duration, parse_duration
 from stackrules.mlflow_admin import AccountError, set_account_active
 
+# Every command that changes something asks first, unless told not to.
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
 if TYPE_CHECKING:
     from pulumi import automation as auto
 
@@ -247,7 +250,7 @@ def sessions_revoke(
     all_users: Annotated[
         bool, typer.Option("--all-users", help="Log every user with a session out.")
     ] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: Yes = False,
 ) -> None:
     """End sessions: their refresh tokens stop working at once; access tokens run out."""
     if sum((user is not None, session is not None, all_users)) != 1:
@@ -292,7 +295,7 @@ def _confirmed_or_told(yes: bool) -> None:
 def users_disable(
     ctx: typer.Context,
     username: Annotated[str, typer.Argument(help="The person to lock out.")],
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: Yes = False,
 ) -> None:
     """Lock USERNAME out now: Keycloak user disabled and logged out; MLflow account deactivated
     (its sessions ended, its access tokens deleted). Then set `enabled: false` on the user in
@@ -328,7 +331,7 @@ def users_disable(
 def users_enable(
     ctx: typer.Context,
     username: Annotated[str, typer.Argument(help="The person to let back in.")],
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: Yes = False,
 ) -> None:
     """Undo `users disable`: Keycloak user enabled, MLflow account active again (the old
     access tokens stay deleted; they sign in and mint new ones)."""
@@ -349,7 +352,7 @@ def users_enable(
 @users_app.command("reconcile")
 def users_reconcile(
     ctx: typer.Context,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: Yes = False,
     as_json: Json = False,
 ) -> None:
     """Offboard every MLflow account whose person may no longer sign in: deleted from Keycloak
@@ -400,7 +403,7 @@ def users_stale(
         bool, typer.Option("--expire", help="Delete their unused temporary passwords.")
     ] = False,
     user: Annotated[str | None, typer.Option("--user", help="Only this person.")] = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: Yes = False,
     as_json: Json = False,
 ) -> None:
     """People who never replaced the temporary password the stack gave them, created at least
@@ -597,7 +600,7 @@ def restore(
         ),
     ] = None,
     key_file: KeyFile = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: Yes = False,
 ) -> None:
     """Put a backup back into a freshly created stack with the same config.
 

@@ -64,6 +64,11 @@ class Host:
             host_port=host_port,
         )
 
+    def service(self, alias: str, port: int, networks: list[docker.Network]) -> Placement:
+        """MLflow or Keycloak: published on `port` without TLS; with it only the edge proxy
+        publishes, and the service is reached on its edge network alone."""
+        return self.placed(alias, None if self.cfg.tls != "off" else port, networks)
+
     def postgres(self, name: str, alias: str, port: int, network: docker.Network) -> PostgresServer:
         return PostgresServer(
             name,
@@ -156,10 +161,8 @@ def deploy(cfg: StackConfig) -> None:
     keycloak_server = KeycloakServer(
         "keycloak",
         {
-            "placement": host.placed(
-                "keycloak",
-                None if tls else cfg.keycloak_port,
-                [network, keycloak_db_network, *edge(keycloak_edge)],
+            "placement": host.service(
+                "keycloak", cfg.keycloak_port, [network, keycloak_db_network, *edge(keycloak_edge)]
             ),
             "proxy": {
                 "trusted_addresses": proxy_side(keycloak_edge),
@@ -183,10 +186,8 @@ def deploy(cfg: StackConfig) -> None:
     mlflow = MlflowServer(
         "mlflow",
         {
-            "placement": host.placed(
-                "mlflow",
-                None if tls else cfg.mlflow_port,
-                [network, mlflow_db_network, *edge(mlflow_edge)],
+            "placement": host.service(
+                "mlflow", cfg.mlflow_port, [network, mlflow_db_network, *edge(mlflow_edge)]
             ),
             "replica_placements": [
                 host.placed(alias, None, [network, mlflow_db_network, *edge(mlflow_edge)])

@@ -26,6 +26,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider
 
+from components.stack_component import secret_outputs
+
 CA_DAYS = 3650
 SITE_DAYS = 397
 RENEW_BEFORE = dt.timedelta(days=30)
@@ -163,13 +165,12 @@ class CertificateAuthority(Resource):
         permitted: Sequence[str],
         opts: pulumi.ResourceOptions,
     ) -> None:
-        secret = pulumi.ResourceOptions(additional_secret_outputs=["key_pem"])
         props = {"common_name": common_name, "permitted": list(permitted)}
         super().__init__(
             AuthorityProvider(),
             name,
             {**props, "cert_pem": None, "key_pem": None},
-            pulumi.ResourceOptions.merge(opts, secret),
+            secret_outputs(opts, "key_pem"),
         )
 
 
@@ -184,7 +185,6 @@ class SiteCertificate(Resource):
         hostnames: Sequence[str],
         opts: pulumi.ResourceOptions,
     ) -> None:
-        secret = pulumi.ResourceOptions(additional_secret_outputs=["key_pem", "ca_key_pem"])
         super().__init__(
             SiteCertificateProvider(),
             name,
@@ -196,5 +196,5 @@ class SiteCertificate(Resource):
                 "key_pem": None,
                 "not_after": None,
             },
-            pulumi.ResourceOptions.merge(opts, secret),
+            secret_outputs(opts, "key_pem", "ca_key_pem"),
         )

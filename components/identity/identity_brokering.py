@@ -16,16 +16,9 @@ from typing import Any, TypedDict
 import httpx
 import pulumi
 import pulumi_keycloak as keycloak
-from pulumi.dynamic import (
-    CreateResult,
-    DiffResult,
-    ReadResult,
-    Resource,
-    ResourceProvider,
-    UpdateResult,
-)
+from pulumi import dynamic
 
-from components.stack_component import Options, StackComponent
+from components.stack_component import Options, StackComponent, secret_outputs
 from stackconfig import IdentityProviderSpec
 
 TIMEOUT = httpx.Timeout(30.0)
@@ -79,24 +72,24 @@ def _discover(props: dict[str, Any]) -> dict[str, str]:
     return {output: str(found.get(name) or "") for name, output in ENDPOINTS.items()}
 
 
-class OidcDiscoveryProvider(ResourceProvider):
+class OidcDiscoveryProvider(dynamic.ResourceProvider):
     """Create/update/read: the endpoints Keycloak reads from the discovery URL now."""
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        return CreateResult(props["discovery_url"], {**props, **_discover(props)})
+    def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        return dynamic.CreateResult(props["discovery_url"], {**props, **_discover(props)})
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
         changed = [key for key in ("discovery_url", "realm", "url") if olds.get(key) != news[key]]
-        return DiffResult(changes=bool(changed))
+        return dynamic.DiffResult(changes=bool(changed))
 
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult({**news, **_discover(news)})
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
+        return dynamic.UpdateResult({**news, **_discover(news)})
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        return ReadResult(id_, {**props, **_discover(props)})
+    def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
+        return dynamic.ReadResult(id_, {**props, **_discover(props)})
 
 
-class OidcDiscovery(Resource):
+class OidcDiscovery(dynamic.Resource):
     """An IdP's endpoints as Keycloak reads them from its discovery document."""
 
     authorization_url: pulumi.Output[str]
@@ -115,12 +108,11 @@ class OidcDiscovery(Resource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         outputs = dict.fromkeys(ENDPOINTS.values())
-        secret = pulumi.ResourceOptions(additional_secret_outputs=["password"])
         super().__init__(
             OidcDiscoveryProvider(),
             name,
             {**admin, "realm": realm, "discovery_url": discovery_url, **outputs},
-            pulumi.ResourceOptions.merge(opts, secret),
+            secret_outputs(opts, "password"),
         )
 
 

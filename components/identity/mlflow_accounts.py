@@ -25,16 +25,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
 import pulumi
-from pulumi.dynamic import (
-    CreateResult,
-    DiffResult,
-    ReadResult,
-    Resource,
-    ResourceProvider,
-    UpdateResult,
-)
+from pulumi import dynamic
 
-from components.stack_component import Options, StackComponent
+from components.stack_component import Options, StackComponent, secret_outputs
 from stackconfig import UserSpec
 from stackrules.mlflow_admin import AdminClient, account_active, end_access, set_account_active
 
@@ -60,7 +53,7 @@ def admin_client(props: dict[str, Any]) -> AdminClient:
     return AdminClient(**{field: props[field] for field in API_FIELDS})
 
 
-class MlflowAccountProvider(ResourceProvider):
+class MlflowAccountProvider(dynamic.ResourceProvider):
     """Create/update set the flag (update also ends the access of someone who lost a group),
     delete deactivates, read reports the plugin's flag."""
 
@@ -69,36 +62,52 @@ class MlflowAccountProvider(ResourceProvider):
             set_account_active(api, props["username"], active)
         return {**props, "active": active}
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        return CreateResult(props["username"], self._apply(props, bool(props["active"])))
+    def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        return dynamic.CreateResult(props["username"], self._apply(props, bool(props["active"])))
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
         keys = ("username", "active", "memberships", *API_FIELDS)
         changed = [key for key in keys if olds.get(key) != news[key]]
-        return DiffResult(
+        return dynamic.DiffResult(
             changes=bool(changed), replaces=["username"] if "username" in changed else []
         )
 
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
         applied = self._apply(news, bool(news["active"]))
         # A state written before memberships were kept has nothing to compare.
         left = set(olds.get("memberships", news["memberships"])) - set(news["memberships"])
         if left and news["active"]:
             with admin_client(news).session() as api:
                 end_access(api, news["username"])
-        return UpdateResult(applied)
+        return dynamic.UpdateResult(applied)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         self._apply(props, False)
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+    def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         with admin_client(props).session() as api:
             found = account_active(api, id_)
         # No account yet counts as active: nothing of theirs exists to refuse.
-        return ReadResult(id_, {**props, "active": True if found is None else found})
+        return dynamic.ReadResult(id_, {**props, "active": True if found is None else found})
 
 
-class MlflowAccount(Resource):
+class AdminApiResource(dynamic.Resource):
+    """A dynamic resource kept through the plugin's admin API as the stack's own admin: the
+    API's address and credentials (AdminApi) among its inputs, its client secret kept secret in
+    the state."""
+
+    def __init__(
+        self,
+        provider: dynamic.ResourceProvider,
+        name: str,
+        api: AdminApi,
+        props: dict[str, Any],
+        opts: pulumi.ResourceOptions | None,
+    ) -> None:
+        super().__init__(provider, name, {**api, **props}, secret_outputs(opts, "client_secret"))
+
+
+class MlflowAccount(AdminApiResource):
     """One person's account in mlflow-oidc-auth (see the module docstring)."""
 
     active: pulumi.Output[bool]
@@ -112,11 +121,8 @@ class MlflowAccount(Resource):
         memberships: Sequence[str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        secret = pulumi.ResourceOptions(additional_secret_outputs=["client_secret"])
-        props = {**api, "username": username, "active": active, "memberships": sorted(memberships)}
-        super().__init__(
-            MlflowAccountProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret)
-        )
+        props = {"username": username, "active": active, "memberships": sorted(memberships)}
+        super().__init__(MlflowAccountProvider(), name, api, props, opts)
 
 
 class MlflowAccountsArgs(TypedDict):

@@ -20,16 +20,9 @@ from collections.abc import Sequence
 from typing import Any, TypedDict
 
 import pulumi
-from pulumi.dynamic import (
-    CreateResult,
-    DiffResult,
-    ReadResult,
-    Resource,
-    ResourceProvider,
-    UpdateResult,
-)
+from pulumi import dynamic
 
-from components.identity.mlflow_accounts import API_FIELDS, AdminApi, admin_client
+from components.identity.mlflow_accounts import API_FIELDS, AdminApi, AdminApiResource, admin_client
 from components.stack_component import Options, StackComponent
 from stackconfig import PermissionSpec
 from stackrules.mlflow_admin import (
@@ -54,39 +47,41 @@ def _where(props: dict[str, Any]) -> tuple[str, str, str]:
     return props["subject_kind"], props["subject"], props["resource"]
 
 
-class MlflowPermissionProvider(ResourceProvider):
+class MlflowPermissionProvider(dynamic.ResourceProvider):
     """Create/update/delete the plugin's pattern grant; read reports it as the plugin has it."""
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
+    def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         with admin_client(props).session() as api:
             created = create_pattern_grant(api, *_where(props), _grant(props))
-        return CreateResult(created.id, props)
+        return dynamic.CreateResult(created.id, props)
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
         replaces = [key for key in REPLACING if olds.get(key) != news[key]]
         changed = replaces + [key for key in UPDATING if olds.get(key) != news[key]]
-        return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=True)
+        return dynamic.DiffResult(
+            changes=bool(changed), replaces=replaces, delete_before_replace=True
+        )
 
-    def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+    def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
         with admin_client(news).session() as api:
             update_pattern_grant(api, *_where(news), _grant(news, id_))
-        return UpdateResult(news)
+        return dynamic.UpdateResult(news)
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         with admin_client(props).session() as api:
             delete_pattern_grant(api, *_where(props), id_)
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+    def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         with admin_client(props).session() as api:
             found = read_pattern_grant(api, *_where(props), id_)
         if found is None:
             # Deleted by hand: an empty id tells the engine the resource is gone.
-            return ReadResult("", {})
+            return dynamic.ReadResult("", {})
         actual = {"regex": found.regex, "priority": found.priority, "level": found.permission}
-        return ReadResult(id_, {**props, **actual})
+        return dynamic.ReadResult(id_, {**props, **actual})
 
 
-class MlflowPermission(Resource):
+class MlflowPermission(AdminApiResource):
     """One grant of the plugin (see the module docstring)."""
 
     level: pulumi.Output[str]
@@ -98,9 +93,7 @@ class MlflowPermission(Resource):
         entry: PermissionSpec,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        secret = pulumi.ResourceOptions(additional_secret_outputs=["client_secret"])
         inputs = {
-            **api,
             RESOURCE_MARKER: True,
             "subject_kind": entry.subject_kind,
             "subject": entry.subject,
@@ -109,9 +102,7 @@ class MlflowPermission(Resource):
             "priority": entry.priority,
             "level": entry.level,
         }
-        super().__init__(
-            MlflowPermissionProvider(), name, inputs, pulumi.ResourceOptions.merge(opts, secret)
-        )
+        super().__init__(MlflowPermissionProvider(), name, api, inputs, opts)
 
 
 class MlflowPermissionsArgs(TypedDict):

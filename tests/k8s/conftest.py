@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.k8s.cluster import install_crds, running_cluster
+from tests.k8s.kubectl import Kubectl
 from tests.k8s.rendered import (
     ACCESS_KEY_ID,
     EXTERNAL_PASSWORDS,
@@ -88,3 +91,14 @@ def crd_files() -> list[Path]:
     if len(files) < 3:
         pytest.fail(f"the Keycloak and CloudNativePG CRDs are missing from {CRDS}", pytrace=False)
     return files
+
+
+@pytest.fixture(scope="session")
+def cluster(
+    tmp_path_factory: pytest.TempPathFactory, kube_bin: Path, crd_files: list[Path]
+) -> Iterator[Kubectl]:
+    """One kwokctl cluster (tests/k8s/cluster.py) with the operators' CRDs, for the server-side
+    validation of the rendered manifests and for the real `pulumi up`."""
+    with running_cluster(kube_bin, tmp_path_factory.mktemp("cluster")) as kubeconfig:
+        install_crds(kube_bin / "kubectl", kubeconfig, crd_files)
+        yield Kubectl(kube_bin / "kubectl", kubeconfig)

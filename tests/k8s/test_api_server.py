@@ -1,30 +1,22 @@
-"""Tier 2 of the kubernetes target: a real kube-apiserver (with etcd, built from the Go module
-proxy by toolchain/kube.sh) holding the Keycloak Operator's and CloudNativePG's CRDs accepts
-every rendered manifest with `kubectl apply --dry-run=server --validate=strict`, and refuses a
-broken one, so the check can fail."""
+"""Tier 2 of the kubernetes target: a real kube-apiserver (kwokctl's cluster of binaries built
+from the Go module proxy by toolchain/kube.sh: tests/k8s/cluster.py) holding the Keycloak
+Operator's and CloudNativePG's CRDs accepts every rendered manifest with `kubectl apply
+--dry-run=server --validate=strict`, and refuses a broken one, so the check can fail."""
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.k8s.apiserver import install_crds, running_apiserver
 from tests.k8s.kubectl import Kubectl
 from tests.k8s.rendered import Rendered
 
 
 @pytest.fixture(scope="module")
-def api(
-    tmp_path_factory: pytest.TempPathFactory, kube_bin: Path, crd_files: list[Path]
-) -> Iterator[Kubectl]:
-    bin_dir = kube_bin
-    with running_apiserver(bin_dir, tmp_path_factory.mktemp("apiserver")) as kubeconfig:
-        install_crds(bin_dir / "kubectl", kubeconfig, crd_files)
-        yield Kubectl(bin_dir / "kubectl", kubeconfig)
+def api(cluster: Kubectl) -> Kubectl:
+    return cluster
 
 
 def create_namespaces(api: Kubectl, rendered: Rendered) -> None:

@@ -1,5 +1,6 @@
 """Tier 3 of the kubernetes target: a real `pulumi up` against a real API server with its
-controllers, its scheduler and a kwok node (all built from the Go module proxy). Deployments,
+controllers, its scheduler and a kwok node (kwokctl's cluster of binaries built from the Go
+module proxy: tests/k8s/cluster.py). Deployments,
 Services and custom resources are created for real and the provider's await logic sees the
 MLflow pods ready; a second `up` changes nothing; `destroy` leaves no namespace behind.
 
@@ -9,26 +10,16 @@ process, and no operator reconciles the Keycloak or CloudNativePG resources."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.k8s.apiserver import install_crds, running_cluster
+from tests.k8s.cluster import NODE
 from tests.k8s.kubectl import Kubectl
 from tests.k8s.rendered import ACCESS_KEY_ID, BASE_CONFIG, SECRET_ACCESS_KEY
 from tests.support.project import CliProject
 
 NAMESPACE = "mlflow-live"
 STACK = "k8s-live"
-
-
-@pytest.fixture(scope="module")
-def cluster(
-    tmp_path_factory: pytest.TempPathFactory, kube_bin: Path, crd_files: list[Path]
-) -> Iterator[Kubectl]:
-    with running_cluster(kube_bin, tmp_path_factory.mktemp("cluster")) as kubeconfig:
-        install_crds(kube_bin / "kubectl", kubeconfig, crd_files)
-        yield Kubectl(kube_bin / "kubectl", kubeconfig)
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +61,7 @@ def test_up_creates_the_workloads_and_waits_for_mlflow_to_be_ready(
     assert deployment["status"]["readyReplicas"] == 2
     pods = cluster.get("pods", "-n", NAMESPACE, "-l", "app.kubernetes.io/name=mlflow")["items"]
     assert len(pods) == 2
-    assert {pod["spec"]["nodeName"] for pod in pods} == {"kwok-node-0"}
+    assert {pod["spec"]["nodeName"] for pod in pods} == {NODE}
     slices = cluster.get(
         "endpointslices", "-n", NAMESPACE, "-l", "kubernetes.io/service-name=mlflow"
     )["items"]

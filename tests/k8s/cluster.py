@@ -1,0 +1,98 @@
+"""A Kubernetes cluster on 127.0.0.1 made by kwokctl, kwok's own tool, from the binaries
+toolchain/kube.sh builds at the pinned versions (`--runtime binary`, nothing downloaded): etcd,
+kube-apiserver (its certificates made by kwokctl), kube-controller-manager, kube-scheduler and
+kwok, which plays the kubelet of one fake node. Deployments get Pods that are scheduled there and
+turn Running and Ready (with a pod IP, but no container ever runs), Services get EndpointSlices,
+namespaces are deleted to the end; custom resources are stored and validated but no operator
+reconciles them.
+
+    with running_cluster(bin_dir, tmp_path) as kubeconfig:
+        install_crds(bin_dir / "kubectl", kubeconfig, [...])
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+# The one node kwokctl registers (`kwokctl scale node`): the first of its generated names.
+NODE = "node-000000"
+COMPONENTS = {
+    "etcd": "etcd",
+    "kube-apiserver": "kube-apiserver",
+    "kube-controller-manager": "kube-controller-manager",
+    "kube-scheduler": "kube-scheduler",
+    "kwok-controller": "kwok",
+}
+
+
+class ClusterError(RuntimeError):
+    """The cluster did not come up; the message holds the command and its output."""
+
+
+def _run(argv: list[str], env: dict[str, str], timeout: float) -> str:
+    try:
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as expired:
+        raise ClusterError(f"{' '.join(argv)}: no answer in {timeout:.0f} s") from expired
+    if done.returncode != 0:
+        raise ClusterError(
+            f"{' '.join(argv)} failed (exit {done.returncode}):\n"
+            f"{(done.stderr or done.stdout).strip()[-3000:]}"
+        )
+    return done.stdout
+
+
+@contextmanager
+def running_cluster(bin_dir: Path, workdir: Path, *, timeout: float = 180.0) -> Iterator[Path]:
+    """The cluster, its state and logs under workdir; yields an admin kubeconfig once its node
+    is Ready and the `default` ServiceAccount of `default` exists. Deleted on exit (its
+    processes stopped), whatever the test did."""
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    name = f"mks-{os.getpid()}"
+    # KWOK_WORKDIR: kwokctl's state (clusters/<name>/: pki, logs, etcd data) in workdir, not ~.
+    env = {**os.environ, "KWOK_WORKDIR": str(workdir), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    kwokctl = [str(bin_dir / "kwokctl"), "--name", name]
+    binaries = [f"--{flag}-binary={bin_dir / binary}" for flag, binary in COMPONENTS.items()]
+    kubectl = [str(bin_dir / "kubectl"), f"--kubeconfig={workdir / 'kubeconfig'}"]
+    try:
+        _run(
+            [
+                *kwokctl,
+                "create",
+                "cluster",
+                "--runtime=binary",
+                *binaries,
+                f"--wait={timeout:.0f}s",
+            ],
+            env,
+            timeout + 30,
+        )
+        (workdir / "kubeconfig").write_text(_run([*kwokctl, "get", "kubeconfig"], env, 30))
+        _run([*kwokctl, "scale", "node", "--replicas=1"], env, 60)
+        _run([*kubectl, "wait", "--for=condition=Ready", f"node/{NODE}", "--timeout=60s"], env, 90)
+        # The controller-manager makes it; pods of a namespace cannot be admitted before.
+        _run([*kubectl, "wait", "--for=create", "serviceaccount/default", "--timeout=60s"], env, 90)
+        yield workdir / "kubeconfig"
+    finally:
+        subprocess.run([*kwokctl, "delete", "cluster"], env=env, capture_output=True, timeout=120)
+
+
+def install_crds(
+    kubectl: Path, kubeconfig: Path, crd_files: list[Path], *, timeout: int = 60
+) -> None:
+    """Apply the CRDs (server-side: some are bigger than the client-side apply annotation
+    allows) and wait until every one is Established."""
+    files = [arg for path in crd_files for arg in ("-f", str(path))]
+    env = dict(os.environ)
+    base = [str(kubectl), f"--kubeconfig={kubeconfig}"]
+    _run([*base, "apply", "--server-side", *files], env, timeout)
+    _run(
+        [*base, "wait", "--for=condition=established", f"--timeout={timeout}s", *files],
+        env,
+        timeout + 30,
+    )

@@ -29,6 +29,16 @@ COMPONENTS = {
 }
 
 
+# kwokctl binds every component to 0.0.0.0 unless its configuration says otherwise (no flag
+# does); etcd has no authentication, so loopback only.
+KWOKCTL_CONFIGURATION = """\
+kind: KwokctlConfiguration
+apiVersion: config.kwok.x-k8s.io/v1alpha1
+options:
+  bindAddress: 127.0.0.1
+"""
+
+
 class ClusterError(RuntimeError):
     """The cluster did not come up; the message holds the command and its output."""
 
@@ -56,7 +66,9 @@ def running_cluster(bin_dir: Path, workdir: Path, *, timeout: float = 180.0) -> 
     name = f"mks-{os.getpid()}"
     # KWOK_WORKDIR: kwokctl's state (clusters/<name>/: pki, logs, etcd data) in workdir, not ~.
     env = {**os.environ, "KWOK_WORKDIR": str(workdir), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
-    kwokctl = [str(bin_dir / "kwokctl"), "--name", name]
+    configuration = workdir / "kwokctl.yaml"
+    configuration.write_text(KWOKCTL_CONFIGURATION)
+    kwokctl = [str(bin_dir / "kwokctl"), "--name", name, f"--config={configuration}"]
     binaries = [f"--{flag}-binary={bin_dir / binary}" for flag, binary in COMPONENTS.items()]
     kubectl = [str(bin_dir / "kubectl"), f"--kubeconfig={workdir / 'kubeconfig'}"]
     try:

@@ -1,0 +1,2 @@
+"""The Docker target: containers, volumes and networks on this host, and the providers of
+what runs inside them."""

@@ -18,12 +18,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from stackctl.errors import StackctlError
 from stackrules.local_state import backend_env, cache_dir
 from stackrules.mlflow_admin import AdminClient
+from stackrules.outputs import SECRET_OUTPUTS, Output
 from stackrules.versions import pin
 
 if TYPE_CHECKING:
@@ -32,13 +32,6 @@ if TYPE_CHECKING:
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # Pulumi prints this in place of a secret unless asked for --show-secrets.
 HIDDEN_SECRET = "[secret]"
-SECRET_OUTPUTS = (
-    "clientSecret",
-    "keycloakAdminPassword",
-    "automationClientSecret",
-    "stackAdminClientSecret",
-    "stackctlClientSecret",
-)
 
 
 class DatabaseStore(BaseModel):
@@ -73,36 +66,40 @@ class DataStores(BaseModel):
 class StackOutputs(BaseModel):
     """The outputs of a deployed stack that stackctl needs, typed; secrets stay SecretStr."""
 
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore"
-    )
+    model_config = ConfigDict(populate_by_name=True, frozen=True, extra="ignore")
 
-    mlflow_url: str
-    keycloak_url: str
-    issuer: str
-    realm: str
-    client_id: str
-    client_secret: SecretStr
-    keycloak_admin_username: str
-    keycloak_admin_password: SecretStr
-    automation_client_id: str | None = None
-    automation_client_secret: SecretStr | None = None
+    mlflow_url: str = Field(validation_alias=Output.MLFLOW_URL)
+    keycloak_url: str = Field(validation_alias=Output.KEYCLOAK_URL)
+    issuer: str = Field(validation_alias=Output.ISSUER)
+    realm: str = Field(validation_alias=Output.REALM)
+    client_id: str = Field(validation_alias=Output.CLIENT_ID)
+    client_secret: SecretStr = Field(validation_alias=Output.CLIENT_SECRET)
+    keycloak_admin_username: str = Field(validation_alias=Output.KEYCLOAK_ADMIN_USERNAME)
+    keycloak_admin_password: SecretStr = Field(validation_alias=Output.KEYCLOAK_ADMIN_PASSWORD)
+    automation_client_id: str | None = Field(None, validation_alias=Output.AUTOMATION_CLIENT_ID)
+    automation_client_secret: SecretStr | None = Field(
+        None, validation_alias=Output.AUTOMATION_CLIENT_SECRET
+    )
     # The edge proxy's loopback listeners (TLS on) or the services themselves; the stack's CA
     # (tls: internal). Absent from stacks deployed earlier.
-    keycloak_admin_url: str | None = None
-    mlflow_admin_url: str | None = None
-    root_ca_certificate: str | None = None
+    keycloak_admin_url: str | None = Field(None, validation_alias=Output.KEYCLOAK_ADMIN_URL)
+    mlflow_admin_url: str | None = Field(None, validation_alias=Output.MLFLOW_ADMIN_URL)
+    root_ca_certificate: str | None = Field(None, validation_alias=Output.ROOT_CA_CERTIFICATE)
     # stackctl's realm-scoped account; absent from stacks deployed earlier (then stackctl signs
     # in as the master realm's bootstrap admin, as it used to).
-    stackctl_client_id: str | None = None
-    stackctl_client_secret: SecretStr | None = None
+    stackctl_client_id: str | None = Field(None, validation_alias=Output.STACKCTL_CLIENT_ID)
+    stackctl_client_secret: SecretStr | None = Field(
+        None, validation_alias=Output.STACKCTL_CLIENT_SECRET
+    )
     # The stack's own MLflow administrator (offboarding); absent from stacks deployed earlier.
-    stack_admin_client_id: str | None = None
+    stack_admin_client_id: str | None = Field(None, validation_alias=Output.STACK_ADMIN_CLIENT_ID)
     # The groups that admit to MLflow (admin, user, teams); absent from stacks deployed earlier.
-    mlflow_groups: list[str] | None = None
-    stack_admin_client_secret: SecretStr | None = None
+    mlflow_groups: list[str] | None = Field(None, validation_alias=Output.MLFLOW_GROUPS)
+    stack_admin_client_secret: SecretStr | None = Field(
+        None, validation_alias=Output.STACK_ADMIN_CLIENT_SECRET
+    )
     # What backup and restore copy; absent from stacks deployed earlier.
-    data_stores: DataStores | None = None
+    data_stores: DataStores | None = Field(None, validation_alias=Output.DATA_STORES)
 
     @property
     def keycloak_admin(self) -> str:
@@ -137,7 +134,7 @@ class StackOutputs(BaseModel):
 
 def parse_outputs(values: Mapping[str, Any], source: str, fix: str) -> StackOutputs:
     """Validate raw outputs; name every missing or unusable one and say how to fix it."""
-    hidden = [name for name in SECRET_OUTPUTS if values.get(name) == HIDDEN_SECRET]
+    hidden = sorted(name for name in SECRET_OUTPUTS if values.get(name) == HIDDEN_SECRET)
     if hidden:
         raise StackctlError(
             f"{source} shows {', '.join(hidden)} as {HIDDEN_SECRET!r}; "

@@ -21,6 +21,7 @@ from components.identity.sso_realm import SsoRealm
 from components.keycloak_app import KeycloakAccess
 from components.mlflow_app import OidcSettings
 from stackconfig import StackConfig
+from stackrules.outputs import Output
 
 
 @dataclass(frozen=True)
@@ -215,14 +216,14 @@ def export_services(
     admin_password: pulumi.Output[str],
 ) -> None:
     """The outputs of every stack: where to sign in, MLflow's client, Keycloak's admin."""
-    pulumi.export("mlflowUrl", cfg.urls.mlflow)
-    pulumi.export("keycloakUrl", cfg.urls.keycloak)
-    pulumi.export("issuer", cfg.urls.issuer)
-    pulumi.export("realm", cfg.realm)
-    pulumi.export("clientId", cfg.client_id)
-    pulumi.export("clientSecret", client_secret)
-    pulumi.export("keycloakAdminUsername", admin_username)
-    pulumi.export("keycloakAdminPassword", admin_password)
+    pulumi.export(Output.MLFLOW_URL, cfg.urls.mlflow)
+    pulumi.export(Output.KEYCLOAK_URL, cfg.urls.keycloak)
+    pulumi.export(Output.ISSUER, cfg.urls.issuer)
+    pulumi.export(Output.REALM, cfg.realm)
+    pulumi.export(Output.CLIENT_ID, cfg.client_id)
+    pulumi.export(Output.CLIENT_SECRET, client_secret)
+    pulumi.export(Output.KEYCLOAK_ADMIN_USERNAME, admin_username)
+    pulumi.export(Output.KEYCLOAK_ADMIN_PASSWORD, admin_password)
 
 
 def export_identity(cfg: StackConfig, identity: Identity, access: KeycloakAccess) -> None:
@@ -231,15 +232,15 @@ def export_identity(cfg: StackConfig, identity: Identity, access: KeycloakAccess
     export_services(
         cfg, identity.client.client_secret, access.admin_username, access.admin_password
     )
-    pulumi.export("keycloakAdminConsoleUrl", cfg.urls.admin_console)
-    pulumi.export("userInitialPasswords", identity.users.initial_passwords)
+    pulumi.export(Output.KEYCLOAK_ADMIN_CONSOLE_URL, cfg.urls.admin_console)
+    pulumi.export(Output.USER_INITIAL_PASSWORDS, identity.users.initial_passwords)
     if identity.automation:
-        pulumi.export("automationClientId", identity.automation.client_id)
-        pulumi.export("automationClientSecret", identity.automation.client_secret)
-    pulumi.export("stackAdminClientId", identity.stack_admin.client_id)
-    pulumi.export("stackAdminClientSecret", identity.stack_admin.client_secret)
-    pulumi.export("keycloakAdminUrl", cfg.urls.keycloak_from_host)
-    pulumi.export("mlflowAdminUrl", cfg.urls.mlflow_from_host)
-    pulumi.export("stackctlClientId", identity.operator.client.client_id)
-    pulumi.export("stackctlClientSecret", identity.operator.client_secret)
-    pulumi.export("mlflowGroups", [cfg.admin_group, *cfg.sign_in_groups])
+        pulumi.export(Output.AUTOMATION_CLIENT_ID, identity.automation.client_id)
+        pulumi.export(Output.AUTOMATION_CLIENT_SECRET, identity.automation.client_secret)
+    pulumi.export(Output.STACK_ADMIN_CLIENT_ID, identity.stack_admin.client_id)
+    pulumi.export(Output.STACK_ADMIN_CLIENT_SECRET, identity.stack_admin.client_secret)
+    pulumi.export(Output.KEYCLOAK_ADMIN_URL, cfg.urls.keycloak_from_host)
+    pulumi.export(Output.MLFLOW_ADMIN_URL, cfg.urls.mlflow_from_host)
+    pulumi.export(Output.STACKCTL_CLIENT_ID, identity.operator.client.client_id)
+    pulumi.export(Output.STACKCTL_CLIENT_SECRET, identity.operator.client_secret)
+    pulumi.export(Output.MLFLOW_GROUPS, [cfg.admin_group, *cfg.sign_in_groups])

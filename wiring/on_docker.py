@@ -19,6 +19,7 @@ from components.mlflow_app import HTTP_PORT as MLFLOW_HTTP_PORT
 from stackconfig import StackConfig
 from stackrules.addresses import all_but_gateway
 from stackrules.names import resource_prefix
+from stackrules.outputs import Output
 from wiring.identity import (
     declare_identity,
     declare_mlflow_access,
@@ -213,13 +214,13 @@ def deploy(cfg: StackConfig) -> None:
     declare_mlflow_access(cfg, identity, [mlflow, *([proxy] if proxy else [])])
 
     export_identity(cfg, identity, access)
-    pulumi.export("mlflowDbPort", cfg.mlflow_db_port)
-    pulumi.export("keycloakDbPort", cfg.keycloak_db_port)
+    pulumi.export(Output.MLFLOW_DB_PORT, cfg.mlflow_db_port)
+    pulumi.export(Output.KEYCLOAK_DB_PORT, cfg.keycloak_db_port)
     if proxy and proxy.root_ca_certificate:
-        pulumi.export("rootCaCertificate", proxy.root_ca_certificate)
+        pulumi.export(Output.ROOT_CA_CERTIFICATE, proxy.root_ca_certificate)
     # What `stackctl backup` copies and `stackctl restore` puts back (no secret in it).
     pulumi.export(
-        "dataStores",
+        Output.DATA_STORES,
         {
             "databases": [
                 tracking_db.store("tracking"),

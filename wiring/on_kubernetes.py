@@ -15,6 +15,7 @@ from components.kubernetes.postgres_cluster import PostgresCluster, basic_auth_s
 from components.kubernetes.public_ingress import PublicIngress
 from components.mlflow_app import HTTP_PORT as MLFLOW_HTTP_PORT
 from stackconfig import KubernetesSpec, StackConfig
+from stackrules.outputs import Output
 from stackrules.versions import pin
 from wiring.identity import (
     declare_identity,
@@ -172,9 +173,9 @@ def deploy(cfg: StackConfig) -> None:
         in_namespace,
     )
 
-    pulumi.export("kubernetesNamespace", spec.namespace)
+    pulumi.export(Output.KUBERNETES_NAMESPACE, spec.namespace)
     if spec.render_dir:
-        pulumi.export("renderedManifests", spec.render_dir)
+        pulumi.export(Output.RENDERED_MANIFESTS, spec.render_dir)
     if keycloak_cluster.access:
         identity = declare_identity(cfg, keycloak_cluster.access, client_secret)
         declare_mlflow_access(cfg, identity, [mlflow, ingress])

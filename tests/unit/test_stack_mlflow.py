@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pulumi
 
+from stackctl.outputs import StackOutputs
+from stackrules.outputs import SECRET_OUTPUTS, Output
 from tests.support.harness import DeclaredStack, resolve, run_program
 from tests.unit.declared import (
     CONTAINER,
@@ -103,3 +105,18 @@ def test_the_log_level_reaches_mlflow_on_both_targets(stack: DeclaredStack) -> N
     assert envs_of(run_program(debug), "mlflow")["MLFLOW_LOGGING_LEVEL"] == "DEBUG"
     assert on_kubernetes(run_program(KUBERNETES))["MLFLOW_LOGGING_LEVEL"] == "INFO"
     assert on_kubernetes(run_program({**KUBERNETES, **debug}))["MLFLOW_LOGGING_LEVEL"] == "DEBUG"
+
+
+def test_the_outputs_follow_their_contract(stack: DeclaredStack) -> None:
+    """What the stack exports and stackctl reads are names of stackrules.outputs, and what the
+    stack keeps secret is what the contract calls secret (automation's secret: its client is
+    not in the default stack)."""
+    with_automation = run_program({"automationClientId": "ci"})
+    exported = set(with_automation.exports)
+    assert exported <= set(Output)
+    values = {
+        name: resolve(pulumi.Output.from_input(v)) for name, v in with_automation.exports.items()
+    }
+    assert {name for name, (_, secret) in values.items() if secret} == SECRET_OUTPUTS
+    read = {str(field.validation_alias) for field in StackOutputs.model_fields.values()}
+    assert read <= exported | {Output.ROOT_CA_CERTIFICATE}  # the CA: with tls internal only

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BeforeValidator, Field
@@ -135,5 +134,4 @@ def within(low: int, high: int) -> AfterValidator:
 def unset_if_empty() -> BeforeValidator:
     """An optional key set to "" (how `pulumi config set KEY ""` and Pulumi.yaml's empty
     default arrive) is unset."""
-    check: Callable[[Any], Any] = _empty_is_unset
-    return BeforeValidator(check)
+    return BeforeValidator(_empty_is_unset)

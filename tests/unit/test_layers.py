@@ -33,15 +33,20 @@ MAY_IMPORT = {
 NO_PULUMI = ("stackrules",)
 
 
-def imported_roots(path: Path) -> set[str]:
-    """The top-level package of every module `path` imports (relative imports are its own)."""
-    roots: set[str] = set()
+def imported_modules(path: Path) -> set[str]:
+    """The absolute name of every module `path` imports (relative imports are its own)."""
+    found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
-            roots.update(alias.name.split(".")[0] for alias in node.names)
+            found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            roots.add(node.module.split(".")[0])
-    return roots
+            found.add(node.module)
+    return found
+
+
+def imported_roots(path: Path) -> set[str]:
+    """The top-level package of every module `path` imports."""
+    return {name.split(".")[0] for name in imported_modules(path)}
 
 
 def modules(layer: str) -> list[Path]:
@@ -78,19 +83,8 @@ COMPONENT_GROUPS = ("identity", "docker", "kubernetes")
 
 def imported_component_groups(path: Path) -> set[str]:
     """The `components.<group>` packages every import of `path` names."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-        names = []
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module]
-        found.update(
-            name.split(".")[1]
-            for name in names
-            if name.startswith("components.") and name.split(".")[1] in COMPONENT_GROUPS
-        )
-    return found
+    parts = [name.split(".") for name in imported_modules(path)]
+    return {p[1] for p in parts if p[0] == "components" and len(p) > 1 and p[1] in COMPONENT_GROUPS}
 
 
 def test_the_component_groups_import_only_what_they_share() -> None:
@@ -108,15 +102,7 @@ TEST_TIERS = ("tests/unit", "tests/cli", "tests/e2e", "tests/k8s", "policy/tests
 
 def imported_test_packages(path: Path) -> set[str]:
     """The `tests.<package>` every import of `path` names (tests.support, tests.e2e, ...)."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-        names = []
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module]
-        found.update(".".join(n.split(".")[:2]) for n in names if n.startswith("tests."))
-    return found
+    return {".".join(n.split(".")[:2]) for n in imported_modules(path) if n.startswith("tests.")}
 
 
 @pytest.mark.parametrize("tier", TEST_TIERS)

@@ -85,7 +85,8 @@ step "kubernetes toolchain: building in the background if not cached (log: $kube
 nice -n 10 bash toolchain/kube.sh >"$kube_log.out" 2>"$kube_log" &
 kube_pid=$!
 # A failing suite ends the run: the build goes with it (it resumes from Go's caches next time).
-trap 'kill "$kube_pid" 2>/dev/null || true; print_tier_times' EXIT
+e2e_own_pid=""
+trap 'kill "$kube_pid" 2>/dev/null || true; [ -z "$e2e_own_pid" ] || pkill -P "$e2e_own_pid" || true; print_tier_times' EXIT
 wait_kube_toolchain() {
   wait "$kube_pid" || { tail -n 40 "$kube_log" >&2; die "toolchain/kube.sh failed (log: $kube_log)"; }
   step "kubernetes toolchain: $(grep -c 'already built' "$kube_log") cached, log $kube_log"
@@ -102,8 +103,34 @@ workers=()
 tier "real pulumi CLI: bad configs refused, the policy pack on real previews ($cli_workers workers)" \
   "$PY/python" -m pytest tests/cli -q -p no:cacheprovider -rA "${workers[@]}" "${DURATIONS[@]}"
 
-tier "end-to-end suite on the real engine" \
-  "$PY/python" -m pytest tests/e2e -p no:cacheprovider -rA "${DURATIONS[@]}"
+# The e2e suite's two lanes (tests/e2e/lanes.py: the shared stack's files, and files with a
+# stack of their own) run side by side, since a stack test mostly waits on its containers; the
+# faults and destroy tests wait for the other lane to end. MKS_E2E_LANES=1 runs them in turn.
+e2e_lanes="${MKS_E2E_LANES:-2}"
+case "$e2e_lanes" in 1|2) ;; *) die "MKS_E2E_LANES must be 1 or 2, not '$e2e_lanes'" ;; esac
+e2e_pytest=("$PY/python" -m pytest tests/e2e -p no:cacheprovider -rA "${DURATIONS[@]}")
+e2e() {
+  [ "$e2e_lanes" = 2 ] || { "${e2e_pytest[@]}"; return; }
+  local own_log="$REPO_ROOT/artifacts/e2e-lane-own.log" done_file started=$SECONDS
+  local rc_shared=0 rc_own shared_took
+  done_file="$(mktemp -u "${TMPDIR:-/tmp}/mks-e2e-own-lane.XXXXXX")"
+  mkdir -p "$REPO_ROOT/artifacts"
+  ( rc=0; "${e2e_pytest[@]}" --lane own >"$own_log" 2>&1 || rc=$?
+    echo "$rc" >"$done_file.rc" && mv "$done_file.rc" "$done_file"
+    echo "$((SECONDS - started))" >"$done_file.took" ) &
+  e2e_own_pid=$!
+  step "e2e lane 'own' runs in the background (its output follows the 'shared' lane's; live: $own_log)"
+  MKS_E2E_OTHER_LANE_DONE="$done_file" "${e2e_pytest[@]}" --lane shared || rc_shared=$?
+  shared_took=$((SECONDS - started))
+  wait "$e2e_own_pid" || true
+  rc_own="$(cat "$done_file" 2>/dev/null || echo 1)"
+  step "e2e lane 'own': its output"
+  cat "$own_log"
+  step "e2e lanes: 'shared' ${shared_took}s (exit $rc_shared), 'own' $(cat "$done_file.took" 2>/dev/null || echo '?')s (exit $rc_own)"
+  rm -f "$done_file" "$done_file.took"
+  [ "$rc_shared" = 0 ] && [ "$rc_own" = 0 ]
+}
+tier "end-to-end suite on the real engine ($e2e_lanes lanes)" e2e
 
 tier "kubernetes toolchain: waiting for the background build" wait_kube_toolchain
 tier "kubernetes target: manifests rendered by a real pulumi up, checked by a real API server" \

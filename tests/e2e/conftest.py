@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import subprocess
+import time
+from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from stackrules.versions import pinned_versions
+from tests.e2e.lanes import LANES, lane_of, runs_last, wait_for_other_lane
 from tests.support.deployment import (
     Deployment,
     container_logs,
@@ -33,6 +36,42 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "e2e"
 MEASUREMENTS: dict[str, float] = {}
+# Wall time per test file (its stack's up and destroy included), for the run's summary.
+FILE_SECONDS: dict[str, float] = defaultdict(float)
+WAITED: dict[str, float] = {}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--lane",
+        choices=sorted(LANES),
+        help="run one lane of tests/e2e/lanes.py (scripts/test.sh runs both side by side)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    lane = config.getoption("--lane")
+    chosen: list[pytest.Item] = []
+    deselected: list[pytest.Item] = []
+    for item in items:
+        (chosen if lane in (None, lane_of(item.path.name)) else deselected).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+    # The quiet files last, each file's tests kept in their order.
+    items[:] = sorted(chosen, key=lambda item: runs_last(item.path.name))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if runs_last(item.path.name) and "other lane" not in WAITED:
+        WAITED["other lane"] = wait_for_other_lane(log)
+        FILE_SECONDS[item.path.name] -= WAITED["other lane"]  # counted apart
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    started = time.monotonic()
+    yield
+    FILE_SECONDS[item.path.name] += time.monotonic() - started
 
 
 def _require_toolchain() -> None:
@@ -56,9 +95,14 @@ def _require_toolchain() -> None:
         pytest.fail("end-to-end prerequisites missing: " + "; ".join(problems), pytrace=False)
 
 
-@pytest.fixture(scope="session")
-def docker_before() -> dict[str, set[str]]:
+@pytest.fixture(scope="session", autouse=True)
+def prerequisites() -> None:
+    """Checked by each lane before its first test."""
     _require_toolchain()
+
+
+@pytest.fixture(scope="session")
+def docker_before(prerequisites: None) -> dict[str, set[str]]:
     remove_leftovers(log)
     return docker_inventory()
 
@@ -115,6 +159,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[Any]:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if FILE_SECONDS:
+        terminalreporter.section("wall time per test file (setup, tests, teardown)")
+        for name, seconds in sorted(FILE_SECONDS.items(), key=lambda row: -row[1]):
+            terminalreporter.write_line(f"{seconds:7.1f} s  {name}")
+        if WAITED.get("other lane"):
+            waited = WAITED["other lane"]
+            terminalreporter.write_line(f"{waited:7.1f} s  waiting for the other lane to end")
     if MEASUREMENTS:
         terminalreporter.section("measured")
         for name, value in MEASUREMENTS.items():

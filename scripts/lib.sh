@@ -13,26 +13,45 @@ set -a; source "$REPO_ROOT/versions.env"; set +a
 step() { printf '==> %s%s\n' "${MKS_SCRIPT:+$MKS_SCRIPT: }" "$*" >&2; }
 die() { printf 'error: %s%s\n' "${MKS_SCRIPT:+$MKS_SCRIPT: }" "$*" >&2; exit 1; }
 
-# The project's virtualenv (.venv, as Pulumi.yaml names it), reinstalled only when a
-# requirements file changes; pip's own cache lives outside the repo. Installed from the hashed
-# lock (scripts/lock.sh), so every file pip gets is the one reviewed.
+# uv, which installs a hashed lock in seconds where pip takes most of a minute: itself installed
+# once by pip from images/mlflow/installer.lock (hash-checked, the version the MLflow image
+# uses), into the cache outside the repo. Its package cache is uv's own (~/.cache/uv).
+ensure_uv() {
+  local version tools
+  version="$(grep -o '^uv==[^ ]*' "$REPO_ROOT/images/mlflow/installer.lock" | cut -d= -f3)"
+  tools="$MKS_CACHE/uv-$version"
+  UV="$tools/bin/uv"
+  [ -x "$UV" ] && return 0
+  step "uv: installing it from images/mlflow/installer.lock into $tools"
+  rm -rf "$tools"
+  python3 -m venv "$tools" || { rm -rf "$tools"; die "python3 -m venv failed: install python3-venv"; }
+  "$tools/bin/pip" install --quiet --disable-pip-version-check --require-hashes \
+    -r "$REPO_ROOT/images/mlflow/installer.lock" \
+    || { rm -rf "$tools"; die "pip install -r images/mlflow/installer.lock failed (see above)"; }
+}
+
+# A virtualenv with a hashed lock and the project itself (editable, no dependencies), made by
+# uv: --require-hashes, so every file installed is the one reviewed (scripts/lock.sh).
+install_locked() { # venv lock what
+  local venv=$1 lock=$2 what=$3
+  rm -rf "$venv"
+  python3 -m venv "$venv" || { rm -rf "$venv"; die "python3 -m venv failed: install python3-venv"; }
+  "$UV" pip install --quiet --python "$venv/bin/python" --require-hashes -r "$lock" \
+    || { rm -rf "$venv"; die "installing $lock into $what failed (see above; scripts/lock.sh rewrites it)"; }
+  # The project itself: the `stackctl` command, and the shared rules (stackrules/).
+  "$UV" pip install --quiet --python "$venv/bin/python" --no-deps -e "$REPO_ROOT" \
+    || { rm -rf "$venv"; die "installing the project into $what failed (see above)"; }
+}
+
+# The project's virtualenv (.venv, as Pulumi.yaml names it), remade only when a requirements
+# file changes.
 ensure_venv() {
-  local venv="$REPO_ROOT/.venv" stamp hash
-  hash="$(cat "$REPO_ROOT"/requirements* "$REPO_ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
-  stamp="$venv/.requirements-$hash"
+  local venv="$REPO_ROOT/.venv" stamp
+  stamp="$venv/.requirements-$(cat "$REPO_ROOT"/requirements* "$REPO_ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
   if [ -f "$stamp" ]; then return 0; fi
-  step "python venv: installing pinned requirements into .venv"
-  if [ ! -x "$venv/bin/pip" ]; then
-    rm -rf "$venv"
-    python3 -m venv "$venv" || { rm -rf "$venv"; die "python3 -m venv failed: install python3-venv"; }
-  fi
-  "$venv/bin/pip" install --quiet --disable-pip-version-check --require-hashes \
-    -r "$REPO_ROOT/requirements-dev.lock" \
-    || die "pip install -r requirements-dev.lock failed (see above; scripts/lock.sh rewrites it)"
-  # The project itself, for the `stackctl` command (dependencies are pinned above).
-  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps -e "$REPO_ROOT" \
-    || die "pip install -e . failed (see above)"
-  rm -f "$venv"/.requirements-* && touch "$stamp"
+  ensure_uv
+  step "python venv: installing requirements-dev.lock into .venv"
+  install_locked "$venv" "$REPO_ROOT/requirements-dev.lock" .venv && touch "$stamp"
 }
 
 # The policy pack's own virtualenv (policy/venv, as PulumiPolicy.yaml names it): without it the
@@ -41,16 +60,9 @@ ensure_policy_venv() {
   local venv="$REPO_ROOT/policy/venv" stamp
   stamp="$venv/.requirements-$(cat "$REPO_ROOT"/policy/requirements* "$REPO_ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
   if [ -f "$stamp" ]; then return 0; fi
+  ensure_uv
   step "policy pack: installing policy/requirements.lock into policy/venv"
-  rm -rf "$venv"
-  python3 -m venv "$venv" || { rm -rf "$venv"; die "python3 -m venv failed: install python3-venv"; }
-  "$venv/bin/pip" install --quiet --disable-pip-version-check --require-hashes \
-    -r "$REPO_ROOT/policy/requirements.lock" \
-    || { rm -rf "$venv"; die "pip install -r policy/requirements.lock failed (see above)"; }
-  # The shared rules (stackrules/), without the stack's own dependencies.
-  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps -e "$REPO_ROOT" \
-    || { rm -rf "$venv"; die "pip install -e . into policy/venv failed (see above)"; }
-  touch "$stamp"
+  install_locked "$venv" "$REPO_ROOT/policy/requirements.lock" policy/venv && touch "$stamp"
 }
 
 # The Pulumi environment of every script: the CLI and plugins (toolchain/pulumi.sh), a local

@@ -42,11 +42,21 @@ pulumi stack output --stack "$stack"
   die "the stack is up, but offboarding (stackctl users reconcile) failed (see above); run it again once fixed"
 teardown="scripts/pulumi.sh destroy --yes --stack $stack"
 if [ "$(pulumi config get protectData --stack "$stack" 2>/dev/null || echo true)" != false ]; then
-  teardown="the data is protected: README, \"Destroying a protected stack\""
+  teardown="the data is protected: docs/operations.md, \"Destroying a protected stack\""
 fi
+# Where to go and who to sign in as: the first person the config declares.
+mlflow_url="$(pulumi stack output mlflowUrl --stack "$stack")"
+first="$(pulumi config get users --stack "$stack" 2>/dev/null \
+  | "$REPO_ROOT/.venv/bin/python" -c 'import json, sys; print(json.load(sys.stdin)[0]["username"])' 2>/dev/null || true)"
+signin="The one-time passwords of the people the config declares:"
+[ -z "$first" ] || signin="Sign in as $first with the one-time password from:"
 cat >&2 <<MSG
 
-Signed-in users' one-time passwords:  scripts/pulumi.sh stack output userInitialPasswords --show-secrets --stack $stack
-Keycloak admin password:               scripts/pulumi.sh stack output keycloakAdminPassword --show-secrets --stack $stack
-Tear down:                             $teardown
+Ready: open $mlflow_url (MLflow sends you to Keycloak to sign in).
+$signin
+  scripts/pulumi.sh stack output userInitialPasswords --show-secrets --stack $stack
+Keycloak then asks for a new password; members of requireOtpFor's groups (mlflow-admin by
+default) also set up an authenticator app (TOTP) at that first sign-in.
+Keycloak admin password:  scripts/pulumi.sh stack output keycloakAdminPassword --show-secrets --stack $stack
+Tear down:                $teardown
 MSG

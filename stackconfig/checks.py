@@ -277,7 +277,7 @@ def _kubernetes_errors(spec: KubernetesSpec | None, mlflow_image: str | None) ->
     if spec is None:
         return [
             "kubernetes: required with target = 'kubernetes'. Fix: pulumi config set --path "
-            "kubernetes.namespace mlflow (and the keys the README's Kubernetes section lists)"
+            "kubernetes.namespace mlflow (and the keys docs/kubernetes.md lists)"
         ]
     errors: list[str] = []
     if not mlflow_image:

@@ -1,4 +1,5 @@
-"""The `config:` block of Pulumi.yaml and the README's configuration table, generated from the
+"""The `config:` block of Pulumi.yaml and the configuration reference's table (docs/configuration.md),
+generated from the
 one config model (StackConfig): its fields' names, types, defaults and descriptions.
 
     .venv/bin/python -m stackconfig.docs          # rewrite both files
@@ -23,7 +24,7 @@ from stackconfig.stack import StackConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 PULUMI_YAML = ROOT / "Pulumi.yaml"
-README = ROOT / "README.md"
+REFERENCE = ROOT / "docs" / "configuration.md"
 CONFIG_HEADER = """\
 # The schema of this project's config, generated from stackconfig.StackConfig by
 # `python -m stackconfig.docs` (do not edit by hand). Every key has a default: Pulumi
@@ -107,7 +108,7 @@ def render_table() -> str:
     return "\n".join([TABLE_START, *rows, TABLE_END])
 
 
-def render_readme(current: str) -> str:
+def render_reference(current: str) -> str:
     before, rest = current.split(TABLE_START, 1)
     _, after = rest.split(TABLE_END, 1)
     return before + render_table() + after
@@ -116,7 +117,7 @@ def render_readme(current: str) -> str:
 def main(argv: list[str]) -> int:
     targets = {
         PULUMI_YAML: render_pulumi_yaml(PULUMI_YAML.read_text()),
-        README: render_readme(README.read_text()),
+        REFERENCE: render_reference(REFERENCE.read_text()),
     }
     stale = [path for path, text in targets.items() if path.read_text() != text]
     if "--check" in argv:

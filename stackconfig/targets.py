@@ -195,4 +195,4 @@ class TargetConfig(ConfigModel):
     """With target kubernetes: {namespace, kubeconfig, context, renderDir, profile,
     postgresInstances, storageSize, storageClass, externalDatabases, keycloakInstances,
     keycloakImage, mlflowReplicas, redisUrl, ingressClass, ingressCertificate, certManagerIssuer,
-    trustedProxies, artifacts, configureRealm, keycloakAdminUrl} (README: Kubernetes)."""
+    trustedProxies, artifacts, configureRealm, keycloakAdminUrl} (docs/kubernetes.md)."""

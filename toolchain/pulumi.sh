@@ -47,7 +47,7 @@ write_env() { # bin_dir offline
 
 if [ -z "${MKS_PULUMI_MIRROR:-}" ]; then
   command -v pulumi >/dev/null 2>&1 \
-    || die "no pulumi on PATH. Fix: install the Pulumi CLI >= $PULUMI_VERSION, or set MKS_PULUMI_MIRROR=DIR to a directory of Pulumi release archives (README: Air-gapped machines)"
+    || die "no pulumi on PATH. Fix: install the Pulumi CLI >= $PULUMI_VERSION, or set MKS_PULUMI_MIRROR=DIR to a directory of Pulumi release archives (docs/development.md: Air-gapped machines)"
   have="$(pulumi version 2>/dev/null | sed 's/^v//')"
   version_at_least "$have" "$PULUMI_VERSION" \
     || die "pulumi $have on PATH is older than $PULUMI_VERSION. Fix: upgrade the Pulumi CLI, or set MKS_PULUMI_MIRROR=DIR"

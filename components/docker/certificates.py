@@ -2,7 +2,7 @@
 
 Both are Pulumi dynamic resources whose keys live in the stack's state as secrets, so they
 survive the proxy being recreated and appear as outputs at once: the CA's certificate is the
-stack output `rootCaCertificate`, which people add to their trust store (README, *HTTPS*).
+stack output `rootCaCertificate`, which people add to their trust store (docs/https.md).
 The CA lives 10 years; the site certificate 397 days at most (what browsers accept) and is
 re-issued by `pulumi up` when its hostnames change or when less than 30 days remain.
 

@@ -14,7 +14,7 @@ import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, Resource, ResourceProvider
 
 UPGRADE_PATH = (
-    "the README's 'Upgrading Postgres' (stackctl backup at the old major, a new stack at the "
+    "docs/operations.md, 'Upgrading Postgres' (stackctl backup at the old major, a new stack at the "
     "new one, stackctl restore)"
 )
 

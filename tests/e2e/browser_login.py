@@ -74,7 +74,7 @@ def give_second_factor(page: Page, deployment: Deployment, username: str) -> Non
 
 @contextmanager
 def chromium_trusting(playwright: Playwright, root_pem: str, nickname: str) -> Iterator[Browser]:
-    """Chromium with `root_pem` in its NSS database (certutil), as the README tells people to
+    """Chromium with `root_pem` in its NSS database (certutil), as docs/https.md tells people to
     trust a CA: no certificate error is ignored."""
     with tempfile.TemporaryDirectory() as home:
         nssdb = Path(home) / ".pki" / "nssdb"

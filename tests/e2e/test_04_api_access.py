@@ -1,4 +1,4 @@
-"""Scripts reach MLflow's API with the stock MLflow client, as the README documents."""
+"""Scripts reach MLflow's API with the stock MLflow client, as docs/access.md documents."""
 
 from __future__ import annotations
 

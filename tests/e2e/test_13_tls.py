@@ -1,6 +1,6 @@
 """HTTPS at the edge proxy (`tls: internal`), on a stack of its own, proven from outside.
 
-The stack's CA (output rootCaCertificate) is trusted the way the README says: in the
+The stack's CA (output rootCaCertificate) is trusted the way docs/https.md says: in the
 browser's NSS database with certutil, and as a CA file for Python clients. Then: Chromium signs
 in over HTTPS with no certificate error allowed; the session cookie is Secure and HttpOnly;
 HSTS is sent; plain HTTP redirects; Keycloak's admin paths are refused on its public name;
@@ -70,7 +70,7 @@ def stack() -> Iterator[Deployment]:
 
 @pytest.fixture(scope="module")
 def trusting_browser(stack: Deployment, playwright: Playwright) -> Iterator[Browser]:
-    """Chromium with the stack's CA in its NSS database, as the README tells people to."""
+    """Chromium with the stack's CA in its NSS database, as docs/https.md tells people to."""
     ca = stack.ca_file
     assert ca is not None, "tls: internal exports rootCaCertificate"
     with chromium_trusting(playwright, ca.read_text(), "mlflow-stack-ca") as browser:

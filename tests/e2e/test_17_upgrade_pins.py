@@ -3,7 +3,7 @@ previous release's pins (PREVIOUS_* in versions.env: Keycloak, MLflow and mlflow
 data written and backed up; then the current pins and `pulumi up`, which replaces containers
 and images only, and every experiment, run, metric, artifact, permission, user, group and
 session setting is still there, and a user signed in before the upgrade stays signed in (her
-refresh token still works). Rolling back is the README's recipe: previous pins, `pulumi
+refresh token still works). Rolling back is docs/operations.md's recipe: previous pins, `pulumi
 destroy`, `pulumi up`, `stackctl restore` of the backup taken before the upgrade."""
 
 from __future__ import annotations

@@ -159,7 +159,7 @@ def run_with(
         for key, value in config.items()
     }
     os.environ["PULUMI_CONFIG"] = json.dumps(values)
-    # Set as the README says: every key holding a secret field with --secret.
+    # Set as docs/operations.md says: every key holding a secret field with --secret.
     secret_keys = [
         f"{PROJECT}:{key}" for key, value in config.items() if plaintext_secrets({key: value}, ())
     ]

@@ -3,6 +3,8 @@ engine."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pulumi
 
 from stackctl.outputs import StackOutputs
@@ -120,3 +122,13 @@ def test_the_outputs_follow_their_contract(stack: DeclaredStack) -> None:
     assert {name for name, (_, secret) in values.items() if secret} == SECRET_OUTPUTS
     read = {str(field.validation_alias) for field in StackOutputs.model_fields.values()}
     assert read <= exported | {Output.ROOT_CA_CERTIFICATE}  # the CA: with tls internal only
+
+
+def test_every_output_is_in_the_operators_table_with_its_secrecy() -> None:
+    """docs/operations.md lists every name of the contract, each secret one marked so."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
+    table = text.split("| output | what |", 1)[1].split("\n\n", 1)[0].splitlines()
+    rows = {name: next((row for row in table if f"`{name}`" in row), "") for name in Output}
+    assert [name for name, row in rows.items() if not row] == []
+    for name in SECRET_OUTPUTS:
+        assert f"`{name}` (secret)" in rows[name], rows[name]

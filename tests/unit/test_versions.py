@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from stackconfig import StackConfig
-from stackconfig.docs import render_pulumi_yaml, render_readme, schema_type
+from stackconfig.docs import render_pulumi_yaml, render_reference, schema_type
 from stackrules.versions import pinned_versions
 from tests.support.harness import ROOT
 
@@ -103,12 +103,13 @@ def test_dev_stack_file_is_valid_config_without_secrets() -> None:
     assert "secure:" not in (ROOT / "Pulumi.dev.yaml").read_text()
 
 
-def test_pulumi_yaml_and_readme_config_docs_are_generated_from_the_model() -> None:
+def test_pulumi_yaml_and_the_configuration_reference_are_generated_from_the_model() -> None:
     assert (ROOT / "Pulumi.yaml").read_text() == render_pulumi_yaml(
         (ROOT / "Pulumi.yaml").read_text()
     ), "Pulumi.yaml's config block is stale: run .venv/bin/python -m stackconfig.docs"
-    assert (ROOT / "README.md").read_text() == render_readme((ROOT / "README.md").read_text()), (
-        "README's configuration table is stale: run .venv/bin/python -m stackconfig.docs"
+    reference = (ROOT / "docs" / "configuration.md").read_text()
+    assert reference == render_reference(reference), (
+        "docs/configuration.md's table is stale: run .venv/bin/python -m stackconfig.docs"
     )
 
 

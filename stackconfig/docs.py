@@ -1,6 +1,6 @@
-"""The `config:` block of Pulumi.yaml and the configuration reference's table (docs/configuration.md),
-generated from the
-one config model (StackConfig): its fields' names, types, defaults and descriptions.
+"""The `config:` block of Pulumi.yaml and the configuration reference's table
+(docs/configuration.md), generated from the one config model (StackConfig): its fields' names,
+types, defaults and descriptions.
 
     .venv/bin/python -m stackconfig.docs          # rewrite both files
     .venv/bin/python -m stackconfig.docs --check  # exit 1 if either is stale

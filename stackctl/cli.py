@@ -1,67 +1,101 @@
-"""The typer layer: arguments in, tables or JSON out. Keycloak work lives in stackctl.realm.
+"""The typer layer: arguments in, tables or JSON out. Keycloak work lives in stackctl.realm,
+what every command shares in stackctl.options, the `users` group in stackctl.users_cli.
 
-Exit codes: 0 done, 1 failed (the one-line error says how to fix it), 2 usage.
+Exit codes: 0 done, 1 failed (the one-line error says how to fix it), 2 usage, 3 declined at
+the confirmation (nothing changed).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import shlex
-import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Any
 
 import typer
 from keycloak import KeycloakAdmin
-from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
 from stackctl import backup as backups
-from stackctl import backup_key, offboarding, realm, state_graft, views
+from stackctl import backup_key, realm, state_graft, views
 from stackctl.automation import automation_token
 from stackctl.errors import StackctlError
 from stackctl.health import keycloak_health, mlflow_health
-from stackctl.outputs import (
-    PROJECT_DIR,
-    StackOutputs,
-    load_outputs_file,
-    load_stack_outputs,
-    pulumi_stack,
-    stack_outputs,
+from stackctl.options import (
+    Json,
+    Target,
+    Yes,
+    confirm,
+    confirmed_or_told,
+    console,
+    failures_reported,
+    on_the_realm,
+    print_json,
+    target_of,
 )
+from stackctl.outputs import PROJECT_DIR, StackOutputs, stack_outputs
+from stackctl.users_cli import users_app
 from stackrules.durations import format_duration, parse_duration
-from stackrules.mlflow_admin import AccountError, set_account_active
+from stackrules.mlflow_admin import list_pattern_grants
+from stackrules.mlflow_permissions import PATTERN_ROUTES
+from stackrules.versions import pinned_versions
 
-# Every command that changes something asks first, unless told not to.
-Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+# The root options, which kubectl-like use gives anywhere on the line.
+ROOT_OPTIONS = ("--stack", "-s", "--outputs-file", "--project-dir")
 
-if TYPE_CHECKING:
-    from pulumi import automation as auto
+
+class AnywhereGroup(TyperGroup):
+    """The root group: its options may follow the subcommand (`stackctl status --stack prod`),
+    and `-o json` / `--output json` mean `--json`."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # typer's vendored click Context
+        root: list[str] = []
+        rest: list[str] = []
+        words = iter(args)
+        for word in words:
+            name, equals, value = word.partition("=")
+            if name in ROOT_OPTIONS:
+                root += [word] if equals else [word, next(words, "")]
+            elif name in ("-o", "--output"):
+                chosen = value if equals else next(words, "")
+                if chosen not in ("json", "table"):
+                    raise typer.BadParameter(
+                        f"takes json or table, not {chosen!r}", param_hint=f"'{name}'"
+                    )
+                rest += ["--json"] if chosen == "json" else []
+            elif word == "--":
+                rest += [word, *words]
+            else:
+                rest.append(word)
+        return super().parse_args(ctx, root + rest)
+
 
 # Tracebacks with locals would print the admin password; a bug gets a plain traceback.
 app = typer.Typer(
     name="stackctl",
+    cls=AnywhereGroup,
     help="Operate a deployed MLflow + Keycloak stack: status, sessions, audit trail, tokens.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
 )
 sessions_app = typer.Typer(help="List and revoke users' Keycloak sessions.", no_args_is_help=True)
 app.add_typer(sessions_app, name="sessions")
-users_app = typer.Typer(
-    help="Lock people out in an emergency, let them in, offboard who left.", no_args_is_help=True
-)
 app.add_typer(users_app, name="users")
-
-console = Console()
+permissions_app = typer.Typer(
+    help="The MLflow grants the plugin holds, by team and person.", no_args_is_help=True
+)
+app.add_typer(permissions_app, name="permissions")
 
 Stack = Annotated[
-    str,
+    str | None,
     typer.Option(
-        "--stack", "-s", envvar="STACKCTL_STACK", help="Pulumi stack whose outputs to use."
+        "--stack",
+        "-s",
+        envvar="STACKCTL_STACK",
+        help="Pulumi stack whose outputs to use (default: the selected one, as for pulumi).",
+        show_default=False,
     ),
 ]
 OutputsFile = Annotated[
@@ -82,8 +116,18 @@ ProjectDir = Annotated[
         help="The Pulumi project (Pulumi.yaml, Pulumi.<stack>.yaml) the stack belongs to.",
     ),
 ]
-Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 Max = Annotated[int, typer.Option("--max", min=1, max=1000, help="Newest N at most.")]
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        pins = pinned_versions()
+        typer.echo(
+            f"stackctl {metadata.version('mlflow-keycloak-stack')} (Keycloak "
+            f"{pins['KEYCLOAK_VERSION']}, MLflow {pins['MLFLOW_VERSION']}, mlflow-oidc-auth "
+            f"{pins['MLFLOW_OIDC_AUTH_VERSION']})"
+        )
+        raise typer.Exit()
 
 
 def _seconds(text: str | None) -> int | None:
@@ -106,69 +150,26 @@ Since = Annotated[
 ]
 
 
-@contextmanager
-def failures_reported() -> Iterator[None]:
-    """A StackctlError becomes its one line on stderr and exit code 1."""
-    try:
-        yield
-    except (StackctlError, AccountError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from None
-
-
-@dataclass(frozen=True)
-class Target:
-    """The stack every command works on: the root options, given before the command."""
-
-    stack: str
-    outputs_file: Path | None
-    project_dir: Path
-
-    def outputs(self) -> StackOutputs:
-        if self.outputs_file is not None:
-            return load_outputs_file(self.outputs_file, self.stack)
-        return load_stack_outputs(self.stack, project_dir=self.project_dir)
-
-    def pulumi_stack(self, command: str) -> AbstractContextManager[auto.Stack]:
-        """The stack itself, for commands that read or write its state."""
-        if self.outputs_file is not None:
-            raise StackctlError(
-                f"{command} works on the stack's Pulumi state, which --outputs-file does not "
-                "give; run it where `pulumi` reaches the stack"
-            )
-        return pulumi_stack(self.stack, project_dir=self.project_dir)
-
-
 @app.callback()
 def target(
     ctx: typer.Context,
-    stack: Stack = "dev",
+    stack: Stack = None,
     outputs_file: OutputsFile = None,
     project_dir: ProjectDir = PROJECT_DIR,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """Operate a deployed MLflow + Keycloak stack: status, sessions, audit trail, tokens,
-    backups."""
+    backups.
+
+    Examples: stackctl status; stackctl sessions list --user alan; stackctl events --since 1h
+    -o json; stackctl --stack prod users reconcile --yes. Exit codes: 0 done, 1 failed, 2 usage,
+    3 declined."""
     ctx.obj = Target(stack, outputs_file, project_dir)
-
-
-def _target(ctx: typer.Context) -> Target:
-    found = ctx.find_object(Target)
-    assert found is not None, "the root callback sets the target"
-    return found
-
-
-@contextmanager
-def on_the_realm(ctx: typer.Context) -> Iterator[tuple[StackOutputs, KeycloakAdmin]]:
-    """The stack's outputs and an admin client of its realm; the one error path: whatever
-    goes wrong (outputs, Keycloak) is one line on stderr and exit code 1."""
-    with failures_reported():
-        outputs = _target(ctx).outputs()
-        with realm.keycloak_errors(outputs):
-            yield outputs, realm.connect(outputs)
-
-
-def _print_json(value: object) -> None:
-    typer.echo(views.to_json(value))
 
 
 # -- status ---------------------------------------------------------------------------------
@@ -176,9 +177,11 @@ def _print_json(value: object) -> None:
 
 @app.command()
 def status(ctx: typer.Context, as_json: Json = False) -> None:
-    """Each service's URL and health, and the realm's token policy as deployed."""
+    """Each service's URL and health, and the realm's token policy as deployed.
+
+    Example: stackctl status --stack prod -o json"""
     with failures_reported():
-        outputs = _target(ctx).outputs()
+        outputs = target_of(ctx).outputs()
         services = [keycloak_health(outputs).as_dict(), mlflow_health(outputs).as_dict()]
         policy: list[views.Row] = []
         problem = None
@@ -191,7 +194,7 @@ def status(ctx: typer.Context, as_json: Json = False) -> None:
             problem = str(error)
     healthy = all(service["healthy"] for service in services) and problem is None
     if as_json:
-        _print_json(
+        print_json(
             {"realm": outputs.realm, "healthy": healthy, "services": services, "policy": policy}
         )
     else:
@@ -216,12 +219,14 @@ def sessions_list(
     ] = None,
     as_json: Json = False,
 ) -> None:
-    """Active sessions: user, IP, started, last access, clients (all users' by default)."""
+    """Active sessions: user, IP, started, last access, clients (all users' by default).
+
+    Example: stackctl sessions list --user alan"""
     with on_the_realm(ctx) as (outputs, admin):
         sessions = realm.list_sessions(admin, user, client)
     rows = views.session_rows(sessions)
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     scope = " and ".join(
         part
@@ -251,14 +256,17 @@ def sessions_revoke(
         bool, typer.Option("--all-users", help="Log every user with a session out.")
     ] = False,
     yes: Yes = False,
+    as_json: Json = False,
 ) -> None:
-    """End sessions: their refresh tokens stop working at once; access tokens run out."""
+    """End sessions: their refresh tokens stop working at once; access tokens run out.
+
+    Example: stackctl sessions revoke --user alan --yes"""
     if sum((user is not None, session is not None, all_users)) != 1:
         raise typer.BadParameter(
             "give exactly one of --user, --session, --all-users",
             param_hint="'--user' / '--session' / '--all-users'",
         )
-    _confirmed_or_told(yes)
+    confirmed_or_told(yes)
     with on_the_realm(ctx) as (outputs, admin):
         if user is not None:
             plan = realm.plan_user_revocation(admin, user)
@@ -267,173 +275,22 @@ def sessions_revoke(
         else:
             plan = realm.plan_all_users_revocation(admin)
         if plan.scope == "all-users" and not plan.sessions:
-            typer.echo(f"no active sessions in realm {outputs.realm!r}; nothing revoked")
+            if as_json:
+                print_json({"revoked": {}})
+            else:
+                typer.echo(f"no active sessions in realm {outputs.realm!r}; nothing revoked")
             return
         if not yes:
-            typer.confirm(f"Revoke {_describe(plan)} in realm {outputs.realm!r}?", abort=True)
+            confirm(f"Revoke {_describe(plan)} in realm {outputs.realm!r}?")
         realm.revoke(admin, plan)
+    if as_json:
+        print_json({"revoked": plan.counts()})
+        return
     if plan.scope == "session":
         typer.echo(f"revoked {_describe(plan)}")
         return
     for name, count in plan.counts().items():
         typer.echo(f"revoked {count} session(s) of {name}")
-
-
-# -- users ----------------------------------------------------------------------------------
-
-
-def _confirmed_or_told(yes: bool) -> None:
-    """No confirmation possible without a terminal: say to pass --yes (exit 2)."""
-    if not yes and not sys.stdin.isatty():
-        typer.echo(
-            "error: no terminal to confirm on; pass --yes to go ahead without asking", err=True
-        )
-        raise typer.Exit(2)
-
-
-@users_app.command("disable")
-def users_disable(
-    ctx: typer.Context,
-    username: Annotated[str, typer.Argument(help="The person to lock out.")],
-    yes: Yes = False,
-) -> None:
-    """Lock USERNAME out now: Keycloak user disabled and logged out; MLflow account deactivated
-    (its sessions ended, its access tokens deleted). Then set `enabled: false` on the user in
-    the stack config: `pulumi up --refresh` would enable them again."""
-    _confirmed_or_told(yes)
-    with on_the_realm(ctx) as (outputs, admin):
-        mlflow_admin = outputs.mlflow_admin()  # first: an older stack has none, change nothing
-        if not yes:
-            typer.confirm(
-                f"Lock {username!r} out of realm {outputs.realm!r} and MLflow?", abort=True
-            )
-        disabled = realm.disable_user(admin, username)
-        typer.echo(f"{username}: Keycloak user disabled, {disabled.sessions} session(s) ended")
-        if disabled.email is None:
-            raise StackctlError(
-                f"{username} has no email, which is how mlflow-oidc-auth names its users; "
-                "deactivate their MLflow account in the plugin's admin UI"
-            )
-        with mlflow_admin.session() as api:
-            changed = set_account_active(api, disabled.email, False)
-        state = "deactivated" if changed else "was already inactive"
-        typer.echo(
-            f"{username}: MLflow account {disabled.email} {state}; its sessions and access "
-            "tokens are gone"
-        )
-    typer.echo(
-        f"next: set enabled: false for {username} under users in Pulumi.<stack>.yaml, so "
-        f"`pulumi up --refresh` keeps them out (or undo: stackctl users enable {username})"
-    )
-
-
-@users_app.command("enable")
-def users_enable(
-    ctx: typer.Context,
-    username: Annotated[str, typer.Argument(help="The person to let back in.")],
-    yes: Yes = False,
-) -> None:
-    """Undo `users disable`: Keycloak user enabled, MLflow account active again (the old
-    access tokens stay deleted; they sign in and mint new ones)."""
-    _confirmed_or_told(yes)
-    with on_the_realm(ctx) as (outputs, admin):
-        mlflow_admin = outputs.mlflow_admin()
-        if not yes:
-            typer.confirm(f"Let {username!r} into realm {outputs.realm!r} and MLflow?", abort=True)
-        email = realm.enable_user(admin, username)
-        typer.echo(f"{username}: Keycloak user enabled")
-        if email is None:
-            return
-        with mlflow_admin.session() as api:
-            changed = set_account_active(api, email, True)
-        typer.echo(f"{username}: MLflow account {email} {'re-activated' if changed else 'active'}")
-
-
-@users_app.command("reconcile")
-def users_reconcile(
-    ctx: typer.Context,
-    yes: Yes = False,
-    as_json: Json = False,
-) -> None:
-    """Offboard every MLflow account whose person may no longer sign in: deleted from Keycloak
-    or the directory, disabled, with no way in left, or in none of MLflow's groups (account
-    deactivated: tokens deleted, sessions ended; Keycloak logout). Someone who only left a
-    group has their tokens and sessions ended. For a cron: --yes, and --json for the log."""
-    _confirmed_or_told(yes)
-    with on_the_realm(ctx) as (outputs, admin):
-        mlflow_admin = outputs.mlflow_admin()
-        if outputs.mlflow_groups is None:
-            raise StackctlError(
-                "the stack has no mlflowGroups output (deployed by an older version); run "
-                "`pulumi up` once, then export the outputs again"
-            )
-        with mlflow_admin.session() as api:
-            found = offboarding.departures(admin, api, outputs.mlflow_groups)
-            rows = [dataclasses.asdict(departure) for departure in found]
-            if found and not yes:
-                console.print(views.departures_table(rows))
-                typer.confirm(f"Offboard these {len(found)} account(s)?", abort=True)
-            failed: dict[str, str] = {}
-            for departure in found:
-                try:
-                    offboarding.offboard(admin, api, departure)
-                except AccountError as refused:  # the others are still offboarded
-                    failed[departure.account] = str(refused)
-    if as_json:
-        _print_json([{**row, "error": failed.get(str(row["account"]))} for row in rows])
-    elif not found:
-        typer.echo("every active MLflow account belongs to someone who may sign in")
-    for departure in [] if as_json else found:
-        done = "deactivated" if departure.deactivate else "tokens and sessions ended"
-        if departure.account not in failed:
-            typer.echo(f"{departure.account}: {departure.reason}; {done}, logged out of Keycloak")
-    for account, why in failed.items():
-        typer.echo(f"error: {account} not offboarded: {why}", err=True)
-    if failed:
-        raise typer.Exit(1)
-
-
-@users_app.command("stale")
-def users_stale(
-    ctx: typer.Context,
-    days: Annotated[
-        int, typer.Option("--days", min=0, help="Created at least this many days ago.")
-    ],
-    expire: Annotated[
-        bool, typer.Option("--expire", help="Delete their unused temporary passwords.")
-    ] = False,
-    user: Annotated[str | None, typer.Option("--user", help="Only this person.")] = None,
-    yes: Yes = False,
-    as_json: Json = False,
-) -> None:
-    """People who never replaced the temporary password the stack gave them, created at least
-    --days ago: nobody has signed in as them, and anyone reading the stack's outputs could.
-    --expire deletes those passwords (they leave `userInitialPasswords` at the next up); an
-    admin gives a new one when the person asks. For a cron: --days 14 --expire --yes."""
-    if expire:
-        _confirmed_or_told(yes)
-    with on_the_realm(ctx) as (outputs, admin):
-        stale = realm.unused_initial_passwords(admin, days, user)
-        rows = [
-            {"username": u["username"], "created": views.utc(u.get("createdTimestamp"))}
-            for u in stale
-        ]
-        if expire and stale and not yes:
-            console.print(views.stale_table(rows, f"Unused initial passwords in {outputs.realm!r}"))
-            typer.confirm(f"Delete these {len(stale)} temporary password(s)?", abort=True)
-        for found in stale if expire else []:
-            realm.expire_initial_password(admin, found)
-    rows = [{**row, "expired": expire} for row in rows]
-    if as_json:
-        _print_json(rows)
-        return
-    if not stale:
-        typer.echo(f"no temporary password older than {days} day(s) is unused")
-    elif expire:
-        for row in rows:
-            typer.echo(f"{row['username']}: unused temporary password deleted")
-    else:
-        console.print(views.stale_table(rows, f"Unused initial passwords in {outputs.realm!r}"))
 
 
 # -- audit trail ----------------------------------------------------------------------------
@@ -458,7 +315,7 @@ def _print_events(
     as_json: bool,
 ) -> None:
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     window = f" in the last {format_duration(since)}" if since is not None else ""
     console.print(
@@ -477,7 +334,9 @@ def events(
     limit: Max = 50,
     as_json: Json = False,
 ) -> None:
-    """Login events (sign-ins, failures, logouts, token refreshes), newest first."""
+    """Login events (sign-ins, failures, logouts, token refreshes), newest first.
+
+    Example: stackctl events --type LOGIN_ERROR --since 1h"""
     with on_the_realm(ctx) as (outputs, admin):
         found = realm.login_events(admin, event_type, user, since, limit)
         names = _names(outputs, admin, realm.event_user_ids(found))
@@ -492,7 +351,9 @@ def admin_events(
     limit: Max = 50,
     as_json: Json = False,
 ) -> None:
-    """Admin events (changes through the Admin API and console, by whom), newest first."""
+    """Admin events (changes through the Admin API and console, by whom), newest first.
+
+    Example: stackctl admin-events --since 7d --max 200 -o json"""
     with on_the_realm(ctx) as (outputs, admin):
         found = realm.admin_events(admin, since, limit)
         ids = realm.event_user_ids(found) | {
@@ -509,30 +370,100 @@ def admin_events(
 @app.command()
 def token(
     ctx: typer.Context,
-    show_secret: Annotated[
-        bool, typer.Option("--show-secret", help="Print the token itself.")
+    show_secrets: Annotated[
+        bool,
+        typer.Option("--show-secrets", "--show-secret", help="Print the token itself."),
     ] = False,
+    as_json: Json = False,
 ) -> None:
-    """Shell lines that give a script MLflow API access through the automation client."""
+    """Shell lines that give a script MLflow API access through the automation client.
+
+    Example: eval "$(stackctl token --show-secrets)" && python train.py"""
     with failures_reported():
-        outputs = _target(ctx).outputs()
+        outputs = target_of(ctx).outputs()
         with realm.keycloak_errors(outputs):
-            granted = automation_token(outputs, _target(ctx).stack)
-    value = granted.access_token.get_secret_value() if show_secret else "<hidden>"
+            granted = automation_token(outputs, target_of(ctx).stack)
+    value = granted.access_token.get_secret_value() if show_secrets else "<hidden>"
     expires = views.utc(granted.expires_at * 1000)
+    if as_json:
+        print_json(
+            {
+                "MLFLOW_TRACKING_URI": outputs.mlflow_url,
+                "MLFLOW_TRACKING_TOKEN": value if show_secrets else "[secret]",
+                "clientId": granted.client_id,
+                "expiresAt": expires,
+            }
+        )
+        return
     typer.echo(f"export MLFLOW_TRACKING_URI={shlex.quote(outputs.mlflow_url)}")
     typer.echo(f"export MLFLOW_TRACKING_TOKEN={shlex.quote(value)}")
     typer.echo(
         f"# token of client {granted.client_id}, expires {expires} "
         f"(in {format_duration(granted.expires_in)}); run stackctl token again then"
     )
-    if not show_secret:
+    if not show_secrets:
         typer.echo(
-            'the token is hidden; to use it: eval "$(stackctl token --show-secret)"', err=True
+            'the token is hidden; to use it: eval "$(stackctl token --show-secrets)"', err=True
         )
 
 
+# -- permissions ----------------------------------------------------------------------------
+
+
+@permissions_app.command("list")
+def permissions_list(
+    ctx: typer.Context,
+    user: Annotated[
+        list[str] | None,
+        typer.Option("--user", "-u", help="Also this person's own grants (by username)."),
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """The plugin's pattern grants of every group MLflow admits (the admin and user groups,
+    each team), and of the people named with --user: resource, pattern, level, priority.
+
+    Example: stackctl permissions list --user dana -o json"""
+    with on_the_realm(ctx) as (outputs, admin):
+        if outputs.mlflow_groups is None:
+            raise StackctlError(
+                "the stack has no mlflowGroups output (deployed by an older version); run "
+                "`pulumi up` once, then export the outputs again"
+            )
+        subjects = [("group", group) for group in outputs.mlflow_groups]
+        for username in user or []:
+            email = realm.email_of(admin, username)
+            if email is None:
+                raise StackctlError(
+                    f"{username} has no email, which is how mlflow-oidc-auth names its users"
+                )
+            subjects.append(("user", email))
+        rows: list[dict[str, Any]] = []
+        with outputs.mlflow_admin().session() as api:
+            for kind, subject in subjects:
+                for resource in PATTERN_ROUTES:
+                    for grant in list_pattern_grants(api, kind, subject, resource):
+                        rows.append(
+                            {
+                                kind: subject,
+                                "resource": resource,
+                                "pattern": grant.regex,
+                                "level": grant.permission,
+                                "priority": grant.priority,
+                            }
+                        )
+    if as_json:
+        print_json(rows)
+        return
+    title = f"{len(rows)} pattern grant(s) of {len(subjects)} group(s) and person(s)"
+    console.print(views.grants_table(rows, title))
+
+
 # -- backup and restore ---------------------------------------------------------------------
+
+
+def _progress(as_json: bool) -> Callable[[str], None]:
+    """Where a long command's progress lines go: stdout, or stderr when stdout is JSON."""
+    return lambda line: typer.echo(line, err=as_json)
 
 
 KeyFile = Annotated[
@@ -551,8 +482,11 @@ def backup(
     ctx: typer.Context,
     to: Annotated[Path, typer.Option("--to", file_okay=False, help="A new (or empty) directory.")],
     key_file: KeyFile = None,
+    as_json: Json = False,
 ) -> None:
     """Copy the stack's databases, artifacts and Keycloak state into a new directory.
+
+    Example: stackctl backup --to /srv/backups/mlflow-$(date +%F)
 
     The three databases, the artifacts volume and the Pulumi state of the Keycloak objects,
     each encrypted to the backup key and listed in a manifest signed with it, in a directory
@@ -560,19 +494,32 @@ def backup(
     stack's passphrase, never beside the backups; restore needs it. Keycloak and MLflow are
     paused for the seconds the copy takes, so it is of one moment: requests wait, none fail.
     """
-    target = _target(ctx)
+    target = target_of(ctx)
+    say = _progress(as_json)
     with failures_reported():
         key, made = backup_key.for_backup(key_file)
         if made:
-            typer.echo(
+            say(
                 f"made the backup key {key.path} (key {key.key_id}): keep a copy where you keep "
                 "the stack's passphrase, not with the backups; without it no backup restores"
             )
         with target.pulumi_stack("backup") as stack:
             outputs = stack_outputs(stack)
             deployment = stack.export_stack().deployment or {}
-        manifest = backups.take_backup(outputs, deployment, target.stack, to, key, typer.echo)
+        manifest = backups.take_backup(outputs, deployment, target.stack, to, key, say)
     total = sum(part.bytes for part in manifest.parts)
+    if as_json:
+        print_json(
+            {
+                "stack": target.stack,
+                "directory": str(to),
+                "keyId": key.key_id,
+                "parts": len(manifest.parts),
+                "bytes": total,
+                "writesPausedSeconds": manifest.writes_paused_seconds,
+            }
+        )
+        return
     typer.echo(
         f"backup of stack {target.stack!r} in {to}: {len(manifest.parts)} parts, {total} bytes, "
         f"writes paused {manifest.writes_paused_seconds:.1f} s"
@@ -601,16 +548,20 @@ def restore(
     ] = None,
     key_file: KeyFile = None,
     yes: Yes = False,
+    as_json: Json = False,
 ) -> None:
     """Put a backup back into a freshly created stack with the same config.
+
+    Example: stackctl restore --from /srv/backups/mlflow-2026-12-01 --yes
 
     The databases and artifacts are replaced, the Keycloak objects' Pulumi state grafted from
     the backup, then `pulumi up` (with the policy pack beside stackctl, in policy/) rolls their
     secrets out to the containers. The backup (its signature with the backup key, every
     part's checksum) and the stack are checked before anything is changed.
     """
-    _confirmed_or_told(yes)
-    target = _target(ctx)
+    confirmed_or_told(yes)
+    target = target_of(ctx)
+    say = _progress(as_json)
     with failures_reported(), target.pulumi_stack("restore") as stack:
         key = backup_key.for_restore(key_file)
         outputs = stack_outputs(stack)
@@ -626,26 +577,26 @@ def restore(
         grafted = state_graft.graft(exported.deployment or {}, saved, saved_stack, stack.name)
         if not overwrite:
             backups.assert_fresh(stores)
-        typer.echo(
+        say(
             f"backup {source} of {manifest.created}: signed with key {key.key_id}, complete, "
             "every checksum matches"
         )
         if not yes:
-            typer.confirm(f"Replace stack {target.stack!r}'s data with this backup?", abort=True)
+            confirm(f"Replace stack {target.stack!r}'s data with this backup?")
         data_restored = False
         try:
-            backups.restore_data(source, manifest, stores, key, typer.echo)
+            backups.restore_data(source, manifest, stores, key, say)
             data_restored = True
             backups.import_state(stack, grafted, exported.version or 3)
-            typer.echo("Pulumi state of the Keycloak objects: grafted from the backup")
-            backups.start_services(stores, typer.echo)
-            typer.echo("pulumi up: the restored secrets go out to the containers")
+            say("Pulumi state of the Keycloak objects: grafted from the backup")
+            backups.start_services(stores, say)
+            say("pulumi up: the restored secrets go out to the containers")
             # The policy pack judges this update like any other: a backup is data, not a way
             # around the rules. It is the pack of stackctl's own checkout, as scripts/pulumi.sh
             # runs it, whichever --project-dir the stack's program is in.
             policy = str(PROJECT_DIR / "policy")
             stack.up(
-                on_output=typer.echo,
+                on_output=say,
                 color="never",
                 policy_packs=[policy],
                 policy_pack_configs=[str(policy_config)] if policy_config else None,
@@ -659,9 +610,12 @@ def restore(
                     f"{', '.join(stores.services)} are left stopped. Fix that, then run "
                     "restore again with --overwrite"
                 ) from None
-            backups.start_services(stores, typer.echo)  # the data is the backup's, whole
+            backups.start_services(stores, say)  # the data is the backup's, whole
             raise StackctlError(
                 f"{error}; restore stopped part way (the data is restored): fix that, then "
                 "run restore again with --overwrite"
             ) from None
-    typer.echo(f"stack {target.stack!r} restored from {source}")
+    if as_json:
+        print_json({"stack": target.stack, "restoredFrom": str(source), "keyId": key.key_id})
+    else:
+        typer.echo(f"stack {target.stack!r} restored from {source}")

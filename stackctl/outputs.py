@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -209,6 +209,62 @@ def _pulumi_message(error: Exception) -> str:
     return re.sub(r"^error:\s*", "", found)
 
 
+def _workspace_options(
+    environ: Mapping[str, str] | None,
+) -> tuple[Callable[[], auto.LocalWorkspaceOptions], dict[str, str], str | None]:
+    """The environment `scripts/up.sh` uses, the passphrase file it names, and the Automation
+    API's options for it (made on call: finding the CLI may fail, after cheaper checks)."""
+    from pulumi import automation as auto
+
+    environ = dict(os.environ if environ is None else environ)
+    added = pulumi_environment(environ)
+    env = {**environ, **added}
+
+    def options() -> auto.LocalWorkspaceOptions:
+        root = pulumi_cli_root(env)
+        command = auto.PulumiCommand(root=root) if root else auto.PulumiCommand()
+        return auto.LocalWorkspaceOptions(pulumi_command=command, env_vars=added)
+
+    return options, env, added.get("PULUMI_CONFIG_PASSPHRASE_FILE")
+
+
+def _no_state(message: str, backend: str) -> StackctlError | None:
+    if "state directory" in message or "no such file" in message:
+        return StackctlError(
+            f"no Pulumi state at {backend}: the stack is not deployed here; run scripts/up.sh"
+        )
+    return None
+
+
+def selected_stack(
+    project_dir: Path = PROJECT_DIR, environ: Mapping[str, str] | None = None
+) -> str:
+    """The stack `pulumi` would work on in project_dir (`pulumi stack select`'s choice)."""
+    from pulumi import automation as auto
+
+    options, env, _ = _workspace_options(environ)
+    backend = env["PULUMI_BACKEND_URL"]
+    chosen = options()
+    try:
+        workspace = auto.LocalWorkspace(
+            work_dir=str(project_dir),
+            pulumi_command=chosen.pulumi_command,
+            env_vars=chosen.env_vars,
+        )
+        summary = workspace.stack()
+    except auto.CommandError as error:
+        message = _pulumi_message(error)
+        raise _no_state(message, backend) or StackctlError(
+            f"cannot ask Pulumi for the selected stack: {message}; name one with --stack"
+        ) from None
+    if summary is None:
+        raise StackctlError(
+            f"no Pulumi stack is selected in {project_dir} on {backend}: name one with "
+            "--stack NAME, or select it: scripts/pulumi.sh stack select NAME"
+        )
+    return summary.name
+
+
 @contextmanager
 def pulumi_stack(
     stack: str, environ: Mapping[str, str] | None = None, project_dir: Path = PROJECT_DIR
@@ -219,21 +275,15 @@ def pulumi_stack(
     # --help need none of it.
     from pulumi import automation as auto
 
-    environ = dict(os.environ if environ is None else environ)
-    added = pulumi_environment(environ)
-    env = {**environ, **added}
+    options, env, passphrase_file = _workspace_options(environ)
     backend = env["PULUMI_BACKEND_URL"]
-    passphrase_file = added.get("PULUMI_CONFIG_PASSPHRASE_FILE")
     if passphrase_file and not Path(passphrase_file).exists():
         raise StackctlError(
             f"no stack passphrase in {passphrase_file}: stack {stack!r} was not deployed from "
             "this account; run scripts/up.sh, or set PULUMI_CONFIG_PASSPHRASE(_FILE)"
         )
-    root = pulumi_cli_root(env)
-    command = auto.PulumiCommand(root=root) if root else auto.PulumiCommand()
-    options = auto.LocalWorkspaceOptions(pulumi_command=command, env_vars=added)
     try:
-        selected = auto.select_stack(stack_name=stack, work_dir=str(project_dir), opts=options)
+        selected = auto.select_stack(stack_name=stack, work_dir=str(project_dir), opts=options())
     except auto.StackNotFoundError:
         raise StackctlError(
             f"no stack {stack!r} in {backend}: deploy it with scripts/up.sh {stack}, "
@@ -241,11 +291,7 @@ def pulumi_stack(
         ) from None
     except auto.CommandError as error:
         message = _pulumi_message(error)
-        if "state directory" in message or "no such file" in message:
-            raise StackctlError(
-                f"no Pulumi state at {backend}: the stack is not deployed here; run scripts/up.sh"
-            ) from None
-        raise _failure(stack, message, passphrase_file) from None
+        raise _no_state(message, backend) or _failure(stack, message, passphrase_file) from None
     try:
         yield selected
     except auto.CommandError as error:

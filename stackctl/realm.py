@@ -225,6 +225,39 @@ def enable_user(admin: KeycloakAdmin, username: str) -> str | None:
     return _plugin_name(email)
 
 
+def people(admin: KeycloakAdmin) -> list[Representation]:
+    """Everyone in the realm, as `users list` shows them: enabled or not, their groups, where
+    they come from, and the name mlflow-oidc-auth knows them by."""
+    found: list[Representation] = admin.get_users({})
+    rows = []
+    for user in sorted(found, key=lambda user: str(user.get("username"))):
+        links = admin.get_user_social_logins(user["id"])
+        if user.get("serviceAccountClientId"):
+            source = f"service account of {user['serviceAccountClientId']}"
+        elif user.get("federationLink"):
+            source = "directory"
+        elif links:
+            source = "identity provider " + ", ".join(link["identityProvider"] for link in links)
+        else:
+            source = "realm"
+        rows.append(
+            {
+                "username": user.get("username"),
+                "email": _plugin_name(user.get("email")),
+                "enabled": bool(user.get("enabled")),
+                "groups": sorted(group["name"] for group in admin.get_user_groups(user["id"])),
+                "source": source,
+                "createdTimestamp": user.get("createdTimestamp"),
+            }
+        )
+    return rows
+
+
+def email_of(admin: KeycloakAdmin, username: str) -> str | None:
+    """The name mlflow-oidc-auth knows the user by (their email), if they have one."""
+    return _plugin_name(admin.get_user(user_id(admin, username)).get("email"))
+
+
 def _plugin_name(email: str | None) -> str | None:
     """mlflow-oidc-auth's name of a person: their email, lower-cased."""
     return email.lower() if email else None

@@ -339,3 +339,33 @@ def departures_table(rows: Sequence[Row]) -> Table:
 def stale_table(rows: Sequence[Row], title: str) -> Table:
     """`users stale`: who never replaced their temporary password, created when."""
     return _rows_table(title, rows, _cells("username", "created (UTC)=created"))
+
+
+def people_rows(people: Sequence[Row]) -> list[Row]:
+    """`users list`: realm.people's rows, their creation time in UTC."""
+    rows = []
+    for person in people:
+        row = dict(person)
+        row["created"] = utc(row.pop("createdTimestamp", None))
+        rows.append(row)
+    return rows
+
+
+def people_table(rows: Sequence[Row], title: str) -> Table:
+    """`users list`: each person, enabled or not, groups, origin and MLflow account."""
+    columns: list[Column] = [
+        *_cells("username", "email"),
+        ("enabled", lambda row: "yes" if row["enabled"] else "NO"),
+        ("groups", lambda row: ", ".join(row["groups"])),
+        *_cells("source", "MLflow account=mlflowAccount", "created (UTC)=created"),
+    ]
+    return _rows_table(title, rows, columns)
+
+
+def grants_table(rows: Sequence[Row], title: str) -> Table:
+    """`permissions list`: who (a group or a person), on what, which pattern, which level."""
+    columns: list[Column] = [
+        ("group or person", lambda row: row.get("group") or row.get("user")),
+        *_cells("resource", "pattern", "level", "priority"),
+    ]
+    return _rows_table(title, rows, columns)

@@ -14,8 +14,8 @@ import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, Resource, ResourceProvider
 
 UPGRADE_PATH = (
-    "docs/operations.md, 'Upgrading Postgres' (stackctl backup at the old major, a new stack at the "
-    "new one, stackctl restore)"
+    "docs/operations.md, 'Upgrading Postgres' (stackctl backup at the old major, a new stack "
+    "at the new one, stackctl restore)"
 )
 
 

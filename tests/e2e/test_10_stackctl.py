@@ -159,8 +159,8 @@ def test_token_prints_lines_that_give_a_script_mlflow_access(
 ) -> None:
     hidden = stackctl(outputs_file, "token")
     assert hidden.exit_code == 0, hidden.output
-    assert "--show-secret" in hidden.stderr
-    shown = stackctl(outputs_file, "token", "--show-secret")
+    assert "--show-secrets" in hidden.stderr
+    shown = stackctl(outputs_file, "token", "--show-secrets")
     assert shown.exit_code == 0, shown.output
     exports = dict(
         shlex.split(line.removeprefix("export "))[0].split("=", 1)
@@ -175,6 +175,69 @@ def test_token_prints_lines_that_give_a_script_mlflow_access(
         f"{deployment.mlflow_url}{SEARCH}", headers={"Authorization": f"Bearer {token}"}, timeout=30
     )
     assert answer.status_code == 200, answer.text
+
+
+def test_token_as_json_keeps_the_token_secret_unless_shown(
+    deployment: Deployment, outputs_file: Path
+) -> None:
+    hidden = stackctl_json(outputs_file, "token")
+    assert hidden["MLFLOW_TRACKING_TOKEN"] == "[secret]"
+    assert hidden["MLFLOW_TRACKING_URI"] == deployment.mlflow_url
+    shown = stackctl_json(outputs_file, "token", "--show-secrets")
+    bearer = {"Authorization": f"Bearer {shown['MLFLOW_TRACKING_TOKEN']}"}
+    answer = httpx.get(f"{deployment.mlflow_url}{SEARCH}", headers=bearer, timeout=30)
+    assert answer.status_code == 200, answer.text
+
+
+def test_users_list_shows_each_persons_groups_origin_and_mlflow_account(
+    deployment: Deployment, outputs_file: Path
+) -> None:
+    people = {row["username"]: row for row in stackctl_json(outputs_file, "users", "list")}
+    alice, dana = people["alice"], people["dana"]
+    assert (alice["email"], alice["enabled"], alice["groups"]) == (
+        "alice@example.com", True, ["mlflow"],
+    )  # fmt: skip
+    assert dana["groups"] == ["data-science"]
+    assert {alice["source"], dana["source"]} == {"realm"}
+    assert alice["mlflowAccount"] == "active"
+    table = stackctl(outputs_file, "users", "list")
+    assert table.exit_code == 0, table.output
+    assert "alice@example.com" in table.stdout
+
+
+def test_permissions_list_shows_the_declared_grants_of_each_team(outputs_file: Path) -> None:
+    rows = stackctl_json(outputs_file, "permissions", "list")
+    grants = {(row.get("group"), row["resource"], row["pattern"], row["level"]) for row in rows}
+    assert ("data-science", "experiments", "^ds-", "EDIT") in grants
+    assert ("data-science", "experiments", "^shared-", "READ") in grants
+    assert ("finance", "experiments", "^finance-", "READ") in grants
+    table = stackctl(outputs_file, "permissions", "list")
+    assert table.exit_code == 0, table.output
+    assert "^finance-" in table.stdout
+
+
+def test_revoke_as_json_counts_the_sessions_ended_per_user(
+    deployment: Deployment, outputs_file: Path
+) -> None:
+    deployment.user_tokens("alice")
+    result = stackctl_json(outputs_file, "sessions", "revoke", "--user", "alice", "--yes")
+    assert result["revoked"]["alice"] >= 1
+    assert stackctl_json(outputs_file, "sessions", "list", "--user", "alice") == []
+
+
+def test_without_stack_stackctl_works_on_the_selected_pulumi_stack(
+    deployment: Deployment,
+) -> None:
+    """No --stack: the stack `pulumi stack select` chose in the project (here the e2e stack,
+    which creating it selected); the root options may also follow the command."""
+    workspace = deployment.stack.workspace
+    result = runner.invoke(
+        app,
+        ["status", "-o", "json", "--project-dir", str(workspace.work_dir)],
+        env=dict(workspace.env_vars),
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["realm"] == deployment.realm
 
 
 def test_revoking_an_unknown_user_is_a_one_line_error(

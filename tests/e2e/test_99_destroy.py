@@ -71,7 +71,8 @@ def test_a_destroy_with_the_protection_lifted_in_the_state_alone_keeps_the_data(
         .count(deployment.realm)
         == 1
     )
-    # What the operator does once the data is saved (docs/operations.md, "Destroying a protected stack").
+    # What the operator does once the data is saved (docs/operations.md, "Destroying a
+    # protected stack").
     docker("volume", "rm", *left["volumes"])
     deployment.set_config("protectData", False)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from stackctl.views import (
     sessions_table,
     to_json,
 )
+from stackrules.versions import pinned_versions
 
 runner = CliRunner()
 
@@ -51,6 +53,7 @@ OUTPUTS: dict[str, Any] = {
     "keycloakDbPort": 15433,
 }
 AUTOMATION = {"automationClientId": "mlflow-automation", "automationClientSecret": "auto-secret"}
+STACK_ADMIN = {"stackAdminClientId": "mlflow-stack-admin", "stackAdminClientSecret": "admin-secret"}
 
 # Shaped like Keycloak 26's answers (UserSessionRepresentation, EventRepresentation,
 # AdminEventRepresentation), trimmed to a few fields.
@@ -146,8 +149,73 @@ def free_port() -> int:
 def test_help_lists_every_command() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("status", "sessions", "users", "events", "admin-events", "token"):
+    for command in ("status", "sessions", "users", "permissions", "events", "token", "backup"):
         assert command in result.stdout
+
+
+def _commands(group: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            yield from _commands(command, (*path, name))
+        else:
+            yield (*path, name), command
+
+
+def test_every_command_takes_json_and_shows_an_example_in_its_help() -> None:
+    commands = dict(_commands(typer.main.get_command(app)))
+    assert len(commands) == 14, sorted(commands)
+
+    def takes_json(command: Any) -> bool:
+        return any("--json" in param.opts for param in command.params)
+
+    assert [path for path, command in commands.items() if not takes_json(command)] == []
+    no_example = [
+        path for path, command in commands.items() if "Example" not in (command.help or "")
+    ]
+    assert no_example == [], no_example
+
+
+def test_root_options_and_o_json_work_after_the_subcommand(tmp_path: Path) -> None:
+    down = {**OUTPUTS, "keycloakUrl": f"http://127.0.0.1:{free_port()}",
+            "mlflowUrl": f"http://127.0.0.1:{free_port()}"}  # fmt: skip
+    outputs = str(write(tmp_path / "outputs.json", down))
+    before = runner.invoke(app, ["--outputs-file", outputs, "status", "--json"])
+    for args in (
+        ["status", "--outputs-file", outputs, "-o", "json"],
+        ["status", "--output=json", "--outputs-file=" + outputs],
+        ["status", "--stack", "qa", "--outputs-file", outputs, "--json"],
+    ):
+        after = runner.invoke(app, args)
+        assert (after.exit_code, json.loads(after.stdout)) == (1, json.loads(before.stdout)), args
+
+
+def test_an_output_format_other_than_json_or_table_is_a_usage_error() -> None:
+    result = runner.invoke(app, ["status", "-o", "yaml"])
+    assert result.exit_code == 2
+    assert "takes json or table, not 'yaml'" in result.stderr
+
+
+def test_version_names_the_pinned_services() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    pins = pinned_versions()
+    for key in ("KEYCLOAK_VERSION", "MLFLOW_VERSION", "MLFLOW_OIDC_AUTH_VERSION"):
+        assert pins[key] in result.stdout
+
+
+def test_answering_no_is_exit_3_and_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As if on a terminal; Keycloak's URL answers nothing, so reaching it would be exit 1.
+    monkeypatch.setattr("stackctl.users_cli.confirmed_or_told", lambda yes: None)
+    closed = f"http://127.0.0.1:{free_port()}"
+    outputs = write(tmp_path / "outputs.json", {**OUTPUTS, **STACK_ADMIN, "keycloakUrl": closed})
+    result = runner.invoke(
+        app, ["users", "disable", "alice", "--outputs-file", str(outputs)], input="n\n"
+    )
+    assert result.exit_code == 3, result.output
+    assert "declined: nothing was changed" in result.stderr
+    assert "disabled" not in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -164,6 +232,9 @@ def test_help_lists_every_command() -> None:
         ["sessions", "list", "--bogus"],
         ["users", "disable"],
         ["users", "disable", "a", "b", "--yes"],
+        ["users", "list", "--bogus"],
+        ["permissions", "list", "--bogus"],
+        ["status", "--output"],
     ],
 )
 def test_usage_errors_exit_2_before_touching_any_stack(args: list[str], tmp_path: Path) -> None:

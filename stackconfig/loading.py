@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Collection, Iterator
 from typing import Any
 
@@ -141,6 +142,19 @@ STRUCTURED_KEYS = (
 )
 
 
+# A fix the program prints is pasted into the shell as it stands: through the project's wrapper
+# (its CLI, backend and passphrase; a bare `pulumi` may reach another backend), naming the
+# stack. The model's messages say `pulumi config set ...`; the stack's name is known only here.
+FIX_COMMAND = re.compile(r"\bpulumi config (set|rm)\b")
+
+
+def pasteable_fixes(message: str, stack: str) -> str:
+    """Every `pulumi config set|rm` in message as `scripts/pulumi.sh config set|rm --stack S`."""
+    return FIX_COMMAND.sub(
+        lambda found: f"scripts/pulumi.sh config {found.group(1)} --stack {stack}", message
+    )
+
+
 def load_config() -> StackConfig:
     """Read this stack's config once; raise ConfigError naming every bad key."""
     namespace = pulumi.get_project()
@@ -170,5 +184,5 @@ def load_config() -> StackConfig:
     except ConfigError as error:
         # Shown once, as the only error: the Python language host treats this exit code as
         # "the program already told the user why", and adds no "exited with code 1" of its own.
-        pulumi.log.error(str(error))
+        pulumi.log.error(pasteable_fixes(str(error), pulumi.get_stack()))
         raise SystemExit(MESSAGE_SHOWN_EXIT_CODE) from error

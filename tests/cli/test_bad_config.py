@@ -3,12 +3,18 @@ message naming the key, the value and the fix, and nothing is created."""
 
 from __future__ import annotations
 
+import re
+import shlex
+import subprocess
+
 import pytest
 
+from stackconfig.loading import pasteable_fixes
 from stackrules.names import resource_prefix
 from tests.support.bad_configs import BAD_CONFIGS, BadConfig
 from tests.support.deployment import stack_objects
 from tests.support.project import CliProject
+from tests.support.workdir import REPO
 
 OURS = [case for case in BAD_CONFIGS if not case.fails_schema_type]
 SCHEMA = [case for case in BAD_CONFIGS if case.fails_schema_type]
@@ -34,7 +40,12 @@ def test_preview_and_up_refuse_bad_config_and_create_nothing(
         assert "error: invalid stack configuration (" in diagnostics, out
         assert "mlflow-keycloak-stack:" in diagnostics
         for fragment in case.expected:
-            assert fragment in diagnostics, f"{fragment!r} missing from:\n{out}"
+            pasted = pasteable_fixes(fragment, stack)
+            assert pasted in diagnostics, f"{pasted!r} missing from:\n{out}"
+        # Every fix is printed as it is pasted: the project's wrapper, this stack.
+        assert not re.search(r"\bpulumi config (set|rm)\b", diagnostics), out
+        wrapped = re.findall(r"scripts/pulumi\.sh config (?:set|rm) (\S+ \S+)", diagnostics)
+        assert set(wrapped) <= {f"--stack {stack}"}, out
         for secret in case.hidden:
             assert secret not in out, out
     assert project.resources(stack) == []
@@ -70,3 +81,26 @@ def test_a_nested_secret_set_as_a_secret_passes_and_stays_out_of_the_stack_file(
     assert done.returncode == 0, out
     assert "invalid stack configuration" not in out and secret not in out, out
     assert secret not in (project.workdir / f"Pulumi.{stack}.yaml").read_text()
+
+
+def test_a_printed_fix_pasted_through_the_wrapper_mends_the_stack(project: CliProject) -> None:
+    """The fix as printed, run through scripts/pulumi.sh with the stack's environment (only
+    --cwd added: the user's shell is in the project, this test's project is a copy)."""
+    (case,) = [c for c in BAD_CONFIGS if c.id == "wide-bind-without-tls"]
+    stack = project.new_stack("fix-pasted", case.raw)
+    refused = project.run("preview", "--stack", stack)
+    out = refused.stdout + refused.stderr
+    assert refused.returncode != 0, out
+    found = re.search(r"Fix: (scripts/pulumi\.sh config set --stack \S+ tls internal)", out)
+    assert found, out
+    wrapper, *args = shlex.split(found.group(1))
+    pasted = subprocess.run(
+        [str(REPO / wrapper), *args, "--cwd", str(project.workdir)],
+        env=project.env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert pasted.returncode == 0, pasted.stdout + pasted.stderr
+    mended = project.run("preview", "--stack", stack)
+    assert mended.returncode == 0, mended.stdout + mended.stderr

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import sync_playwright
 
+from benchmarks.cli import arguments, emit, human_output
 from benchmarks.engine import deployed_e2e_stack, progress
 from tests.e2e.browser_login import sign_in
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
@@ -98,12 +99,21 @@ def percentile(values: list[float], p: int) -> float:
 
 
 def main() -> None:
-    with deployed_e2e_stack() as (deployment, scratch):
-        try:
-            results = measure(deployment, scratch)
-        finally:
-            subprocess.run(["docker", "rm", "-f", PLAIN], capture_output=True, check=False)
-    report(results)
+    options = arguments(__doc__)
+    with human_output(options):
+        with deployed_e2e_stack() as (deployment, scratch):
+            try:
+                results = measure(deployment, scratch)
+            finally:
+                subprocess.run(["docker", "rm", "-f", PLAIN], capture_output=True, check=False)
+        report(results)
+    cells = []
+    for (operation, way), values in results.items():
+        base = percentile(results[(operation, "no auth (no plugin)")], 50)
+        p50 = percentile(values, 50)
+        cells.append({"operation": operation, "way": way, "p50Ms": p50,
+                      "p95Ms": percentile(values, 95), "vsNoAuth": p50 / base})  # fmt: skip
+    emit(options, {"requestsPerCell": REQUESTS, "cells": cells})
 
 
 def session_client(deployment: Deployment, cookies: Any) -> httpx.Client:

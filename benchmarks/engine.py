@@ -33,6 +33,7 @@ from pathlib import Path
 
 from pulumi import automation as auto
 
+from benchmarks.cli import arguments, emit, human_output
 from benchmarks.compose_peer import compose_peer, drop_peer_images
 from components.docker.keycloak_server import IMAGE_REPOSITORY as KEYCLOAK_IMAGE_REPOSITORY
 from components.docker.mlflow_server import IMAGE_REPOSITORY as MLFLOW_IMAGE_REPOSITORY
@@ -276,6 +277,13 @@ def line(name: str, value: float, unit: str, goal: float | None = None) -> str:
 
 
 def main() -> None:
+    options = arguments(__doc__)
+    with human_output(options):
+        record = measure()
+    emit(options, record)
+
+
+def measure() -> dict[str, object]:
     remove_leftovers(progress)
     drop_built_images()
     with tempfile.TemporaryDirectory() as scratch:
@@ -338,6 +346,7 @@ def main() -> None:
     print(f"(measured {measured} on {os.cpu_count()} cores)")
     record = {name: round(value, 2) for name, (value, _, _) in results.items()}
     print("json: " + json.dumps({"measured": measured, "cores": os.cpu_count(), **record}))
+    return {"measured": measured, "cores": os.cpu_count(), **record}
 
 
 if __name__ == "__main__":

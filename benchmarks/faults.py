@@ -9,18 +9,29 @@ suite or any other container work.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
 
+from benchmarks.cli import arguments, emit, human_output
 from benchmarks.engine import deployed_e2e_stack, log, progress
 from benchmarks.plots import bar_chart
-from tests.e2e.faults import Load, crash, restart_docker_engine, under_load
+from tests.e2e.faults import Load, Outcome, crash, restart_docker_engine, under_load
 from tests.support.deployment import CONTAINERS
 
 USER = "alice"
 
 
 def main() -> None:
+    options = arguments(__doc__)
+    with human_output(options):
+        rows = measure()
+        report(rows)
+    emit(options, {"faults": [dataclasses.asdict(row) for row in rows]})
+    sys.exit(1 if any(row.lost_writes for row in rows) else 0)
+
+
+def measure() -> list[Outcome]:
     with deployed_e2e_stack() as (deployment, _):
         with deployment.mlflow(deployment.user_tokens(USER)["access_token"]) as mlflow:
             pat = mlflow.patch("/api/2.0/mlflow/users/access-token", json={}).json()["token"]
@@ -39,6 +50,10 @@ def main() -> None:
             load = Load(deployment, run_id, USER, deployment.set_known_password(USER), pat)
             inflict = functools.partial(crash, container) if container else restart_docker_engine
             rows.append(under_load(load, fault, inflict, list(CONTAINERS), log, container or None))
+    return rows
+
+
+def report(rows: list[Outcome]) -> None:
     print(f"{'fault':36} {'to healthy':>10} {'failed writes':>13} {'failed logins':>13} "
           f"{'acked':>6} {'lost':>4}")  # fmt: skip
     for r in rows:
@@ -50,7 +65,6 @@ def main() -> None:
         "seconds",
         {row.fault: row.seconds_to_healthy for row in rows},
     )
-    sys.exit(1 if any(row.lost_writes for row in rows) else 0)
 
 
 if __name__ == "__main__":

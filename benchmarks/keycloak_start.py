@@ -31,6 +31,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 
+from benchmarks.cli import arguments, emit, human_output
 from components.docker.keycloak_server import BUILD_CONTEXT, BUILD_OPTIONS, optimized_build_args
 from components.keycloak_app import MANAGEMENT_PORT
 from stackrules.versions import pin
@@ -122,8 +123,7 @@ def ready_seconds(start: Start, password: str, database: str) -> tuple[float, bo
         docker("rm", "-f", NAME)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def options_of(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--base-image",
         default=pin("KEYCLOAK_IMAGE"),
@@ -138,7 +138,16 @@ def main() -> None:
         "without flags): the state the official image ships in, for a host that cannot pull "
         "it (e.g. LOCAL_KEYCLOAK_IMAGE)",
     )
-    options = parser.parse_args()
+
+
+def main() -> None:
+    options = arguments(__doc__, options_of)
+    with human_output(options):
+        result = measure(options)
+    emit(options, result)
+
+
+def measure(options: argparse.Namespace) -> dict[str, object]:
     base = options.base_image
     if options.defaults_of:
         progress(f"rebuilding {options.defaults_of} with Keycloak's default build options")
@@ -182,6 +191,13 @@ def main() -> None:
             )
         optimized_seconds = min(results[0][1], results[2][1])
         print(f"derived, optimized / base, plain start: {optimized_seconds / results[1][1]:.2f}x")
+        return {
+            "baseImage": base,
+            "derivedBuildSeconds": build,
+            "starts": [{"way": label, "readySeconds": seconds, "reAugmented": rebuilt}
+                       for label, seconds, rebuilt in results],
+            "optimizedVsPlain": optimized_seconds / results[1][1],
+        }  # fmt: skip
     finally:
         # -v: with the database's anonymous volume.
         subprocess.run(["docker", "rm", "-f", "-v", f"{NAME}-db"], capture_output=True, check=False)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from benchmarks.cli import arguments, emit, human_output
 from benchmarks.engine import deployed_e2e_stack, percentile, progress
 from benchmarks.plots import bar_chart
 from tests.e2e.form_login import SignInError, form_login, personal_access_token
@@ -193,14 +194,22 @@ def report(results: list[dict[str, Any]], logins: LoginStream, lost: int, wall: 
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def options_of(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--users", type=int, default=4, help="people driving MLflow (1-16)")
     parser.add_argument("--seconds", type=float, default=60, help="length of the load (<= 600)")
     parser.add_argument("--requests", type=int, default=2000, help="requests per person")
-    options = parser.parse_args()
+
+
+def main() -> None:
+    options = arguments(__doc__, options_of)
     if not 1 <= options.users <= 16 or not 0 < options.seconds <= 600 or options.requests < 1:
-        parser.error("--users must be 1-16, --seconds 1-600, --requests >= 1")
+        sys.exit("error: --users must be 1-16, --seconds 1-600, --requests >= 1")
+    with human_output(options):
+        result = measure(options)
+    emit(options, result)
+
+
+def measure(options: argparse.Namespace) -> dict[str, object]:
     with deployed_e2e_stack() as (deployment, _):
         url = deployment.mlflow_url
         require_loopback(url)
@@ -223,6 +232,15 @@ def main() -> None:
         progress("reading every acknowledged write back")
         lost = sum(lost_writes(url, p, r) for p, r in zip(drivers, results, strict=True))
         report(results, logins, lost, wall)
+    return {
+        "people": len(results),
+        "wallSeconds": wall,
+        "acknowledgedWrites": sum(len(r["acked_steps"]) + len(r["acked_params"]) for r in results),
+        "lostWrites": lost,
+        "failedRequests": sum(r["failures"] for r in results),
+        "formLogins": logins.ok,
+        "refusedLogins": len(logins.refused),
+    }
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from benchmarks.cli import arguments, emit, human_output
 from benchmarks.engine import deployed_e2e_stack, log, progress
 from benchmarks.plots import bar_chart
 from tests.e2e.form_login import SignInError, form_login
@@ -125,6 +126,17 @@ def brute_force_record(deployment: Deployment, username: str) -> dict[str, objec
 
 
 def main() -> None:
+    options = arguments(__doc__)
+    with human_output(options):
+        cases, errors, record, errors_allowed = measure()
+        report(cases, errors, record, errors_allowed)
+    rows = [{"case": c.label, "loginsPerSecond": c.rate, "ok": c.ok, "refused": c.refused,
+             "cpuSeconds": c.cpu} for c in cases]  # fmt: skip
+    emit(options, {"cases": rows, "loginErrors": dict(errors), "bruteForceRecord": record,
+                   "loginErrorsWithConcurrentLogins": dict(errors_allowed)})  # fmt: skip
+
+
+def measure() -> tuple[list[Case], Counter[str], dict[str, object], Counter[str]]:
     cases: list[Case] = []
     with deployed_e2e_stack() as (deployment, _):
         alice = ("alice", deployment.set_known_password("alice"))
@@ -149,7 +161,7 @@ def main() -> None:
         label = "password grant, 2 threads, same user, concurrent logins allowed"
         cases.append(run_case(label, deployment, grant, [alice] * 2))
         errors_allowed = login_errors(deployment) - errors_before
-    report(cases, errors, record, errors_allowed)
+    return cases, errors, record, errors_allowed
 
 
 def report(

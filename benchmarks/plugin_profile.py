@@ -29,6 +29,7 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks.cli import arguments, emit, human_output
 from benchmarks.engine import deployed_e2e_stack, progress
 from benchmarks.plots import bar_chart
 from tests.e2e.form_login import form_login, personal_access_token
@@ -136,14 +137,19 @@ def browser_login(deployment: Deployment) -> Workload:
 
 
 def main() -> None:
+    options = arguments(__doc__)
     results: dict[str, tuple[int, collections.Counter[str]]] = {}
-    with deployed_e2e_stack() as (deployment, _), tempfile.TemporaryDirectory() as scratch:
-        for label, workload in [
-            ("log metric with a PAT", pat_log_metric(deployment)),
-            ("browser login", browser_login(deployment)),
-        ]:
-            results[label] = profiled(label, workload, Path(scratch))
-    report(results)
+    with human_output(options):
+        with deployed_e2e_stack() as (deployment, _), tempfile.TemporaryDirectory() as scratch:
+            for label, workload in [
+                ("log metric with a PAT", pat_log_metric(deployment)),
+                ("browser login", browser_login(deployment)),
+            ]:
+                results[label] = profiled(label, workload, Path(scratch))
+        report(results)
+    emit(options, {label: {"requests": requests, "msPerRequest": {
+        part: samples / RATE / requests * 1000 for part, samples in parts.most_common()}}
+        for label, (requests, parts) in results.items()})  # fmt: skip
 
 
 def report(results: dict[str, tuple[int, collections.Counter[str]]]) -> None:

@@ -10,7 +10,6 @@ scripts/test.sh writes one `name<TAB>seconds<TAB>exit code` line per tier to $MK
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import subprocess
@@ -19,6 +18,7 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
+from benchmarks.cli import arguments, emit, human_output
 from tests.support.workdir import REPO
 
 
@@ -51,12 +51,18 @@ def table(rows: list[tuple[str, int, int]], when: str) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--from", dest="source", type=Path, help="a MKS_TIER_TIMES file")
-    args = parser.parse_args()
+    args = arguments(
+        __doc__,
+        lambda parser: parser.add_argument(
+            "--from", dest="source", type=Path, help="a MKS_TIER_TIMES file"
+        ),
+    )
     if args.source:
         when = datetime.fromtimestamp(args.source.stat().st_mtime).isoformat(timespec="minutes")
-        print(table(tiers(args.source), when))
+        rows = tiers(args.source)
+        with human_output(args):
+            print(table(rows, when))
+        emit(args, {"measured": when, "machine": machine(), "tiers": rows})
         return 0
     with tempfile.TemporaryDirectory() as scratch:
         times = Path(scratch) / "tiers.tsv"
@@ -67,7 +73,10 @@ def main() -> int:
             check=False,
         )
         when = datetime.now().isoformat(timespec="minutes")
-        print(table(tiers(times) if times.exists() else [], when))
+        rows = tiers(times) if times.exists() else []
+        with human_output(args):
+            print(table(rows, when))
+        emit(args, {"measured": when, "machine": machine(), "tiers": rows})
     return done.returncode
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from benchmarks.cli import arguments, emit, human_output
 from benchmarks.engine import deployed_e2e_stack, log, percentile, progress
 from benchmarks.plots import bar_chart
 from tests.support.deployment import CONTAINERS, Deployment, docker
@@ -125,8 +126,21 @@ def measure(deployment: Deployment, workers: int) -> Case:
 
 
 def main() -> None:
-    with deployed_e2e_stack() as (deployment, _):
+    options = arguments(__doc__)
+    with human_output(options), deployed_e2e_stack() as (deployment, _):
         cases = [measure(deployment, workers) for workers in WORKER_COUNTS]
+        report(cases)
+    rows = [
+        {"workers": case.workers, "requestsPerSecond": case.rate,
+         "p50Ms": percentile(case.latencies, 50) * 1000,
+         "p95Ms": percentile(case.latencies, 95) * 1000,
+         "failed": case.failures, "memory": case.memory}
+        for case in cases
+    ]  # fmt: skip
+    emit(options, {"cases": rows})
+
+
+def report(cases: list[Case]) -> None:
     base = cases[0].rate
     print(f"\nMLflow throughput, {CLIENTS} clients, {SECONDS_PER_CASE} s per worker count\n")
     print("| workers | requests/s | vs 1 worker | p50 (ms) | p95 (ms) | failed | memory |")

@@ -105,10 +105,12 @@ workers=()
 tier "real pulumi CLI: bad configs refused, the policy pack on real previews ($cli_workers workers)" \
   "$PY/python" -m pytest tests/cli -q -p no:cacheprovider -rA "${workers[@]}" "${DURATIONS[@]}"
 
-# The e2e suite's two lanes (tests/e2e/lanes.py: the shared stack's files, and files with a
-# stack of their own) run side by side, since a stack test mostly waits on its containers; the
-# faults and destroy tests wait for the other lane to end. MKS_E2E_LANES=1 runs them in turn.
-e2e_lanes="${MKS_E2E_LANES:-2}"
+# MKS_E2E_LANES=2 runs the e2e suite's two lanes (tests/e2e/lanes.py: the shared stack's files,
+# and files with a stack of their own) side by side; the faults and destroy tests wait for the
+# other lane to end. On 2 cores the suite is CPU-bound: two lanes took 1467 s against 1632-1702 s
+# in one (each test 1.7x slower beside the other lane), and one test failed beside the other
+# lane that passes alone (docs/performance.md), so one lane is the default.
+e2e_lanes="${MKS_E2E_LANES:-1}"
 case "$e2e_lanes" in 1|2) ;; *) die "MKS_E2E_LANES must be 1 or 2, not '$e2e_lanes'" ;; esac
 e2e_pytest=("$PY/python" -m pytest tests/e2e -p no:cacheprovider -rA "${DURATIONS[@]}")
 e2e() {

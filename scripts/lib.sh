@@ -43,15 +43,24 @@ install_locked() { # venv lock what
     || { rm -rf "$venv"; die "installing the project into $what failed (see above)"; }
 }
 
-# The project's virtualenv (.venv, as Pulumi.yaml names it), remade only when a requirements
-# file changes.
+# The project's virtualenv (.venv, as Pulumi.yaml names it), remade only when its requirements
+# change: `ensure_venv runtime` (scripts/up.sh, scripts/pulumi.sh) is content with the program's
+# and stackctl's packages (requirements.lock) or the whole development set; `ensure_venv`
+# (scripts/test.sh) wants the development set (requirements-dev.lock: the test tools, linters,
+# Playwright, the benchmarks' plotting and profiling).
 ensure_venv() {
-  local venv="$REPO_ROOT/.venv" stamp
-  stamp="$venv/.requirements-$(cat "$REPO_ROOT"/requirements* "$REPO_ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
-  if [ -f "$stamp" ]; then return 0; fi
+  local want=${1:-dev} venv="$REPO_ROOT/.venv" dev runtime
+  dev="$venv/.requirements-dev-$(cat "$REPO_ROOT"/requirements* "$REPO_ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
+  runtime="$venv/.requirements-runtime-$(cat "$REPO_ROOT"/requirements.txt "$REPO_ROOT"/requirements.lock "$REPO_ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
+  if [ -f "$dev" ] || { [ "$want" = runtime ] && [ -f "$runtime" ]; }; then return 0; fi
   ensure_uv
-  step "python venv: installing requirements-dev.lock into .venv"
-  install_locked "$venv" "$REPO_ROOT/requirements-dev.lock" .venv && touch "$stamp"
+  if [ "$want" = runtime ]; then
+    step "python venv: installing requirements.lock (the program's and stackctl's packages) into .venv"
+    install_locked "$venv" "$REPO_ROOT/requirements.lock" .venv && touch "$runtime"
+  else
+    step "python venv: installing requirements-dev.lock into .venv"
+    install_locked "$venv" "$REPO_ROOT/requirements-dev.lock" .venv && touch "$dev"
+  fi
 }
 
 # The policy pack's own virtualenv (policy/venv, as PulumiPolicy.yaml names it): without it the

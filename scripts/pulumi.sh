@@ -6,7 +6,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
-ensure_venv
+ensure_venv runtime
 ensure_pulumi_env
 # Every preview and update runs the policy pack (scripts/up.sh does too): an `up` typed by hand
 # is judged like the pull request's preview.

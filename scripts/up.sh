@@ -17,7 +17,7 @@ for arg in "$@"; do
   esac
 done
 
-ensure_venv
+ensure_venv runtime
 ensure_pulumi_env
 docker info >/dev/null 2>&1 || bash toolchain/docker-engine.sh >&2
 

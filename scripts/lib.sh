@@ -82,10 +82,21 @@ ensure_pulumi_env() {
   # shellcheck disable=SC1090
   source "$env_file"
   ensure_policy_venv
-  if [ -z "${PULUMI_BACKEND_URL:-}" ]; then
+  # The user's own backend when they have one (PULUMI_BACKEND_URL, or a `pulumi login`),
+  # else ours: a file:// backend on this host (MKS_OWN_BACKEND=1).
+  local login
+  login="$(PYTHONPATH="$REPO_ROOT" python3 -m stackrules.local_state --login)"
+  MKS_OWN_BACKEND=0
+  if [ -n "${PULUMI_BACKEND_URL:-}" ]; then
+    :
+  elif [ -n "$login" ]; then
+    step "pulumi: using your login, $login (set PULUMI_BACKEND_URL to choose another backend)"
+  else
     mkdir -p "$MKS_STATE_DIR"
     export PULUMI_BACKEND_URL="file://$MKS_STATE_DIR"
+    MKS_OWN_BACKEND=1
   fi
+  export MKS_OWN_BACKEND
   if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
     local file="$MKS_PASSPHRASE_FILE"
     if [ ! -s "$file" ]; then

@@ -22,7 +22,11 @@ ensure_pulumi_env
 docker info >/dev/null 2>&1 || bash toolchain/docker-engine.sh >&2
 
 step "stack: $stack on $PULUMI_BACKEND_URL"
-pulumi stack select --create --secrets-provider passphrase "$stack" >&2
+# On our file backend the stack's secrets are encrypted with the generated passphrase; on the
+# user's own backend, with that backend's default (Pulumi Cloud's service, or a passphrase).
+provider=()
+[ "$MKS_OWN_BACKEND" != 1 ] || provider=(--secrets-provider passphrase)
+pulumi stack select --create "${provider[@]}" "$stack" >&2
 
 if [ "$local_images" = 1 ]; then
   bash toolchain/images.sh >&2

@@ -4,6 +4,7 @@ a file:// backend and a generated passphrase, no account. scripts/lib.sh reads t
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 from collections.abc import Mapping
@@ -39,11 +40,23 @@ def backup_key_file(environ: Mapping[str, str]) -> Path:
     return Path(environ.get("MKS_BACKUP_KEY_FILE") or default)
 
 
+def pulumi_login(environ: Mapping[str, str]) -> str | None:
+    """The backend the user's own Pulumi is logged into (`pulumi login`: Pulumi Cloud, S3, a
+    directory...), from its credentials file; None without one."""
+    home = Path(environ.get("PULUMI_HOME") or _home(environ) / ".pulumi")
+    try:
+        current = json.loads((home / "credentials.json").read_text()).get("current")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return str(current) if current else None
+
+
 def backend_env(environ: Mapping[str, str]) -> dict[str, str]:
-    """What the Pulumi CLI needs on top of `environ` to reach a stack with no account:
-    the file:// backend and the passphrase file, unless the user set their own."""
+    """What the Pulumi CLI needs on top of `environ` to reach a stack with no account: the
+    file:// backend, unless the user set one or their Pulumi is logged in somewhere, and the
+    passphrase file, unless they set their own."""
     added = {"PULUMI_SKIP_UPDATE_CHECK": "true"}
-    if not environ.get("PULUMI_BACKEND_URL"):
+    if not environ.get("PULUMI_BACKEND_URL") and not pulumi_login(environ):
         added["PULUMI_BACKEND_URL"] = f"file://{state_dir(environ)}"
     if not environ.get("PULUMI_CONFIG_PASSPHRASE") and not environ.get(
         "PULUMI_CONFIG_PASSPHRASE_FILE"
@@ -53,6 +66,9 @@ def backend_env(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def main() -> None:
+    if sys.argv[1:] == ["--login"]:  # scripts/lib.sh: the user's own login, if any
+        sys.stdout.write(pulumi_login(os_environ) or "")
+        return
     values = {
         "MKS_CACHE": cache_dir(os_environ),
         "MKS_STATE_DIR": state_dir(os_environ),

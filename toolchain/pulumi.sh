@@ -15,7 +15,9 @@ set -euo pipefail
 MKS_SCRIPT=pulumi
 # shellcheck source=../scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
-export PULUMI_HOME="${PULUMI_HOME:-$MKS_CACHE/pulumi-home}"
+# PULUMI_HOME: the user's own (their login, their plugins) unless this toolchain installs the
+# plugins from a mirror, which go into a home of the cache's unless PULUMI_HOME names one.
+OWN_HOME="$MKS_CACHE/pulumi-home"
 export PULUMI_SKIP_UPDATE_CHECK=true
 
 
@@ -38,7 +40,7 @@ write_env() { # bin_dir offline
   {
     echo "# Written by toolchain/pulumi.sh."
     [ -z "$1" ] || echo "export PATH=\"$1:\$PATH\""
-    echo "export PULUMI_HOME=\"$PULUMI_HOME\""
+    [ -z "${PULUMI_HOME:-}" ] || echo "export PULUMI_HOME=\"$PULUMI_HOME\""
     echo "export PULUMI_SKIP_UPDATE_CHECK=true"
     [ "$2" != 1 ] || echo "export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true"
   } >"$file"
@@ -54,6 +56,7 @@ if [ -z "${MKS_PULUMI_MIRROR:-}" ]; then
   bin_dir="$(dirname "$(command -v pulumi)")"
   case "$bin_dir" in
     "$MKS_CACHE"/*) # this toolchain's own install from a mirror, found on PATH: keep it so
+      export PULUMI_HOME="${PULUMI_HOME:-$OWN_HOME}"
       step "using $bin_dir/pulumi v$have (installed from a mirror earlier)"
       write_env "$bin_dir" 1 ;;
     *)
@@ -63,6 +66,7 @@ if [ -z "${MKS_PULUMI_MIRROR:-}" ]; then
   exit 0
 fi
 
+export PULUMI_HOME="${PULUMI_HOME:-$OWN_HOME}"
 mirror=$(cd "$MKS_PULUMI_MIRROR" 2>/dev/null && pwd) \
   || die "MKS_PULUMI_MIRROR=$MKS_PULUMI_MIRROR is not a directory. Fix: point it at the directory holding pulumi-v$PULUMI_VERSION-linux-x64.tar.gz and SHA256SUMS"
 [ -f "$mirror/SHA256SUMS" ] || die "$mirror/SHA256SUMS is missing. Fix: write it with (cd $mirror && sha256sum *.tar.gz > SHA256SUMS)"

@@ -14,6 +14,7 @@ from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from stackrules.versions import pinned_versions
 from tests.e2e.lanes import LANES, lane_of, runs_last, wait_for_other_lane
+from tests.e2e.tls_stack import tls_stack
 from tests.support.deployment import (
     Deployment,
     container_logs,
@@ -123,6 +124,13 @@ def deployment(
             deployed.destroy(log)
         if deployed is not None:
             MEASUREMENTS.update(deployed.timings)
+
+
+@pytest.fixture(scope="session", name="tls_stack")
+def tls_stack_fixture(prerequisites: None) -> Iterator[Deployment]:
+    """The HTTPS stack test_13 and test_14 share (tests/e2e/tls_stack.py)."""
+    with tls_stack() as deployed:
+        yield deployed
 
 
 @pytest.fixture(scope="session")

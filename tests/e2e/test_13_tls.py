@@ -1,4 +1,4 @@
-"""HTTPS at the edge proxy (`tls: internal`), on a stack of its own, proven from outside.
+"""HTTPS at the edge proxy (`tls: internal`), on the session's HTTPS stack, proven from outside.
 
 The stack's CA (output rootCaCertificate) is trusted the way docs/https.md says: in the
 browser's NSS database with certutil, and as a CA file for Python clients. Then: Chromium signs
@@ -17,12 +17,9 @@ from __future__ import annotations
 
 import json
 import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -31,41 +28,19 @@ from playwright.sync_api import Browser, Playwright
 
 from stackrules.mlflow_admin import PatternGrant, create_pattern_grant, delete_pattern_grant
 from stackrules.names import resource_prefix
-from stackrules.versions import pinned_versions
 from tests.e2e.browser_login import chromium_trusting, sign_in
 from tests.e2e.faults import Load, crash, under_load
 from tests.e2e.team_data import ensure_experiment
-from tests.support.deployment import Deployment, docker, e2e_config, log, remove_leftovers
+from tests.e2e.tls_stack import PORTS, STACK
+from tests.support.deployment import Deployment, docker, log
 
-STACK = "tls"
-PORTS = {
-    "keycloakPort": 18083,
-    "mlflowPort": 15003,
-    "mlflowDbPort": 25438,
-    "keycloakDbPort": 25439,
-    "httpsPort": 18443,
-    "httpPort": 18880,
-}
 FORGED = "203.0.113.77"
 SEARCH = "/api/2.0/mlflow/experiments/search?max_results=1"
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[Deployment]:
-    remove_leftovers(log, resource_prefix(STACK))
-    with tempfile.TemporaryDirectory() as scratch:
-        config: dict[str, Any] = {
-            **e2e_config(),
-            **PORTS,
-            "tls": "internal",
-            "proxyImage": pinned_versions()["LOCAL_CADDY_IMAGE"],
-            "mlflowReplicas": 2,
-        }
-        deployed = Deployment.create(Path(scratch), log, STACK, config)
-        try:
-            yield deployed
-        finally:
-            deployed.destroy(log)
+def stack(tls_stack: Deployment) -> Deployment:
+    return tls_stack
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,9 @@
 """`tls: files`: the edge proxy serves the certificate the operator gives as secret config.
 
 An operator's CA and a certificate for both hostnames are made here (as a company CA would),
-set with `pulumi config set --secret tlsCertificate/tlsKey`, and the stack comes up. The proxy
+set with `pulumi config set --secret tlsCertificate/tlsKey` on the session's HTTPS stack
+(tests/e2e/tls_stack.py, after test_13 has run on it as `tls: internal`), and `up` switches it
+to `tls: files`: only the edge proxy changes. The proxy
 presents exactly that certificate, clients trusting that CA reach MLflow and Keycloak over
 HTTPS, and the private key appears in no plain text: not in the stack's config file, not in
 its state files, not in the stack outputs.
@@ -12,31 +14,21 @@ from __future__ import annotations
 import hashlib
 import socket
 import ssl
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+from pulumi import automation as auto
 
 from components.docker.certificates import new_authority, new_site_certificate
 from stackrules.names import resource_prefix
-from stackrules.versions import pinned_versions
-from tests.support.deployment import Deployment, e2e_config, log, remove_leftovers
+from tests.e2e.tls_stack import HOSTS, PORTS, STACK
+from tests.support.deployment import Deployment, docker, log
 
-STACK = "filetls"  # not "tls-...": test_13 clears leftovers named mlflow-tls-*
-PORTS = {
-    "keycloakPort": 18084,
-    "mlflowPort": 15004,
-    "mlflowDbPort": 25440,
-    "keycloakDbPort": 25441,
-    "httpsPort": 18444,
-    "httpPort": 18881,
-}
-HOSTS = ["mlflow.localhost", "auth.localhost"]
+SERVICES = ["mlflow-db", "keycloak-db", "keycloak", "mlflow", "mlflow-2"]
 
 
 @pytest.fixture(scope="module")
@@ -49,22 +41,27 @@ def site(operator_ca: dict[str, str]) -> dict[str, str]:
     return new_site_certificate(operator_ca["cert_pem"], operator_ca["key_pem"], HOSTS)
 
 
+def _container_ids(names: list[str]) -> dict[str, str]:
+    return {name: docker("inspect", "--format", "{{.Id}}", name).strip() for name in names}
+
+
 @pytest.fixture(scope="module")
-def stack(site: dict[str, str]) -> Iterator[Deployment]:
-    remove_leftovers(log, resource_prefix(STACK))
-    with tempfile.TemporaryDirectory() as scratch:
-        config: dict[str, Any] = {
-            **e2e_config(),
-            **PORTS,
-            "tls": "files",
-            "proxyImage": pinned_versions()["LOCAL_CADDY_IMAGE"],
-        }
-        secrets = {"tlsCertificate": site["cert_pem"], "tlsKey": site["key_pem"]}
-        deployed = Deployment.create(Path(scratch), log, STACK, config, secret_config=secrets)
-        try:
-            yield deployed
-        finally:
-            deployed.destroy(log)
+def stack(tls_stack: Deployment, site: dict[str, str]) -> Iterator[Deployment]:
+    prefix = resource_prefix(STACK)
+    services = [f"{prefix}-{name}" for name in SERVICES]
+    before = _container_ids(services)
+    secrets = {"tlsCertificate": site["cert_pem"], "tlsKey": site["key_pem"]}
+    tls_stack.stack.set_all_config(
+        {key: auto.ConfigValue(text, secret=True) for key, text in secrets.items()}
+    )
+    tls_stack.set_config("tls", "files")
+    tls_stack.up(log)
+    # Only the edge proxy changed: the services and their data kept running.
+    assert _container_ids(services) == before
+    yield tls_stack
+    # The last user of the HTTPS stack: it goes now, not at the session's end, after
+    # test_99 has checked that nothing of the suite is left on the engine.
+    tls_stack.destroy(log)
 
 
 def _fingerprint(pem: str) -> str:

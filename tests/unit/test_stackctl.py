@@ -388,6 +388,17 @@ def test_pulumi_environment_defaults_to_the_scripts_backend_and_passphrase() -> 
     )
 
 
+def test_a_pulumi_login_of_the_users_own_is_their_backend(tmp_path: Path) -> None:
+    home = tmp_path / "pulumi-home"
+    home.mkdir()
+    (home / "credentials.json").write_text(json.dumps({"current": "s3://team-state"}))
+    added = pulumi_environment({"HOME": str(tmp_path), "PULUMI_HOME": str(home)})
+    assert "PULUMI_BACKEND_URL" not in added  # Pulumi goes where they logged in
+    (home / "credentials.json").write_text(json.dumps({"current": ""}))
+    logged_out = pulumi_environment({"HOME": str(tmp_path), "PULUMI_HOME": str(home)})
+    assert logged_out["PULUMI_BACKEND_URL"].startswith("file://")
+
+
 def test_pulumi_environment_leaves_an_operators_own_settings_alone() -> None:
     mine = {
         "HOME": "/home/op",

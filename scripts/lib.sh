@@ -31,12 +31,13 @@ ensure_uv() {
 }
 
 # A virtualenv with a hashed lock and the project itself (editable, no dependencies), made by
-# uv: --require-hashes, so every file installed is the one reviewed (scripts/lock.sh).
+# uv: --require-hashes, so every file installed is the one reviewed (scripts/lock.sh); the
+# bytecode compiled at install, as pip does, not by the first test run of each process.
 install_locked() { # venv lock what
   local venv=$1 lock=$2 what=$3
   rm -rf "$venv"
   python3 -m venv "$venv" || { rm -rf "$venv"; die "python3 -m venv failed: install python3-venv"; }
-  "$UV" pip install --quiet --python "$venv/bin/python" --require-hashes -r "$lock" \
+  "$UV" pip install --quiet --compile-bytecode --python "$venv/bin/python" --require-hashes -r "$lock" \
     || { rm -rf "$venv"; die "installing $lock into $what failed (see above; scripts/lock.sh rewrites it)"; }
   # The project itself: the `stackctl` command, and the shared rules (stackrules/).
   "$UV" pip install --quiet --python "$venv/bin/python" --no-deps -e "$REPO_ROOT" \

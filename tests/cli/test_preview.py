@@ -12,7 +12,7 @@ def test_preview_refuses_bad_config_naming_key_value_and_fix(project: CliProject
     assert preview.returncode != 0
     out = preview.stdout + preview.stderr
     assert "mlflow-keycloak-stack:accessTokenLifespan = 'forever'" in out
-    assert "Fix: pulumi config set accessTokenLifespan" in out
+    assert f"Fix: scripts/pulumi.sh config set --stack {stack} accessTokenLifespan" in out
     assert "Traceback" not in out
     # Refused before any resource: nothing but the stack itself was attempted.
     assert "pulumi:providers:" not in out and "docker:index" not in out

@@ -134,7 +134,7 @@ e2e() {
   rm -f "$done_file" "$done_file.took"
   [ "$rc_shared" = 0 ] && [ "$rc_own" = 0 ]
 }
-tier "end-to-end suite on the real engine ($e2e_lanes lanes)" e2e
+tier "end-to-end suite on the real engine ($e2e_lanes lane(s))" e2e
 
 tier "kubernetes toolchain: waiting for the background build" wait_kube_toolchain
 tier "kubernetes target: manifests rendered by a real pulumi up, checked by a real API server" \

@@ -65,7 +65,9 @@ if ! command -v dockerd >/dev/null 2>&1; then
 fi
 command -v docker >/dev/null 2>&1 || die "no docker client on PATH (docker.io should provide /usr/bin/docker)"
 
-if pgrep -x dockerd >/dev/null 2>&1; then
+# A dockerd that exited but is not reaped yet (a zombie: this VM's init reaps late) is not a
+# daemon to wait for; pgrep would count it, pidof does not.
+if ps -C dockerd -o stat= 2>/dev/null | grep -qv '^Z'; then
   step "a dockerd process exists but does not answer yet; waiting for it instead of starting another"
 else
   step "starting dockerd in the background (log: $DOCKERD_LOG)"

@@ -202,7 +202,8 @@ def test_users_list_shows_each_persons_groups_origin_and_mlflow_account(
     assert alice["mlflowAccount"] == "active"
     table = stackctl(outputs_file, "users", "list")
     assert table.exit_code == 0, table.output
-    assert "alice@example.com" in table.stdout
+    assert f"{len(people)} people in realm" in table.stdout
+    assert "alice" in table.stdout  # the table folds long cells at the runner's 80 columns
 
 
 def test_permissions_list_shows_the_declared_grants_of_each_team(outputs_file: Path) -> None:

@@ -34,6 +34,9 @@ def test_a_users_own_login_is_where_the_wrapper_puts_stacks(tmp_path: Path) -> N
         **{k: v for k, v in os.environ.items() if k not in unset},
         "PULUMI_HOME": str(home),
         "MKS_STATE_DIR": str(ours),
+        # A cache of its own: toolchain/pulumi.sh rewrites the cache's pulumi-env.sh, which
+        # every other tier sources (with this PULUMI_HOME in it, they found no plugins).
+        "MKS_CACHE": str(tmp_path / "cache"),
         "PULUMI_CONFIG_PASSPHRASE": secrets.token_urlsafe(16),
     }
     login = subprocess.run(

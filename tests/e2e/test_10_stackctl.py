@@ -192,6 +192,9 @@ def test_token_as_json_keeps_the_token_secret_unless_shown(
 def test_users_list_shows_each_persons_groups_origin_and_mlflow_account(
     deployment: Deployment, outputs_file: Path
 ) -> None:
+    # alice's MLflow account exists once she has reached MLflow (a bearer call provisions it).
+    with deployment.mlflow(deployment.user_tokens("alice")["access_token"]) as mlflow:
+        assert mlflow.get(SEARCH).status_code == 200
     people = {row["username"]: row for row in stackctl_json(outputs_file, "users", "list")}
     alice, dana = people["alice"], people["dana"]
     assert (alice["email"], alice["enabled"], alice["groups"]) == (

@@ -424,12 +424,7 @@ def permissions_list(
 
     Example: stackctl permissions list --user dana -o json"""
     with on_the_realm(ctx) as (outputs, admin):
-        if outputs.mlflow_groups is None:
-            raise StackctlError(
-                "the stack has no mlflowGroups output (deployed by an older version); run "
-                "`pulumi up` once, then export the outputs again"
-            )
-        subjects = [("group", group) for group in outputs.mlflow_groups]
+        subjects = [("group", group) for group in outputs.admitted_groups()]
         for username in user or []:
             email = realm.email_of(admin, username)
             if email is None:

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -61,15 +62,15 @@ class Target:
     outputs_file: Path | None
     project_dir: Path
 
-    @property
+    @cached_property
     def stack(self) -> str:
-        """--stack, else the Pulumi stack selected in the project (as `pulumi` picks it)."""
-        if self.given_stack is None:
-            if self.outputs_file is not None:
-                self.given_stack = self.outputs_file.stem
-            else:
-                self.given_stack = selected_stack(self.project_dir)
-        return self.given_stack
+        """--stack, else the Pulumi stack selected in the project (as `pulumi` picks it; asked
+        once per command)."""
+        if self.given_stack is not None:
+            return self.given_stack
+        if self.outputs_file is not None:
+            return self.outputs_file.stem
+        return selected_stack(self.project_dir)
 
     def outputs(self) -> StackOutputs:
         if self.outputs_file is not None:

@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -116,6 +116,15 @@ class StackOutputs(BaseModel):
         path.write_text(self.root_ca_certificate)
         return str(path)
 
+    def admitted_groups(self) -> list[str]:
+        """The groups MLflow admits (its admin group, its user group, every team)."""
+        if self.mlflow_groups is None:
+            raise StackctlError(
+                "the stack has no mlflowGroups output (deployed by an older version); run "
+                "`pulumi up` once, then export the outputs again"
+            )
+        return self.mlflow_groups
+
     def mlflow_admin(self) -> AdminClient:
         """The plugin's admin API as the stack's admin client calls it."""
         if self.stack_admin_client_id is None or self.stack_admin_client_secret is None:
@@ -209,23 +218,20 @@ def _pulumi_message(error: Exception) -> str:
     return re.sub(r"^error:\s*", "", found)
 
 
-def _workspace_options(
-    environ: Mapping[str, str] | None,
-) -> tuple[Callable[[], auto.LocalWorkspaceOptions], dict[str, str], str | None]:
-    """The environment `scripts/up.sh` uses, the passphrase file it names, and the Automation
-    API's options for it (made on call: finding the CLI may fail, after cheaper checks)."""
-    from pulumi import automation as auto
-
+def _environment(environ: Mapping[str, str] | None) -> tuple[dict[str, str], dict[str, str]]:
+    """The environment `scripts/up.sh` uses: all of it, and what it adds to `environ`."""
     environ = dict(os.environ if environ is None else environ)
     added = pulumi_environment(environ)
-    env = {**environ, **added}
+    return {**environ, **added}, added
 
-    def options() -> auto.LocalWorkspaceOptions:
-        root = pulumi_cli_root(env)
-        command = auto.PulumiCommand(root=root) if root else auto.PulumiCommand()
-        return auto.LocalWorkspaceOptions(pulumi_command=command, env_vars=added)
 
-    return options, env, added.get("PULUMI_CONFIG_PASSPHRASE_FILE")
+def _workspace_options(env: Mapping[str, str], added: dict[str, str]) -> auto.LocalWorkspaceOptions:
+    """The Automation API's options for that environment, with the CLI it finds."""
+    from pulumi import automation as auto
+
+    root = pulumi_cli_root(env)
+    command = auto.PulumiCommand(root=root) if root else auto.PulumiCommand()
+    return auto.LocalWorkspaceOptions(pulumi_command=command, env_vars=added)
 
 
 def _no_state(message: str, backend: str) -> StackctlError | None:
@@ -242,9 +248,9 @@ def selected_stack(
     """The stack `pulumi` would work on in project_dir (`pulumi stack select`'s choice)."""
     from pulumi import automation as auto
 
-    options, env, _ = _workspace_options(environ)
+    env, added = _environment(environ)
     backend = env["PULUMI_BACKEND_URL"]
-    chosen = options()
+    chosen = _workspace_options(env, added)
     try:
         workspace = auto.LocalWorkspace(
             work_dir=str(project_dir),
@@ -275,15 +281,18 @@ def pulumi_stack(
     # --help need none of it.
     from pulumi import automation as auto
 
-    options, env, passphrase_file = _workspace_options(environ)
+    env, added = _environment(environ)
     backend = env["PULUMI_BACKEND_URL"]
+    passphrase_file = added.get("PULUMI_CONFIG_PASSPHRASE_FILE")
     if passphrase_file and not Path(passphrase_file).exists():
         raise StackctlError(
             f"no stack passphrase in {passphrase_file}: stack {stack!r} was not deployed from "
             "this account; run scripts/up.sh, or set PULUMI_CONFIG_PASSPHRASE(_FILE)"
         )
     try:
-        selected = auto.select_stack(stack_name=stack, work_dir=str(project_dir), opts=options())
+        selected = auto.select_stack(
+            stack_name=stack, work_dir=str(project_dir), opts=_workspace_options(env, added)
+        )
     except auto.StackNotFoundError:
         raise StackctlError(
             f"no stack {stack!r} in {backend}: deploy it with scripts/up.sh {stack}, "

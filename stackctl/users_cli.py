@@ -145,13 +145,9 @@ def users_reconcile(
     confirmed_or_told(yes)
     with on_the_realm(ctx) as (outputs, admin):
         mlflow_admin = outputs.mlflow_admin()
-        if outputs.mlflow_groups is None:
-            raise StackctlError(
-                "the stack has no mlflowGroups output (deployed by an older version); run "
-                "`pulumi up` once, then export the outputs again"
-            )
+        groups = outputs.admitted_groups()  # both checked before anything is asked of MLflow
         with mlflow_admin.session() as api:
-            found = offboarding.departures(admin, api, outputs.mlflow_groups)
+            found = offboarding.departures(admin, api, groups)
             rows = [dataclasses.asdict(departure) for departure in found]
             if found and not yes:
                 console.print(views.departures_table(rows))

@@ -46,7 +46,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--lane",
         choices=sorted(LANES),
-        help="run one lane of tests/e2e/lanes.py (scripts/test.sh runs both side by side)",
+        help="run one lane of tests/e2e/lanes.py (MKS_E2E_LANES=2 makes scripts/test.sh run both)",
     )
 
 

@@ -39,11 +39,32 @@ options:
 """
 
 
+# With a real node: the API server reaches kubelet (logs, exec, port-forward) with kwokctl's
+# admin certificate, which kubelet's client CA signed, at the node's IP (its name resolves
+# nowhere); kwok, which would play every node, is off.
+REAL_NODE_PATCHES = """\
+componentsPatches:
+- name: kube-apiserver
+  extraArgs:
+  - {{key: kubelet-client-certificate, value: "{pki}/admin.crt"}}
+  - {{key: kubelet-client-key, value: "{pki}/admin.key"}}
+  - {{key: kubelet-preferred-address-types, value: InternalIP}}
+"""
+
+
+def pki_dir(kubeconfig: Path) -> Path:
+    """The cluster's certificates (ca.crt, admin.crt, admin.key) of running_cluster's kubeconfig."""
+    found = sorted(kubeconfig.parent.glob("clusters/*/pki"))
+    if len(found) != 1:
+        raise ClusterError(f"not one kwokctl cluster under {kubeconfig.parent}: {found}")
+    return found[0]
+
+
 class ClusterError(RuntimeError):
     """The cluster did not come up; the message holds the command and its output."""
 
 
-def _run(argv: list[str], env: dict[str, str], timeout: float) -> str:
+def run_checked(argv: list[str], env: dict[str, str], timeout: float) -> str:
     try:
         done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as expired:
@@ -57,22 +78,39 @@ def _run(argv: list[str], env: dict[str, str], timeout: float) -> str:
 
 
 @contextmanager
-def running_cluster(bin_dir: Path, workdir: Path, *, timeout: float = 180.0) -> Iterator[Path]:
+def running_cluster(
+    bin_dir: Path, workdir: Path, *, fake_node: bool = True, timeout: float = 180.0
+) -> Iterator[Path]:
     """The cluster, its state and logs under workdir; yields an admin kubeconfig once its node
-    is Ready and the `default` ServiceAccount of `default` exists. Deleted on exit (its
-    processes stopped), whatever the test did."""
+    is Ready (with fake_node) and the `default` ServiceAccount of `default` exists. Deleted on
+    exit (its processes stopped), whatever the test did.
+
+    Without fake_node there is no kwok and no node: a real one joins it (tests/k8s/node.py,
+    its client CA and the API server's client certificate for kubelet in `pki_dir(workdir)`)."""
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     name = f"mks-{os.getpid()}"
     # KWOK_WORKDIR: kwokctl's state (clusters/<name>/: pki, logs, etcd data) in workdir, not ~.
     env = {**os.environ, "KWOK_WORKDIR": str(workdir), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
     configuration = workdir / "kwokctl.yaml"
-    configuration.write_text(KWOKCTL_CONFIGURATION)
+    pki = workdir / "clusters" / name / "pki"
+    configuration.write_text(
+        KWOKCTL_CONFIGURATION
+        if fake_node
+        else KWOKCTL_CONFIGURATION + REAL_NODE_PATCHES.format(pki=pki)
+    )
     kwokctl = [str(bin_dir / "kwokctl"), "--name", name, f"--config={configuration}"]
-    binaries = [f"--{flag}-binary={bin_dir / binary}" for flag, binary in COMPONENTS.items()]
+    components = (
+        COMPONENTS
+        if fake_node
+        else {flag: binary for flag, binary in COMPONENTS.items() if flag != "kwok-controller"}
+    )
+    binaries = [f"--{flag}-binary={bin_dir / binary}" for flag, binary in components.items()]
+    if not fake_node:
+        binaries.append("--disable=kwok-controller")
     kubectl = [str(bin_dir / "kubectl"), f"--kubeconfig={workdir / 'kubeconfig'}"]
     try:
-        _run(
+        run_checked(
             [
                 *kwokctl,
                 "create",
@@ -84,11 +122,18 @@ def running_cluster(bin_dir: Path, workdir: Path, *, timeout: float = 180.0) -> 
             env,
             timeout + 30,
         )
-        (workdir / "kubeconfig").write_text(_run([*kwokctl, "get", "kubeconfig"], env, 30))
-        _run([*kwokctl, "scale", "node", "--replicas=1"], env, 60)
-        _run([*kubectl, "wait", "--for=condition=Ready", f"node/{NODE}", "--timeout=60s"], env, 90)
+        (workdir / "kubeconfig").write_text(run_checked([*kwokctl, "get", "kubeconfig"], env, 30))
+        if fake_node:
+            run_checked([*kwokctl, "scale", "node", "--replicas=1"], env, 60)
+            run_checked(
+                [*kubectl, "wait", "--for=condition=Ready", f"node/{NODE}", "--timeout=60s"],
+                env,
+                90,
+            )
         # The controller-manager makes it; pods of a namespace cannot be admitted before.
-        _run([*kubectl, "wait", "--for=create", "serviceaccount/default", "--timeout=60s"], env, 90)
+        run_checked(
+            [*kubectl, "wait", "--for=create", "serviceaccount/default", "--timeout=60s"], env, 90
+        )
         yield workdir / "kubeconfig"
     finally:
         subprocess.run([*kwokctl, "delete", "cluster"], env=env, capture_output=True, timeout=120)
@@ -102,8 +147,8 @@ def install_crds(
     files = [arg for path in crd_files for arg in ("-f", str(path))]
     env = dict(os.environ)
     base = [str(kubectl), f"--kubeconfig={kubeconfig}"]
-    _run([*base, "apply", "--server-side", *files], env, timeout)
-    _run(
+    run_checked([*base, "apply", "--server-side", *files], env, timeout)
+    run_checked(
         [*base, "wait", "--for=condition=established", f"--timeout={timeout}s", *files],
         env,
         timeout + 30,

@@ -1,0 +1,187 @@
+"""Tier 4 of the kubernetes target: pods that really run. A control plane (kwokctl's binaries,
+no kwok) with a real node joined to it (tests/k8s/node.py: containerd, kubelet, kube-proxy, CNI
+bridge): the project's Postgres image runs in a pod, its readiness probe is executed by kubelet,
+`kubectl logs` and `kubectl exec` reach it through the API server, and a second pod connects to
+it through a Service's cluster IP (kube-proxy's iptables rules). Then the node and the cluster
+are torn down, and the host is as it was before.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from stackrules.versions import pin
+from tests.k8s.cluster import pki_dir, running_cluster
+from tests.k8s.kubectl import Kubectl
+from tests.k8s.node import POD_CIDR, HostSnapshot, real_node
+from tests.support.workdir import REPO
+
+NAMESPACE = "node-check"
+PASSWORD = "node-check-password"
+
+
+class NodeCluster:
+    """The cluster with its real node, closed by the last test (which then looks at the host)."""
+
+    def __init__(self, kubectl: Kubectl, stack: contextlib.ExitStack, before: HostSnapshot) -> None:
+        self.kubectl = kubectl
+        self.stack = stack
+        self.before = before
+
+    def finished(self, pod: str, timeout: float) -> str:
+        """The phase a pod that runs to completion ends in: Succeeded or Failed."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            phase = self.kube("get", "pod", pod, "-o", "jsonpath={.status.phase}")
+            if phase in ("Succeeded", "Failed"):
+                return phase
+            time.sleep(0.5)
+        raise AssertionError(f"pod {pod} still {phase} after {timeout:.0f} s")
+
+    def kube(self, *args: str) -> str:
+        done = self.kubectl.run("-n", NAMESPACE, *args)
+        assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr}"
+        return done.stdout
+
+
+@pytest.fixture(scope="session")
+def pause_tarball() -> Path:
+    """toolchain/node.sh: the node's Debian packages and the pause image (built and cached)."""
+    done = subprocess.run(
+        ["bash", str(REPO / "toolchain" / "node.sh")], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        pytest.fail(f"toolchain/node.sh failed:\n{done.stderr}", pytrace=False)
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def node_cluster(
+    tmp_path_factory: pytest.TempPathFactory, kube_bin: Path, pause_tarball: Path
+) -> Iterator[NodeCluster]:
+    before = HostSnapshot.take()
+    workdir = tmp_path_factory.mktemp("node-cluster")
+    with contextlib.ExitStack() as stack:
+        started = time.monotonic()
+        kubeconfig = stack.enter_context(
+            running_cluster(kube_bin, workdir / "control-plane", fake_node=False)
+        )
+        stack.enter_context(
+            real_node(
+                kube_bin,
+                workdir / "node",
+                kubeconfig,
+                pki_dir(kubeconfig),
+                pause_tarball,
+                [pin("LOCAL_POSTGRES_IMAGE")],
+            )
+        )
+        print(f"control plane + real node Ready in {time.monotonic() - started:.1f} s")
+        kubectl = Kubectl(kube_bin / "kubectl", kubeconfig)
+        done = kubectl.run("create", "namespace", NAMESPACE)
+        assert done.returncode == 0, done.stderr
+        yield NodeCluster(kubectl, stack, before)
+
+
+def _postgres_pod(name: str, command: list[str] | None, ready_probe: bool) -> dict[str, object]:
+    container: dict[str, object] = {
+        "name": "postgres",
+        "image": pin("LOCAL_POSTGRES_IMAGE"),
+        "imagePullPolicy": "Never",
+        "env": [
+            {
+                "name": "POSTGRES_PASSWORD",
+                "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}},
+            },
+            {
+                "name": "PGPASSWORD",
+                "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}},
+            },
+        ],
+        "volumeMounts": [{"name": "data", "mountPath": "/var/lib/postgresql/data"}],
+    }
+    if command:
+        container["command"] = command
+    if ready_probe:
+        container["readinessProbe"] = {
+            "exec": {"command": ["pg_isready", "-U", "postgres", "-h", "127.0.0.1"]},
+            "periodSeconds": 1,
+        }
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": NAMESPACE, "labels": {"app": name}},
+        "spec": {
+            "restartPolicy": "Never" if command else "Always",
+            "containers": [container],
+            "volumes": [{"name": "data", "emptyDir": {}}],
+        },
+    }
+
+
+def test_a_postgres_pod_runs_and_turns_ready_by_its_probe(node_cluster: NodeCluster) -> None:
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "db", "namespace": NAMESPACE},
+        "data": {"password": base64.b64encode(PASSWORD.encode()).decode()},
+    }
+    node_cluster.kubectl.apply(secret)
+    node_cluster.kubectl.apply(_postgres_pod("db", None, ready_probe=True))
+    node_cluster.kubectl.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "db", "namespace": NAMESPACE},
+            "spec": {"selector": {"app": "db"}, "ports": [{"port": 5432}]},
+        }
+    )
+    started = time.monotonic()
+    node_cluster.kube("wait", "--for=condition=Ready", "pod/db", "--timeout=120s")
+    print(f"pod db Ready in {time.monotonic() - started:.1f} s")
+    pod = json.loads(node_cluster.kube("get", "pod", "db", "-o", "json"))
+    print(f"pod db: node {pod['spec']['nodeName']}, IP {pod['status']['podIP']}")
+    assert pod["spec"]["nodeName"] == "mks-node"
+    assert pod["status"]["podIP"].startswith(POD_CIDR.rsplit(".", 2)[0])
+    container = pod["status"]["containerStatuses"][0]
+    assert container["ready"] and "running" in container["state"], container
+
+
+def test_logs_and_exec_reach_the_container_through_the_api_server(
+    node_cluster: NodeCluster,
+) -> None:
+    logs = node_cluster.kube("logs", "db")
+    assert "database system is ready to accept connections" in logs, logs[-2000:]
+    out = node_cluster.kube(
+        "exec", "db", "--", "psql", "-U", "postgres", "-h", "127.0.0.1", "-tAc", "select 40 + 2"
+    )
+    assert out.strip() == "42", out
+
+
+def test_a_second_pod_reaches_postgres_through_the_service_ip(node_cluster: NodeCluster) -> None:
+    service = json.loads(node_cluster.kube("get", "service", "db", "-o", "json"))
+    cluster_ip = service["spec"]["clusterIP"]
+    query = f"psql -h {cluster_ip} -U postgres -tAc 'select current_database()'"
+    node_cluster.kubectl.apply(_postgres_pod("client", ["sh", "-c", query], ready_probe=False))
+    phase = node_cluster.finished("client", timeout=120)
+    out = node_cluster.kube("logs", "client")
+    print(f"through service {cluster_ip}: {phase}, {out.strip()}")
+    assert phase == "Succeeded" and out.strip() == "postgres", out
+
+
+def test_teardown_leaves_the_host_as_it_was(node_cluster: NodeCluster) -> None:
+    """Runs last in this module: closes the node and the cluster, then compares the host."""
+    started = time.monotonic()
+    node_cluster.stack.close()
+    print(f"node and control plane torn down in {time.monotonic() - started:.1f} s")
+    after = HostSnapshot.take()
+    for field in HostSnapshot.__dataclass_fields__:
+        assert getattr(after, field) == getattr(node_cluster.before, field), field

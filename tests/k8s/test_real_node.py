@@ -21,7 +21,7 @@ import pytest
 from stackrules.versions import pin
 from tests.k8s.cluster import pki_dir, running_cluster
 from tests.k8s.kubectl import Kubectl
-from tests.k8s.node import POD_CIDR, HostSnapshot, real_node
+from tests.k8s.node import POD_CIDR, RULE_COMMENT, HostSnapshot, real_node
 from tests.support.workdir import REPO
 
 NAMESPACE = "node-check"
@@ -175,6 +175,31 @@ def test_a_second_pod_reaches_postgres_through_the_service_ip(node_cluster: Node
     out = node_cluster.kube("logs", "client")
     print(f"through service {cluster_ip}: {phase}, {out.strip()}")
     assert phase == "Succeeded" and out.strip() == "postgres", out
+
+
+def test_pod_traffic_to_any_other_address_is_dropped(node_cluster: NodeCluster) -> None:
+    """Nothing a pod sends leaves this machine: a connection to an address that is not a pod's
+    is dropped at the host's FORWARD chain (our rule counts it)."""
+    dropped_before = _dropped_packets()
+    # TEST-NET-2: no such host anywhere, so even a machine with internet cannot be reached.
+    probe = "timeout 3 bash -c 'echo > /dev/tcp/198.51.100.7/80' && echo reached || echo refused"
+    node_cluster.kubectl.apply(_postgres_pod("outbound", ["sh", "-c", probe], ready_probe=False))
+    assert node_cluster.finished("outbound", timeout=60) == "Succeeded"
+    out = node_cluster.kube("logs", "outbound").strip()
+    dropped = _dropped_packets() - dropped_before
+    print(f"pod to 198.51.100.7:80: {out}; packets dropped by the node's FORWARD rule: {dropped}")
+    assert out == "refused" and dropped > 0
+
+
+def _dropped_packets() -> int:
+    listed = subprocess.run(
+        ["iptables", "-L", "FORWARD", "-v", "-x", "-n"], capture_output=True, text=True, check=True
+    ).stdout
+    return sum(
+        int(line.split()[0])
+        for line in listed.splitlines()
+        if RULE_COMMENT in line and "DROP" in line
+    )
 
 
 def test_teardown_leaves_the_host_as_it_was(node_cluster: NodeCluster) -> None:

@@ -118,7 +118,8 @@ class S3Artifacts(ConfigModel):
 
 
 class KubernetesSpec(ConfigModel):
-    """The stack on a Kubernetes cluster that runs the Keycloak Operator and CloudNativePG."""
+    """The stack on a Kubernetes cluster that runs CloudNativePG (and the Keycloak Operator
+    with keycloakWorkload: operator)."""
 
     namespace: DnsLabel = "mlflow"
     """Namespace of every object of the stack (created by the stack)."""
@@ -142,10 +143,15 @@ class KubernetesSpec(ConfigModel):
     external_databases: ExternalDatabases | None = None
     """Managed Postgres instead of CloudNativePG: {tracking, permissions, identities}, each a
     secret URL."""
+    keycloak_workload: Literal["statefulset", "operator"] = "statefulset"
+    """Who runs Keycloak. statefulset: the stack's own StatefulSet and Services (nothing to
+    install first, no cluster-admin: the default, and the mode proven on a real node);
+    operator: the Keycloak Operator's `Keycloak` resource (the operator and its CRDs must be
+    installed)."""
     keycloak_instances: Annotated[int, Field(ge=1, le=9)] = 2
     """Keycloak pods (they cluster over the database: the jdbc-ping cache stack)."""
     keycloak_image: str | None = None
-    """Keycloak image for the operator (unset: the image pinned by this project)."""
+    """Keycloak image (unset: the image pinned by this project)."""
     redis_url: str | None = None
     """Redis for mlflow-oidc-auth's permission cache (CACHE_BACKEND=redis), so a permission
     change reaches every replica at once; unset with several replicas: each replica's cache
@@ -193,6 +199,7 @@ class TargetConfig(ConfigModel):
     the Keycloak Operator and CloudNativePG; the `kubernetes` block)."""
     kubernetes: KubernetesSpec | None = None
     """With target kubernetes: {namespace, kubeconfig, context, renderDir, profile,
-    postgresInstances, storageSize, storageClass, externalDatabases, keycloakInstances,
+    postgresInstances, storageSize, storageClass, externalDatabases, keycloakWorkload,
+    keycloakInstances,
     keycloakImage, mlflowReplicas, redisUrl, ingressClass, ingressCertificate, certManagerIssuer,
     trustedProxies, artifacts, configureRealm, keycloakAdminUrl} (docs/kubernetes.md)."""

@@ -1,6 +1,7 @@
-"""The stack on a Kubernetes cluster: CloudNativePG clusters (or managed Postgres), the Keycloak
-Operator's `Keycloak`, MLflow's replicated Deployment and one Ingress; then the same realm as on
-Docker, through Keycloak's admin API (kubernetes.keycloakAdminUrl)."""
+"""The stack on a Kubernetes cluster: CloudNativePG clusters (or managed Postgres), Keycloak (the
+stack's StatefulSet, or the Keycloak Operator's `Keycloak`), MLflow's replicated Deployment and
+one Ingress; then the same realm as on Docker, through Keycloak's admin API
+(kubernetes.keycloakAdminUrl)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pulumi_kubernetes as k8s
 
 from components.keycloak_app import HTTP_PORT as KEYCLOAK_HTTP_PORT
 from components.kubernetes.keycloak_cluster import KeycloakCluster, KeycloakDatabase
+from components.kubernetes.keycloak_statefulset import KeycloakStatefulSet
 from components.kubernetes.mlflow_deployment import MlflowDeployment
 from components.kubernetes.postgres_cluster import PORT as POSTGRES_PORT
 from components.kubernetes.postgres_cluster import PostgresCluster, basic_auth_secret
@@ -113,7 +115,8 @@ def deploy(cfg: StackConfig) -> None:
             credentials_secret=credentials.metadata["name"],
         )
 
-    keycloak_cluster = KeycloakCluster(
+    keycloak_kind = KeycloakCluster if spec.keycloak_workload == "operator" else KeycloakStatefulSet
+    keycloak_cluster = keycloak_kind(
         "keycloak",
         {
             "namespace": ns,

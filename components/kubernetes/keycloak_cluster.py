@@ -50,14 +50,24 @@ def _secret_key(secret: pulumi.Input[str], key: str) -> dict[str, Any]:
     return {"name": secret, "key": key}
 
 
-class KeycloakCluster(StackComponent):
-    """The `Keycloak` resource and its bootstrap admin's Secret (password generated)."""
+class KeycloakServer(StackComponent):
+    """Keycloak on the cluster as the rest of the stack sees it, whoever runs it (the operator
+    here, the stack's own StatefulSet in keycloak_statefulset.py)."""
 
-    keycloak: k8s.apiextensions.CustomResource
     admin_password: pulumi.Output[str]
     access: KeycloakAccess | None
     service_name: str
     service_url: str
+
+    def discovery_url(self, realm: str) -> str:
+        """Where MLflow's pods read the realm's OIDC metadata (inside the cluster)."""
+        return f"{self.service_url}/realms/{realm}/.well-known/openid-configuration"
+
+
+class KeycloakCluster(KeycloakServer):
+    """The `Keycloak` resource and its bootstrap admin's Secret (password generated)."""
+
+    keycloak: k8s.apiextensions.CustomResource
 
     def __init__(self, name: str, args: KeycloakClusterArgs, opts: Options = None) -> None:
         super().__init__(name, opts)
@@ -151,7 +161,3 @@ class KeycloakCluster(StackComponent):
         self.service_name = f"{resource_name}{SERVICE_SUFFIX}"
         self.service_url = f"http://{self.service_name}:{HTTP_PORT}"
         self.register_outputs({"service_url": self.service_url})
-
-    def discovery_url(self, realm: str) -> str:
-        """Where MLflow's pods read the realm's OIDC metadata (inside the cluster)."""
-        return f"{self.service_url}/realms/{realm}/.well-known/openid-configuration"

@@ -26,6 +26,7 @@ CRDS = REPO.parent / "shared" / "crds"
 
 PRODUCTION = {
     "namespace": "mlflow-prod",
+    "keycloakWorkload": "operator",
     "ingressCertificate": "mlflow-tls",
     "configureRealm": False,
     "artifacts": {"bucket": "ml-artifacts/mlflow", "endpointUrl": "https://s3.example.com"},
@@ -37,6 +38,7 @@ PRODUCTION_SECRETS = {
 }
 MANAGED = {
     "namespace": "mlflow-dev",
+    "keycloakWorkload": "operator",
     "profile": "dev",
     "certManagerIssuer": "letsencrypt",
     "configureRealm": False,

@@ -71,12 +71,16 @@ def test_up_creates_the_workloads_and_waits_for_mlflow_to_be_ready(
         ("clusters.postgresql.cnpg.io", "mlflow-db"),
         ("clusters.postgresql.cnpg.io", "keycloak-db"),
         ("databases.postgresql.cnpg.io", "mlflow-db-mlflow-auth"),
-        ("keycloaks.k8s.keycloak.org", "keycloak"),
+        # keycloakWorkload's default: the stack's own StatefulSet and Services, no operator.
+        ("statefulset", "keycloak"),
+        ("service", "keycloak-service"),
+        ("service", "keycloak-discovery"),
         ("poddisruptionbudget", "mlflow"),
         ("ingress", "mlflow-keycloak"),
         ("secret", "mlflow-settings"),
     ):
         assert cluster.exists(kind, name, "-n", NAMESPACE), (kind, name)
+    assert not cluster.get("keycloaks.k8s.keycloak.org", "-n", NAMESPACE)["items"]
     clusters = cluster.get("clusters.postgresql.cnpg.io", "-n", NAMESPACE)["items"]
     assert {c["spec"]["instances"] for c in clusters} == {1}  # the dev profile
 

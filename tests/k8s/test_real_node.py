@@ -16,15 +16,19 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from stackrules.versions import pin
 from tests.k8s.cluster import pki_dir, running_cluster
 from tests.k8s.kubectl import Kubectl
 from tests.k8s.node import POD_CIDR, RULE_COMMENT, HostSnapshot, real_node
+from tests.k8s.rendered import ACCESS_KEY_ID, SECRET_ACCESS_KEY, render
+from tests.support.project import CliProject
 from tests.support.workdir import REPO
 
 NAMESPACE = "node-check"
+KEYCLOAK_NAMESPACE = "node-keycloak"
 PASSWORD = "node-check-password"
 
 
@@ -81,7 +85,7 @@ def node_cluster(
                 kubeconfig,
                 pki_dir(kubeconfig),
                 pause_tarball,
-                [pin("LOCAL_POSTGRES_IMAGE")],
+                [pin("LOCAL_POSTGRES_IMAGE"), pin("LOCAL_KEYCLOAK_IMAGE")],
             )
         )
         print(f"control plane + real node Ready in {time.monotonic() - started:.1f} s")
@@ -175,6 +179,106 @@ def test_a_second_pod_reaches_postgres_through_the_service_ip(node_cluster: Node
     out = node_cluster.kube("logs", "client")
     print(f"through service {cluster_ip}: {phase}, {out.strip()}")
     assert phase == "Succeeded" and out.strip() == "postgres", out
+
+
+def test_the_stacks_keycloak_statefulset_runs_and_its_bootstrap_admin_signs_in(
+    node_cluster: NodeCluster, k8s_project: CliProject
+) -> None:
+    """keycloakWorkload's default on a real node: the manifests the stack renders (its
+    StatefulSet, Services and Secrets, with the generated bootstrap admin) applied as they are;
+    Keycloak starts against the Postgres pod, turns Ready by its management-port probes, and
+    its bootstrap admin gets a token from the master realm."""
+    node_cluster.kube(
+        "exec",
+        "db",
+        "--",
+        "psql",
+        "-U",
+        "postgres",
+        "-h",
+        "127.0.0.1",
+        "-c",
+        f"create role keycloak login password '{PASSWORD}'",
+        "-c",
+        "create database keycloak owner keycloak",
+    )
+    service = json.loads(node_cluster.kube("get", "service", "db", "-o", "json"))
+    address = f"{service['spec']['clusterIP']}:5432"
+    rendered = render(
+        k8s_project,
+        "k8s-real-node",
+        {
+            "namespace": KEYCLOAK_NAMESPACE,
+            "profile": "dev",
+            "keycloakInstances": 1,
+            "keycloakImage": pin("LOCAL_KEYCLOAK_IMAGE"),
+            "configureRealm": False,
+            "ingressCertificate": "mlflow-tls",
+            "artifacts": {"bucket": "node-artifacts"},
+        },
+        {
+            "kubernetes.artifacts.accessKeyId": ACCESS_KEY_ID,
+            "kubernetes.artifacts.secretAccessKey": SECRET_ACCESS_KEY,
+            **{
+                f"kubernetes.externalDatabases.{key}": (
+                    f"postgresql://keycloak:{PASSWORD}@{address}/keycloak"
+                )
+                for key in ("tracking", "permissions", "identities")
+            },
+        },
+    )
+    # Keycloak's part of the stack (MLflow's image is not on this node).
+    keycloak = [
+        m
+        for m in rendered.manifests
+        if m["kind"] in ("Namespace", "Secret", "StatefulSet")
+        or (m["kind"] == "Service" and m["metadata"]["name"].startswith("keycloak"))
+    ]
+    assert {m["kind"] for m in keycloak} == {"Namespace", "Secret", "StatefulSet", "Service"}
+    for manifest in sorted(keycloak, key=lambda m: m["kind"] != "Namespace"):
+        node_cluster.kubectl.apply(manifest)
+    started = time.monotonic()
+    done = node_cluster.kubectl.run(
+        "-n",
+        KEYCLOAK_NAMESPACE,
+        "wait",
+        "--for=condition=Ready",
+        "pod/keycloak-0",
+        "--timeout=100s",
+    )
+    for _ in range(4):  # a first start builds the image's options and creates the schema
+        if done.returncode == 0:
+            break
+        done = node_cluster.kubectl.run(
+            "-n",
+            KEYCLOAK_NAMESPACE,
+            "wait",
+            "--for=condition=Ready",
+            "pod/keycloak-0",
+            "--timeout=100s",
+        )
+    logs = node_cluster.kubectl.run("-n", KEYCLOAK_NAMESPACE, "logs", "keycloak-0").stdout
+    assert done.returncode == 0, f"{done.stderr}\n{logs[-3000:]}"
+    print(f"keycloak-0 Ready in {time.monotonic() - started:.1f} s")
+    assert f"Keycloak {pin('KEYCLOAK_VERSION')}" in logs and "started in" in logs, logs[-2000:]
+    pod = json.loads(
+        node_cluster.kubectl.run(
+            "-n", KEYCLOAK_NAMESPACE, "get", "pod", "keycloak-0", "-o", "json"
+        ).stdout
+    )
+    token = httpx.post(
+        f"http://{pod['status']['podIP']}:8080/realms/master/protocol/openid-connect/token",
+        data={
+            "grant_type": "password",
+            "client_id": "admin-cli",
+            "username": rendered.outputs["keycloakAdminUsername"],
+            "password": rendered.outputs["keycloakAdminPassword"],
+        },
+        timeout=30,
+    )
+    assert token.status_code == 200, token.text
+    assert token.json()["token_type"].lower() == "bearer"
+    node_cluster.kubectl.run("delete", "namespace", KEYCLOAK_NAMESPACE, "--wait=false")
 
 
 def test_pod_traffic_to_any_other_address_is_dropped(node_cluster: NodeCluster) -> None:

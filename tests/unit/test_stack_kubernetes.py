@@ -23,6 +23,38 @@ def test_on_kubernetes_the_realm_is_declared_through_the_admin_url_with_the_same
     for kind in ("keycloak:index/realm:Realm", "keycloak:index/group:Group"):
         assert stack.of_type(kind), kind
     assert stack.of_type(CONTAINER) == []
+    # keycloakWorkload's default: the stack's own StatefulSet, awaited (the realm needs it).
+    assert stack.of_type("kubernetes:k8s.keycloak.org/v2alpha1:Keycloak") == []
+    statefulset = stack.one("kubernetes:apps/v1:StatefulSet", "keycloak-statefulset").inputs
+    assert statefulset["metadata"]["annotations"] == {}
+    assert set(stack.exports) >= {"clientSecret", "stackctlClientSecret", "keycloakAdminUrl"}
+
+
+def test_with_the_operator_keycloak_is_its_resource_and_up_waits_for_it_to_be_ready() -> None:
+    stack = run_program(
+        {**KUBERNETES, "kubernetes": {**KUBERNETES["kubernetes"], "keycloakWorkload": "operator"}}
+    )
+    assert stack.of_type("kubernetes:apps/v1:StatefulSet") == []
     keycloak = stack.one("kubernetes:k8s.keycloak.org/v2alpha1:Keycloak").inputs
     assert keycloak["metadata"]["annotations"] == {"pulumi.com/waitFor": "condition=Ready"}
-    assert set(stack.exports) >= {"clientSecret", "stackctlClientSecret", "keycloakAdminUrl"}
+
+
+def test_the_keycloak_statefulset_takes_its_secrets_from_secrets_and_runs_restricted() -> None:
+    stack = run_program(KUBERNETES)
+    statefulset = stack.one("kubernetes:apps/v1:StatefulSet", "keycloak-statefulset").inputs
+    pod = statefulset["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {item["name"]: item for item in container["env"]}
+    for name in ("KC_DB_PASSWORD", "KC_BOOTSTRAP_ADMIN_PASSWORD", "KC_DB_USERNAME"):
+        assert "value" not in env[name] and env[name]["valueFrom"]["secretKeyRef"], name
+    assert env["KC_CACHE_STACK"]["value"] == "jdbc-ping"
+    assert env["KC_PROXY_HEADERS"]["value"] == "xforwarded"
+    assert env["KC_HOSTNAME"]["value"] == "https://auth.example.com"
+    assert statefulset["spec"]["serviceName"] == "keycloak-discovery"
+    assert container["readinessProbe"]["httpGet"]["port"] == 9000
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert pod["automountServiceAccountToken"] is False
+    service = stack.one("kubernetes:core/v1:Service", "keycloak-service").inputs
+    assert service["metadata"]["name"] == "keycloak-service"

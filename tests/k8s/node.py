@@ -24,6 +24,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -275,7 +276,22 @@ resolvConf: "{resolv_conf}"
 imageGCHighThresholdPercent: 100
 evictionHard: {{}}
 registerNode: true
+clusterDNS: ["{node_ip}"]
+clusterDomain: cluster.local
 serializeImagePulls: false
+"""
+
+# Services by name for the pods, on the node's IP; no forwarder: nothing outside the cluster
+# resolves (names of other zones get no answer).
+COREFILE = """\
+cluster.local:53 in-addr.arpa:53 {{
+  bind {node_ip}
+  errors
+  ready 127.0.0.1:{ready_port}
+  kubernetes cluster.local in-addr.arpa {{
+    kubeconfig {kubeconfig}
+  }}
+}}
 """
 
 KUBE_PROXY_CONFIG = """\
@@ -348,6 +364,14 @@ def _remove_containers(ctr: list[str], env: dict[str, str]) -> None:
         )
         subprocess.run([*ctr, "tasks", "delete", "-f", container], capture_output=True, env=env)
         subprocess.run([*ctr, "containers", "delete", container], capture_output=True, env=env)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
 
 
 def _wait(what: str, ready: object, processes: _Processes, timeout: float) -> None:
@@ -460,6 +484,16 @@ def real_node(
             [str(bin_dir / "kube-proxy"), f"--config={files.workdir / 'kube-proxy.yaml'}"],
             env,
         )
+        dns_ready = _free_port()
+        (files.workdir / "Corefile").write_text(
+            COREFILE.format(node_ip=NODE_IP, ready_port=dns_ready, kubeconfig=kubeconfig)
+        )
+        processes.start(
+            "coredns",
+            [str(bin_dir / "coredns"), "-conf", str(files.workdir / "Corefile")],
+            env,
+        )
+        _wait("coredns", lambda: _answers(f"http://127.0.0.1:{dns_ready}/ready"), processes, 60)
         kubectl = [str(bin_dir / "kubectl"), f"--kubeconfig={kubeconfig}"]
 
         def node_ready() -> bool:

@@ -1,9 +1,10 @@
 """Tier 4 of the kubernetes target: pods that really run. A control plane (kwokctl's binaries,
 no kwok) with a real node joined to it (tests/k8s/node.py: containerd, kubelet, kube-proxy, CNI
-bridge): the project's Postgres image runs in a pod, its readiness probe is executed by kubelet,
-`kubectl logs` and `kubectl exec` reach it through the API server, and a second pod connects to
-it through a Service's cluster IP (kube-proxy's iptables rules). Then the node and the cluster
-are torn down, and the host is as it was before.
+bridge, CoreDNS). The project's Postgres image runs in a pod and turns Ready by its probe;
+`kubectl logs` and `kubectl exec` reach it through the API server; other pods reach it by a
+Service's name (CoreDNS) and cluster IP (kube-proxy); the stack's own Keycloak StatefulSet, as
+the stack renders it, starts against it and signs its bootstrap admin in; nothing a pod sends
+leaves the machine. Then the node and the cluster are torn down, and the host is as it was.
 """
 
 from __future__ import annotations
@@ -168,6 +169,23 @@ def test_logs_and_exec_reach_the_container_through_the_api_server(
         "exec", "db", "--", "psql", "-U", "postgres", "-h", "127.0.0.1", "-tAc", "select 40 + 2"
     )
     assert out.strip() == "42", out
+
+
+def test_a_pod_finds_the_service_by_name_and_nothing_outside_the_cluster(
+    node_cluster: NodeCluster,
+) -> None:
+    """The node's cluster DNS (CoreDNS): `db` from the pod's namespace, the full name from
+    anywhere; a name outside the cluster does not resolve (no forwarder)."""
+    query = (
+        "psql -h db -U postgres -tAc 'select 1' && "
+        f"psql -h db.{NAMESPACE}.svc.cluster.local -U postgres -tAc 'select 2' && "
+        "(getent hosts example.com || echo unresolved)"
+    )
+    node_cluster.kubectl.apply(_postgres_pod("by-name", ["sh", "-c", query], ready_probe=False))
+    phase = node_cluster.finished("by-name", timeout=120)
+    out = node_cluster.kube("logs", "by-name").split()
+    print(f"by name: {phase}, {out}")
+    assert phase == "Succeeded" and out == ["1", "2", "unresolved"], out
 
 
 def test_a_second_pod_reaches_postgres_through_the_service_ip(node_cluster: NodeCluster) -> None:

@@ -78,8 +78,9 @@ tier "toolchain: docker engine, pulumi CLI + provider plugins, policy pack venv,
 source "$env_file"
 step "pulumi CLI: $(pulumi version) ($(command -v pulumi)); plugins: $(pulumi plugin ls 2>/dev/null | awk '$2=="resource" {printf "%s %s  ", $1, $3}')"
 
-# The Kubernetes binaries (toolchain/kube.sh: kube-apiserver, etcd, the controllers and kwok,
-# built from the Go module proxy, about 15 min cold, cached by version) build at low priority
+# The Kubernetes binaries (toolchain/kube.sh: kube-apiserver, etcd, the controllers, kwok, and
+# the real node's kubelet, kube-proxy, containerd and CoreDNS, built from the Go module proxy,
+# about 15 min cold, cached by version) build at low priority
 # while the Docker suites run, which spend much of their time waiting on containers.
 kube_log="$MKS_CACHE/kube-toolchain.log"
 mkdir -p "$MKS_CACHE"
@@ -137,5 +138,5 @@ e2e() {
 tier "end-to-end suite on the real engine ($e2e_lanes lane(s))" e2e
 
 tier "kubernetes toolchain: waiting for the background build" wait_kube_toolchain
-tier "kubernetes target: manifests rendered by a real pulumi up, checked by a real API server" \
+tier "kubernetes target: rendered, checked by a real API server, up on kwok, pods on a real node" \
   "$PY/python" -m pytest tests/k8s -q -p no:cacheprovider -rA "${DURATIONS[@]}"

@@ -31,9 +31,12 @@ def test_on_kubernetes_the_realm_is_declared_through_the_admin_url_with_the_same
 
 
 def test_with_the_operator_keycloak_is_its_resource_and_up_waits_for_it_to_be_ready() -> None:
-    stack = run_program(
-        {**KUBERNETES, "kubernetes": {**KUBERNETES["kubernetes"], "keycloakWorkload": "operator"}}
-    )
+    kubernetes = {
+        "ingressCertificate": "mlflow-tls",
+        "artifacts": {"bucket": "ml-artifacts", "accessKeyId": "a", "secretAccessKey": "s"},
+        "keycloakWorkload": "operator",
+    }
+    stack = run_program({**KUBERNETES, "kubernetes": kubernetes})
     assert stack.of_type("kubernetes:apps/v1:StatefulSet") == []
     keycloak = stack.one("kubernetes:k8s.keycloak.org/v2alpha1:Keycloak").inputs
     assert keycloak["metadata"]["annotations"] == {"pulumi.com/waitFor": "condition=Ready"}

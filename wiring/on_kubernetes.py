@@ -29,6 +29,13 @@ from wiring.identity import (
 )
 
 MLFLOW_APP = "mlflow"
+# The API server admits only pods that meet the `restricted` Pod Security Standard in the
+# stack's namespace (non-root, no privilege escalation, no capabilities, a seccomp profile):
+# every pod of the stack declares those fields, and a pod that does not is refused.
+NAMESPACE_LABELS = {
+    "app.kubernetes.io/part-of": "mlflow",
+    **{f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "warn", "audit")},
+}
 KEYCLOAK_NAME = "keycloak"
 
 
@@ -52,7 +59,7 @@ def deploy(cfg: StackConfig) -> None:
     on_cluster = pulumi.ResourceOptions(providers={"kubernetes": provider})
     namespace = k8s.core.v1.Namespace(
         "namespace",
-        metadata={"name": spec.namespace, "labels": {"app.kubernetes.io/part-of": "mlflow"}},
+        metadata={"name": spec.namespace, "labels": NAMESPACE_LABELS},
         opts=on_cluster,
     )
     ns = namespace.metadata["name"]

@@ -128,13 +128,24 @@ class KeycloakCluster(KeycloakServer):
                     "requests": {"cpu": "500m", "memory": "1Gi"},
                     "limits": {"memory": "2Gi"},
                 },
+                # The restricted Pod Security Standard of the namespace: the operator's pod gets
+                # the same fields as the stack's own StatefulSet.
                 "unsupported": {
                     "podTemplate": {
                         "spec": {
                             "securityContext": {
                                 "runAsNonRoot": True,
                                 "seccompProfile": {"type": "RuntimeDefault"},
-                            }
+                            },
+                            "containers": [
+                                {
+                                    "name": "keycloak",
+                                    "securityContext": {
+                                        "allowPrivilegeEscalation": False,
+                                        "capabilities": {"drop": ["ALL"]},
+                                    },
+                                }
+                            ],
                         }
                     }
                 },

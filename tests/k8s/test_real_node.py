@@ -296,6 +296,13 @@ def test_the_stacks_keycloak_statefulset_runs_and_its_bootstrap_admin_signs_in(
     )
     assert token.status_code == 200, token.text
     assert token.json()["token_type"].lower() == "bearer"
+    # The stack's namespace admits restricted pods only: Keycloak's was one; a pod without the
+    # restricted fields (here: may run as root, escalate, keep capabilities) is refused.
+    loose = _postgres_pod("loose", ["true"], ready_probe=False)
+    loose["metadata"] = {"name": "loose", "namespace": KEYCLOAK_NAMESPACE}
+    refused = node_cluster.kubectl.run("apply", "-f", "-", stdin=json.dumps(loose))
+    print(f"a pod without the restricted fields: {refused.stderr.strip()[:300]}")
+    assert refused.returncode != 0 and "violates PodSecurity" in refused.stderr, refused.stderr
     node_cluster.kubectl.run("delete", "namespace", KEYCLOAK_NAMESPACE, "--wait=false")
 
 

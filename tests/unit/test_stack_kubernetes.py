@@ -61,3 +61,10 @@ def test_the_keycloak_statefulset_takes_its_secrets_from_secrets_and_runs_restri
     assert pod["automountServiceAccountToken"] is False
     service = stack.one("kubernetes:core/v1:Service", "keycloak-service").inputs
     assert service["metadata"]["name"] == "keycloak-service"
+
+
+def test_the_namespace_admits_only_restricted_pods() -> None:
+    stack = run_program(KUBERNETES)
+    labels = stack.one("kubernetes:core/v1:Namespace").inputs["metadata"]["labels"]
+    for mode in ("enforce", "warn", "audit"):
+        assert labels[f"pod-security.kubernetes.io/{mode}"] == "restricted", mode

@@ -7,6 +7,8 @@
 #   LOCAL_PYTHON_IMAGE    images/python    (Debian's python3 + the host's CA bundle for pip)
 #   LOCAL_CADDY_IMAGE     images/caddy     (Caddy CADDY_VERSION from the Go module proxy, the official image's layout)
 #   LOCAL_LDAP_IMAGE      images/ldap      (Debian's slapd, for the LDAP federation test)
+#   LOCAL_CNPG_IMAGE      images/cnpg      (the CloudNativePG operator from $MKS_CNPG_DIR, for the
+#                         real Kubernetes node)
 #   LOCAL_PREVIOUS_KEYCLOAK_IMAGE, LOCAL_PREVIOUS_MLFLOW_IMAGE   the previous release's Keycloak
 #                         and MLflow (PREVIOUS_* in versions.env), for the upgrade test only
 #
@@ -15,7 +17,7 @@
 # editing a Dockerfile rebuilds that image and the ones built on it. Downloads (the debootstrap
 # rootfs tarball, the Keycloak distribution) are cached in $MKS_CACHE and survive a wiped Docker.
 #
-# Usage: toolchain/images.sh [base|postgres|keycloak|python|caddy|keycloak-previous|mlflow-previous ...]
+# Usage: toolchain/images.sh [base|postgres|keycloak|python|caddy|ldap|cnpg|keycloak-previous|mlflow-previous ...]
 #        (default: all)
 # Needs: a running dockerd (toolchain/docker-engine.sh), root for debootstrap, mvn for Keycloak.
 set -euo pipefail
@@ -309,13 +311,32 @@ build_caddy() {
     --build-arg "BASE_IMAGE=$LOCAL_BASE_IMAGE"
 }
 
+# The operator's release binary, checked against its SHA256SUMS (../shared/cnpg by default).
+MKS_CNPG_DIR="${MKS_CNPG_DIR:-$REPO_ROOT/../shared/cnpg}"
+stage_cnpg() {
+  local archive="cloudnative-pg-manager-v$CNPG_VERSION-linux-amd64.tar.gz" out="$MKS_CACHE/cnpg/$CNPG_VERSION"
+  [ -s "$MKS_CNPG_DIR/$archive" ] \
+    || die "$MKS_CNPG_DIR/$archive is missing. Fix: set MKS_CNPG_DIR to the folder holding CloudNativePG $CNPG_VERSION's manager archive and SHA256SUMS"
+  (cd "$MKS_CNPG_DIR" && grep -F " $archive" SHA256SUMS | sha256sum -c --quiet -) >&2 \
+    || die "$MKS_CNPG_DIR/$archive does not match its SHA256SUMS"
+  rm -rf "$out" && mkdir -p "$out"
+  tar -xzf "$MKS_CNPG_DIR/$archive" -C "$out" || die "could not unpack $archive"
+  [ -x "$out/manager" ] || die "$archive holds no manager binary"
+  STAGE_EXTRA=("$out/manager:manager")
+}
+
+build_cnpg() {
+  ensure_image "$LOCAL_CNPG_IMAGE" cnpg "cnpg=$CNPG_VERSION $(cat "$MKS_CNPG_DIR/SHA256SUMS" 2>/dev/null | sha256sum | cut -c1-16)" \
+    --build-arg "BASE_IMAGE=$LOCAL_BASE_IMAGE"
+}
+
 main() {
   local targets=("$@") t
-  [ "${#targets[@]}" -gt 0 ] || targets=(base postgres keycloak python caddy ldap keycloak-previous mlflow-previous)
+  [ "${#targets[@]}" -gt 0 ] || targets=(base postgres keycloak python caddy ldap cnpg keycloak-previous mlflow-previous)
   for t in "${targets[@]}"; do
     case "$t" in
-      base | postgres | keycloak | python | caddy | ldap | keycloak-previous | mlflow-previous) ;;
-      *) die "unknown image '$t'; choose from: base postgres keycloak python caddy ldap keycloak-previous mlflow-previous" ;;
+      base | postgres | keycloak | python | caddy | ldap | cnpg | keycloak-previous | mlflow-previous) ;;
+      *) die "unknown image '$t'; choose from: base postgres keycloak python caddy ldap cnpg keycloak-previous mlflow-previous" ;;
     esac
   done
   require_docker

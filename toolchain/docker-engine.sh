@@ -23,6 +23,9 @@ DOCKERD_LOG="$MKS_CACHE/dockerd.log"
 # for itself: it installs and starts Debian's docker.io only as root on Linux (CI, our
 # machines). Nobody else is sent to apt or sudo for a Docker Desktop that is stopped or a
 # socket their user may not open.
+# WSL2 runs Docker Desktop's engine (or one the user installed), never one this script starts.
+on_wsl() { grep -qi microsoft /proc/version 2>/dev/null; }
+
 explain_and_stop() {
   local said=""
   if command -v docker >/dev/null 2>&1; then
@@ -35,7 +38,7 @@ explain_and_stop() {
   if [ "$(uname -s)" = Darwin ]; then
     die "Docker does not answer${said:+ ($said)}. Fix: start Docker Desktop and wait until it says it is running, then rerun"
   fi
-  if grep -qi microsoft /proc/version 2>/dev/null; then
+  if on_wsl; then
     die "Docker does not answer in this WSL2 distribution${said:+ ($said)}. Fix: start Docker Desktop on Windows with Settings > Resources > WSL integration on for this distribution (or install Docker Engine in it), then rerun"
   fi
   if ! command -v dockerd >/dev/null 2>&1 && ! command -v docker >/dev/null 2>&1; then
@@ -48,7 +51,7 @@ if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
   step "dockerd already answers; nothing to do"
   exit 0
 fi
-if [ "$(id -u)" -ne 0 ] || [ "$(uname -s)" != Linux ] || grep -qi microsoft /proc/version 2>/dev/null; then
+if [ "$(id -u)" -ne 0 ] || [ "$(uname -s)" != Linux ] || on_wsl; then
   explain_and_stop
 fi
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # What the real Kubernetes node of the tests needs besides toolchain/kube.sh's binaries
 # (tests/k8s/node.py): Debian's runc, CNI plugins (bridge, host-local, loopback, portmap),
-# iptables and conntrack, and the pause image every pod sandbox runs, built from
-# build/pause/linux/pause.c of the k8s.io/kubernetes module kube.sh builds from (as upstream's
-# Makefile does: gcc -Os -static, then an image of that one binary, user 65535).
+# iptables, conntrack and socat (the pods' way to the API server), and the pause image every
+# pod sandbox runs, built from build/pause/linux/pause.c of the k8s.io/kubernetes module kube.sh
+# builds from (as upstream's Makefile does: gcc -Os -static, then an image of that one binary,
+# user 65535).
 #
 # Prints, as its last line on stdout, the pause image's tarball (`docker save`), which the node
 # imports into its containerd; progress goes to stderr. Idempotent: the tarball is rebuilt only
@@ -21,6 +22,7 @@ declare -A PACKAGES=(
   [containernetworking-plugins]=/usr/lib/cni/bridge
   [iptables]=/usr/sbin/iptables
   [conntrack]=/usr/sbin/conntrack
+  [socat]=/usr/bin/socat
 )
 missing=()
 for package in "${!PACKAGES[@]}"; do

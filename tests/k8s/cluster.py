@@ -39,16 +39,24 @@ options:
 """
 
 
+# The real node's IP (tests/k8s/node.py), and the `kubernetes` Service's cluster IP (the first of
+# the API server's default range): pods reach the API server at the latter, kube-proxy sends
+# them to the advertised node IP, where the node relays to the API server on 127.0.0.1; both are
+# in its certificate.
+REAL_NODE_IP = "10.88.0.1"
+KUBERNETES_SERVICE_IP = "10.0.0.1"
 # With a real node: the API server reaches kubelet (logs, exec, port-forward) with kwokctl's
 # admin certificate, which kubelet's client CA signed, at the node's IP (its name resolves
 # nowhere); kwok, which would play every node, is off.
 REAL_NODE_PATCHES = """\
+  kubeApiserverCertSANs: ["{service_ip}", "{node_ip}"]
 componentsPatches:
 - name: kube-apiserver
   extraArgs:
   - {{key: kubelet-client-certificate, value: "{pki}/admin.crt"}}
   - {{key: kubelet-client-key, value: "{pki}/admin.key"}}
   - {{key: kubelet-preferred-address-types, value: InternalIP}}
+  - {{key: advertise-address, value: "{node_ip}"}}
 """
 
 
@@ -97,7 +105,8 @@ def running_cluster(
     configuration.write_text(
         KWOKCTL_CONFIGURATION
         if fake_node
-        else KWOKCTL_CONFIGURATION + REAL_NODE_PATCHES.format(pki=pki)
+        else KWOKCTL_CONFIGURATION
+        + REAL_NODE_PATCHES.format(pki=pki, node_ip=REAL_NODE_IP, service_ip=KUBERNETES_SERVICE_IP)
     )
     kwokctl = [str(bin_dir / "kwokctl"), "--name", name, f"--config={configuration}"]
     components = (

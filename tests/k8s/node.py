@@ -24,13 +24,16 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from stackrules.versions import pin
-from tests.k8s.cluster import ClusterError, run_checked
+from tests.k8s.cluster import REAL_NODE_IP, ClusterError, run_checked
 
 NODE_NAME = "mks-node"
 # The pods' addresses (one bridge, host-local IPAM); the Services' range is the API server's
@@ -40,7 +43,7 @@ BRIDGE = "mks-cni0"
 # kubelet refuses a loopback node IP: the node's address is the pods' gateway on the bridge,
 # made before the first pod (the CNI bridge plugin takes it as it is). Local to this host
 # (nothing else routes to it); the API server reaches kubelet there, pods reach the host there.
-NODE_IP = "10.88.0.1"
+NODE_IP = REAL_NODE_IP
 CNI_BIN = Path("/usr/lib/cni")
 RUNC = Path("/usr/sbin/runc")
 # Written by kubelet (its kernel defaults) or kube-proxy, and put back at teardown.
@@ -443,6 +446,20 @@ def real_node(
         )
         _wait("containerd", files.socket.exists, processes, 60)
         import_images(ctr, [pause_tarball], images)
+        # Pods reach the API server (in-cluster clients, operators) at the node's IP: a relay
+        # there to its loopback address (it listens on 127.0.0.1 only).
+        api_port = urllib.parse.urlsplit(
+            yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
+        ).port
+        processes.start(
+            "api-relay",
+            [
+                "socat",
+                f"TCP-LISTEN:{api_port},bind={NODE_IP},fork,reuseaddr",
+                f"TCP:127.0.0.1:{api_port}",
+            ],
+            env,
+        )
         kubelet_port, kubelet_healthz = _free_port(), _free_port()
         (files.workdir / "kubelet.yaml").write_text(
             KUBELET_CONFIG.format(

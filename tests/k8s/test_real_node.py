@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from stackrules.versions import pin
 from tests.k8s.cluster import pki_dir, running_cluster
@@ -30,6 +32,11 @@ from tests.support.workdir import REPO
 
 NAMESPACE = "node-check"
 KEYCLOAK_NAMESPACE = "node-keycloak"
+NODE_IMAGES = ("LOCAL_POSTGRES_IMAGE", "LOCAL_KEYCLOAK_IMAGE", "LOCAL_CNPG_IMAGE")
+CNPG = REPO.parent / "shared" / "cnpg"
+# The project's Postgres image runs postgres as Debian's postgres user (CloudNativePG's own
+# images use 26).
+POSTGRES_UID, POSTGRES_GID = 100, 102
 PASSWORD = "node-check-password"
 
 
@@ -86,7 +93,7 @@ def node_cluster(
                 kubeconfig,
                 pki_dir(kubeconfig),
                 pause_tarball,
-                [pin("LOCAL_POSTGRES_IMAGE"), pin("LOCAL_KEYCLOAK_IMAGE")],
+                [pin(image) for image in NODE_IMAGES],
             )
         )
         print(f"control plane + real node Ready in {time.monotonic() - started:.1f} s")
@@ -304,6 +311,100 @@ def test_the_stacks_keycloak_statefulset_runs_and_its_bootstrap_admin_signs_in(
     print(f"a pod without the restricted fields: {refused.stderr.strip()[:300]}")
     assert refused.returncode != 0 and "violates PodSecurity" in refused.stderr, refused.stderr
     node_cluster.kubectl.run("delete", "namespace", KEYCLOAK_NAMESPACE, "--wait=false")
+
+
+def _cnpg_release() -> str:
+    """CloudNativePG's release manifest, its operator image the local build (nothing pulled)."""
+    docs = [
+        d for d in yaml.safe_load_all((CNPG / f"cnpg-{pin('CNPG_VERSION')}.yaml").read_text()) if d
+    ]
+    for doc in docs:
+        if doc["kind"] == "Deployment":
+            (container,) = doc["spec"]["template"]["spec"]["containers"]
+            container["image"] = pin("LOCAL_CNPG_IMAGE")
+            container["imagePullPolicy"] = "Never"
+            for env in container["env"]:
+                if env["name"] == "OPERATOR_IMAGE_NAME":
+                    env["value"] = pin("LOCAL_CNPG_IMAGE")
+    return yaml.safe_dump_all(docs)
+
+
+def test_cloudnativepg_reconciles_a_postgres_cluster_on_the_node(
+    node_cluster: NodeCluster, tmp_path: Path
+) -> None:
+    """The operator the stack relies on, for real: its release manifest applied, its pod talks
+    to the API server (leader election, its webhooks' certificates), and a `Cluster` of the
+    project's Postgres image becomes a running primary that answers SQL."""
+    applied = node_cluster.kubectl.run("apply", "--server-side", "-f", "-", stdin=_cnpg_release())
+    assert applied.returncode == 0, applied.stderr
+    started = time.monotonic()
+    rollout = node_cluster.kubectl.run(
+        "-n",
+        "cnpg-system",
+        "rollout",
+        "status",
+        "deployment/cnpg-controller-manager",
+        "--timeout=180s",
+    )
+    operator_log = node_cluster.kubectl.run(
+        "-n", "cnpg-system", "logs", "deployment/cnpg-controller-manager", "--tail=30"
+    )
+    assert rollout.returncode == 0, rollout.stderr + operator_log.stdout
+    print(f"CloudNativePG operator available in {time.monotonic() - started:.1f} s")
+    # No volume provisioner on this node: a volume of a directory, made for the one instance.
+    volume = tmp_path / "pgdata"
+    volume.mkdir()
+    os.chown(volume, POSTGRES_UID, POSTGRES_GID)
+    volume.chmod(0o700)
+    node_cluster.kubectl.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": "cnpg-check-1"},
+            "spec": {
+                "capacity": {"storage": "1Gi"},
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": "node-local",
+                "persistentVolumeReclaimPolicy": "Retain",
+                "hostPath": {"path": str(volume), "type": "Directory"},
+            },
+        }
+    )
+    started = time.monotonic()
+    cluster = {
+        "apiVersion": "postgresql.cnpg.io/v1",
+        "kind": "Cluster",
+        "metadata": {"name": "cnpg-check", "namespace": NAMESPACE},
+        "spec": {
+            "instances": 1,
+            "imageName": pin("LOCAL_POSTGRES_IMAGE"),
+            "imagePullPolicy": "Never",
+            "postgresUID": POSTGRES_UID,
+            "postgresGID": POSTGRES_GID,
+            "storage": {"size": "1Gi", "storageClass": "node-local"},
+        },
+    }
+    applied = node_cluster.kubectl.run("apply", "-f", "-", stdin=json.dumps(cluster))
+    assert applied.returncode == 0, applied.stderr
+    ready = node_cluster.kubectl.run(
+        "-n", NAMESPACE, "wait", "--for=condition=Ready", "cluster/cnpg-check", "--timeout=300s"
+    )
+    pods = node_cluster.kubectl.run("-n", NAMESPACE, "get", "pods", "-o", "wide").stdout
+    assert ready.returncode == 0, f"{ready.stderr}\n{pods}"
+    print(f"CloudNativePG cluster Ready in {time.monotonic() - started:.1f} s\n{pods}")
+    out = node_cluster.kube(
+        "exec",
+        "cnpg-check-1",
+        "-c",
+        "postgres",
+        "--",
+        "psql",
+        "-U",
+        "postgres",
+        "-tAc",
+        "select pg_is_in_recovery()",
+    )
+    assert out.strip() == "f", out  # the primary
 
 
 def test_pod_traffic_to_any_other_address_is_dropped(node_cluster: NodeCluster) -> None:

@@ -164,7 +164,7 @@ class KubernetesSpec(ConfigModel):
     """A cert-manager ClusterIssuer that certifies both host names (or ingressCertificate)."""
     trusted_proxies: str = DEFAULT_TRUSTED_PROXIES
     """Address range of the ingress controller's pods, whose X-Forwarded-* headers MLflow
-    trusts (TRUSTED_PROXIES)."""
+    (TRUSTED_PROXIES) and Keycloak (proxy-trusted-addresses) trust."""
     artifacts: S3Artifacts | None = None
     """S3-compatible artifact store {bucket, endpointUrl, region, accessKeyId, secretAccessKey}
     (required: the replicas share it)."""

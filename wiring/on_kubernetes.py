@@ -134,6 +134,7 @@ def deploy(cfg: StackConfig) -> None:
             "database": keycloak_store,
             "admin_username": cfg.keycloak_admin_username,
             "allow_concurrent_logins": cfg.brute_force_allow_concurrent_logins,
+            "trusted_proxies": spec.trusted_proxies,
             "admin_url": spec.realm_admin_url,
         },
         in_namespace,

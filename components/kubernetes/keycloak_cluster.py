@@ -41,6 +41,9 @@ class KeycloakClusterArgs(TypedDict):
     database: KeycloakDatabase
     admin_username: str
     allow_concurrent_logins: bool
+    trusted_proxies: str
+    """Address range of the ingress controller's pods: the only senders whose X-Forwarded-*
+    headers Keycloak believes (proxy-trusted-addresses)."""
     admin_url: str | None
     """Where this host reaches Keycloak's admin API to configure the realm; None: the realm is
     not configured (no provider, and `up` does not wait for Keycloak)."""
@@ -85,6 +88,7 @@ class KeycloakCluster(KeycloakServer):
         options = [
             # Keycloak 26 pods find each other through a table of their database.
             {"name": "cache-stack", "value": "jdbc-ping"},
+            {"name": "proxy-trusted-addresses", "value": args["trusted_proxies"]},
         ]
         options += [
             {"name": option, "value": value}

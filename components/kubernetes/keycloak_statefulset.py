@@ -81,6 +81,8 @@ class KeycloakStatefulSet(KeycloakServer):
             # MLflow's pods reach the same Keycloak by its Service name.
             "hostname-backchannel-dynamic": "true",
             "proxy-headers": "xforwarded",
+            # ...believed from the ingress controller's pods only.
+            "proxy-trusted-addresses": args["trusted_proxies"],
             # Keycloak 26 pods find each other through a table of their database.
             "cache-stack": "jdbc-ping",
             **server_options(args["allow_concurrent_logins"]),

@@ -16,6 +16,7 @@ kube-proxy write put back; `HostSnapshot` is what the tests compare.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shlex
@@ -26,7 +27,7 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,13 +50,22 @@ RUNC = Path("/usr/sbin/runc")
 # Written by kubelet (its kernel defaults) or kube-proxy, and put back at teardown.
 SYSCTLS = (
     "vm/overcommit_memory",
+    "vm/panic_on_oom",
     "kernel/panic",
     "kernel/panic_on_oops",
+    "kernel/keys/root_maxkeys",
+    "kernel/keys/root_maxbytes",
+    "net/netfilter/nf_conntrack_tcp_timeout_established",
+    "net/netfilter/nf_conntrack_tcp_timeout_close_wait",
     "net/ipv4/ip_forward",
     "net/ipv4/conf/all/route_localnet",
     "net/bridge/bridge-nf-call-iptables",
 )
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+# CNI's cache of what each ADD made (the DEL that would remove an entry never runs: see
+# _teardown), and host-local's leases.
+CNI_RESULTS = Path("/var/lib/cni/results")
+CNI_LEASES = Path("/var/lib/cni/networks/mks-pods")
 # Our own rules at the top of the host's FORWARD chain (bridged pod traffic passes it: the
 # host has bridge-nf-call-iptables on, and Docker's FORWARD policy is DROP): pod to pod is
 # accepted, pod to anywhere but another pod is dropped. Found again by their comment.
@@ -79,7 +89,8 @@ class HostSnapshot:
 
     sysctls: tuple[tuple[str, str], ...]
     iptables_chains: tuple[str, ...]
-    iptables_rules: int
+    iptables_rules: tuple[str, ...]
+    cni_results: tuple[str, ...]
     mounts: tuple[str, ...]
     netns: tuple[str, ...]
     links: tuple[str, ...]
@@ -93,7 +104,9 @@ class HostSnapshot:
             for table, line in _table_lines(saved)
             if line.startswith(":")
         )
-        rules = sum(1 for _, line in _table_lines(saved) if line.startswith("-A"))
+        rules = sorted(
+            f"{table}:{line}" for table, line in _table_lines(saved) if line.startswith("-A")
+        )
         mounts = sorted(
             line.split()[4]
             for line in Path("/proc/self/mountinfo").read_text().splitlines()
@@ -114,7 +127,8 @@ class HostSnapshot:
         return cls(
             sysctls=tuple((key, Path("/proc/sys", key).read_text().strip()) for key in SYSCTLS),
             iptables_chains=tuple(chains),
-            iptables_rules=rules,
+            iptables_rules=tuple(rules),
+            cni_results=tuple(sorted(p.name for p in CNI_RESULTS.glob("*"))),
             mounts=tuple(mounts),
             netns=tuple(netns),
             links=tuple(links),
@@ -152,13 +166,16 @@ def _table_lines(saved: str) -> Iterator[tuple[str, str]]:
 
 
 def _remove_chains_since(before: HostSnapshot) -> None:
-    """The chains kubelet and kube-proxy made (KUBE-FIREWALL, KUBE-KUBELET-CANARY, KUBE-SERVICES,
-    ...) and every rule that jumps to them: the rules first, then the chains, emptied."""
+    """The chains kubelet and kube-proxy made since `before` (KUBE-FIREWALL, KUBE-KUBELET-CANARY,
+    KUBE-SERVICES, ...; only KUBE-* and CNI-* ones, whoever else changes the host meanwhile)
+    and every rule that jumps to them: the rules first, then the chains, emptied."""
     saved = _iptables_save()
     new = {
         (table, line.split()[0][1:])
         for table, line in _table_lines(saved)
-        if line.startswith(":") and f"{table}:{line.split()[0][1:]}" not in before.iptables_chains
+        if line.startswith(":")
+        and line[1:].startswith(("KUBE-", "CNI-"))
+        and f"{table}:{line.split()[0][1:]}" not in before.iptables_chains
     }
     for table, line in _table_lines(saved):
         words = shlex.split(line)
@@ -225,6 +242,8 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.nri.v1.nri",
     runtime_type = "io.containerd.runc.v2"
     [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
       BinaryName = "{runc}"
+      # runc's own state under the node's, not in /run/containerd/runc.
+      Root = "{state}/runc"
       SystemdCgroup = false
 
 [plugins."io.containerd.grpc.v1.cri"]
@@ -250,7 +269,6 @@ CNI_CONFIG = {
                 "routes": [{"dst": "0.0.0.0/0"}],
             },
         },
-        {"type": "portmap", "capabilities": {"portMappings": True}},
     ],
 }
 
@@ -307,8 +325,11 @@ bindAddress: 127.0.0.1
 healthzBindAddress: 127.0.0.1:{healthz_port}
 metricsBindAddress: 127.0.0.1:{metrics_port}
 clientConnection: {{kubeconfig: "{kubeconfig}"}}
-# Leave the host's conntrack table size alone (a shared VM's setting).
-conntrack: {{maxPerCore: 0}}
+# Leave the host's conntrack settings alone (a shared VM's): table size and TCP timeouts.
+conntrack: {{maxPerCore: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}}
+# NodePorts on the node's own IP only, never on the host's other addresses or its loopback.
+nodePortAddresses: ["{node_ip}/32"]
+iptables: {{localhostNodePorts: false}}
 """
 
 
@@ -491,6 +512,7 @@ def real_node(
             KUBE_PROXY_CONFIG.format(
                 pod_cidr=POD_CIDR,
                 node=NODE_NAME,
+                node_ip=NODE_IP,
                 healthz_port=proxy_healthz,
                 metrics_port=proxy_metrics,
                 kubeconfig=kubeconfig,
@@ -563,36 +585,96 @@ def _teardown(
     env: dict[str, str],
     before: HostSnapshot,
 ) -> None:
-    netns_before = set(before.netns)
+    """Every step runs even when one before it failed; their errors are raised together."""
+    netns_before, results_before = set(before.netns), set(before.cni_results)
+    errors: list[str] = []
+
+    def step(what: str, action: Callable[[], object]) -> None:
+        try:
+            action()
+        except Exception as error:  # every step runs; the errors are raised together below
+            errors.append(f"{what}: {error!r}")
+
     # kubelet first, so that nothing restarts a container; then every container (the pods'
     # sandboxes too) killed and removed through containerd, which unmounts their root
-    # filesystems; then containerd. The shims outlive it (each in its own session): killed.
+    # filesystems; then containerd. The shims outlive it (each in its own session): killed,
+    # then whatever still runs in the node's cgroups.
     stop_first = [entry for entry in processes.started if entry[0] != "containerd"]
-    _Processes.stop_these(stop_first)
+    step("stop kubelet, kube-proxy, CoreDNS, relay", lambda: _Processes.stop_these(stop_first))
     if files.socket.exists():
-        _remove_containers(ctr, env)
-    processes.stop()
-    subprocess.run(
-        ["pkill", "-KILL", "-f", f"containerd-shim-runc-v2 .*{files.socket}"], check=False
+        step("remove containers", lambda: _remove_containers(ctr, env))
+    step("stop containerd", processes.stop)
+    step(
+        "kill shims",
+        lambda: subprocess.run(
+            ["pkill", "-KILL", "-f", f"containerd-shim-runc-v2 .*{files.socket}"], check=False
+        ),
     )
-    subprocess.run([str(bin_dir / "kube-proxy"), "--cleanup"], capture_output=True, check=False)
-    _remove_chains_since(before)
+    step("kill what is left in the node's cgroups", lambda: _kill_cgroup_processes(files))
+    step(
+        "kube-proxy --cleanup",
+        lambda: subprocess.run(
+            [str(bin_dir / "kube-proxy"), "--cleanup"], capture_output=True, check=False
+        ),
+    )
+    step("remove kubelet's and kube-proxy's chains", lambda: _remove_chains_since(before))
+    step("remove our FORWARD rules", _remove_forward_rules)
+    step("unmount", lambda: _unmount_under(files))
+    # The sandboxes' network namespaces and CNI's cache of them (CNI's DEL never ran: kubelet
+    # was stopped first); the veths go with the namespaces, then the bridge.
+    step("delete network namespaces", lambda: _delete_netns(netns_before))
+    step(
+        "delete the bridge",
+        lambda: subprocess.run(["ip", "link", "delete", BRIDGE], capture_output=True, check=False),
+    )
+    step("remove CNI's cache", lambda: _remove_cni_cache(results_before))
+    step("remove cgroups", lambda: _remove_cgroups(files))
+    for key, value in before.sysctls:
+        step(f"restore {key}", functools.partial(Path("/proc/sys", key).write_text, value))
+    step("remove run dir", lambda: shutil.rmtree(files.run, ignore_errors=True))
+    if errors:
+        raise ClusterError("node teardown left work undone:\n" + "\n".join(errors))
+
+
+def _kill_cgroup_processes(files: NodeFiles) -> None:
+    for controller in CGROUP_ROOT.iterdir():
+        top = controller / files.cgroup.lstrip("/")
+        for procs in top.rglob("cgroup.procs") if top.is_dir() else []:
+            for pid in procs.read_text().split():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), signal.SIGKILL)
+
+
+def _remove_forward_rules() -> None:
     for rule in FORWARD_RULES:
         while (
             subprocess.run(["iptables", "-D", "FORWARD", *rule], capture_output=True).returncode
             == 0
         ):
             pass
+
+
+def _unmount_under(files: NodeFiles) -> None:
     for line in reversed(Path("/proc/self/mountinfo").read_text().splitlines()):
         point = line.split()[4]
         if point.startswith((str(files.workdir), str(files.run))):
             subprocess.run(["umount", "-l", point], capture_output=True, check=False)
-    # The sandboxes' network namespaces (CNI's DEL never ran: kubelet was stopped first); their
-    # veths go with them, then the bridge.
+
+
+def _delete_netns(before: set[str]) -> None:
     for netns in Path("/var/run/netns").glob("cni-*"):
-        if netns.name not in netns_before:
+        if netns.name not in before:
             subprocess.run(["ip", "netns", "delete", netns.name], capture_output=True, check=False)
-    subprocess.run(["ip", "link", "delete", BRIDGE], capture_output=True, check=False)
+
+
+def _remove_cni_cache(before: set[str]) -> None:
+    for entry in CNI_RESULTS.glob("*"):
+        if entry.name not in before:
+            entry.unlink(missing_ok=True)
+    shutil.rmtree(CNI_LEASES, ignore_errors=True)
+
+
+def _remove_cgroups(files: NodeFiles) -> None:
     for controller in CGROUP_ROOT.iterdir():
         top = controller / files.cgroup.lstrip("/")
         if top.is_dir():
@@ -602,8 +684,3 @@ def _teardown(
                         path.rmdir()
             with contextlib.suppress(OSError):
                 top.rmdir()
-    for key, value in before.sysctls:
-        Path("/proc/sys", key).write_text(value)
-    shutil.rmtree(files.run, ignore_errors=True)
-    # host-local's leases, kept across runs by default.
-    shutil.rmtree("/var/lib/cni/networks/mks-pods", ignore_errors=True)

@@ -13,6 +13,7 @@ import base64
 import contextlib
 import json
 import os
+import secrets
 import subprocess
 import time
 from collections.abc import Iterator
@@ -32,12 +33,14 @@ from tests.support.workdir import REPO
 
 NAMESPACE = "node-check"
 KEYCLOAK_NAMESPACE = "node-keycloak"
+CNPG_NAMESPACE = "node-cnpg"
 NODE_IMAGES = ("LOCAL_POSTGRES_IMAGE", "LOCAL_KEYCLOAK_IMAGE", "LOCAL_CNPG_IMAGE")
 CNPG = REPO.parent / "shared" / "cnpg"
 # The project's Postgres image runs postgres as Debian's postgres user (CloudNativePG's own
 # images use 26).
 POSTGRES_UID, POSTGRES_GID = 100, 102
-PASSWORD = "node-check-password"
+# Made for this run: Postgres' and Keycloak's database role.
+PASSWORD = secrets.token_urlsafe(18)
 
 
 class NodeCluster:
@@ -57,6 +60,24 @@ class NodeCluster:
                 return phase
             time.sleep(0.5)
         raise AssertionError(f"pod {pod} still {phase} after {timeout:.0f} s")
+
+    def wait(self, namespace: str, what: str, timeout: int) -> subprocess.CompletedProcess[str]:
+        """`kubectl wait --for=condition=Ready` once, for up to timeout seconds."""
+        return subprocess.run(
+            [
+                str(self.kubectl.kubectl),
+                f"--kubeconfig={self.kubectl.kubeconfig}",
+                "-n",
+                namespace,
+                "wait",
+                "--for=condition=Ready",
+                what,
+                f"--timeout={timeout}s",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout + 30,
+        )
 
     def kube(self, *args: str) -> str:
         done = self.kubectl.run("-n", NAMESPACE, *args)
@@ -263,25 +284,8 @@ def test_the_stacks_keycloak_statefulset_runs_and_its_bootstrap_admin_signs_in(
     for manifest in sorted(keycloak, key=lambda m: m["kind"] != "Namespace"):
         node_cluster.kubectl.apply(manifest)
     started = time.monotonic()
-    done = node_cluster.kubectl.run(
-        "-n",
-        KEYCLOAK_NAMESPACE,
-        "wait",
-        "--for=condition=Ready",
-        "pod/keycloak-0",
-        "--timeout=100s",
-    )
-    for _ in range(4):  # a first start builds the image's options and creates the schema
-        if done.returncode == 0:
-            break
-        done = node_cluster.kubectl.run(
-            "-n",
-            KEYCLOAK_NAMESPACE,
-            "wait",
-            "--for=condition=Ready",
-            "pod/keycloak-0",
-            "--timeout=100s",
-        )
+    # A first start builds the image's options and creates the schema: minutes on 2 cores.
+    done = node_cluster.wait(KEYCLOAK_NAMESPACE, "pod/keycloak-0", timeout=400)
     logs = node_cluster.kubectl.run("-n", KEYCLOAK_NAMESPACE, "logs", "keycloak-0").stdout
     assert done.returncode == 0, f"{done.stderr}\n{logs[-3000:]}"
     print(f"keycloak-0 Ready in {time.monotonic() - started:.1f} s")
@@ -374,7 +378,7 @@ def test_cloudnativepg_reconciles_a_postgres_cluster_on_the_node(
     cluster = {
         "apiVersion": "postgresql.cnpg.io/v1",
         "kind": "Cluster",
-        "metadata": {"name": "cnpg-check", "namespace": NAMESPACE},
+        "metadata": {"name": "cnpg-check", "namespace": CNPG_NAMESPACE},
         "spec": {
             "instances": 1,
             "imageName": pin("LOCAL_POSTGRES_IMAGE"),
@@ -384,15 +388,26 @@ def test_cloudnativepg_reconciles_a_postgres_cluster_on_the_node(
             "storage": {"size": "1Gi", "storageClass": "node-local"},
         },
     }
+    # As in the stack's namespace: only pods that meet the restricted standard are admitted.
+    node_cluster.kubectl.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": CNPG_NAMESPACE,
+                "labels": {"pod-security.kubernetes.io/enforce": "restricted"},
+            },
+        }
+    )
     applied = node_cluster.kubectl.run("apply", "-f", "-", stdin=json.dumps(cluster))
     assert applied.returncode == 0, applied.stderr
-    ready = node_cluster.kubectl.run(
-        "-n", NAMESPACE, "wait", "--for=condition=Ready", "cluster/cnpg-check", "--timeout=300s"
-    )
-    pods = node_cluster.kubectl.run("-n", NAMESPACE, "get", "pods", "-o", "wide").stdout
+    ready = node_cluster.wait(CNPG_NAMESPACE, "cluster/cnpg-check", timeout=300)
+    pods = node_cluster.kubectl.run("-n", CNPG_NAMESPACE, "get", "pods", "-o", "wide").stdout
     assert ready.returncode == 0, f"{ready.stderr}\n{pods}"
     print(f"CloudNativePG cluster Ready in {time.monotonic() - started:.1f} s\n{pods}")
-    out = node_cluster.kube(
+    out = node_cluster.kubectl.run(
+        "-n",
+        CNPG_NAMESPACE,
         "exec",
         "cnpg-check-1",
         "-c",
@@ -404,7 +419,7 @@ def test_cloudnativepg_reconciles_a_postgres_cluster_on_the_node(
         "-tAc",
         "select pg_is_in_recovery()",
     )
-    assert out.strip() == "f", out  # the primary
+    assert out.returncode == 0 and out.stdout.strip() == "f", out  # the primary
 
 
 def test_pod_traffic_to_any_other_address_is_dropped(node_cluster: NodeCluster) -> None:

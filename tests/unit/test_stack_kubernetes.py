@@ -52,6 +52,8 @@ def test_the_keycloak_statefulset_takes_its_secrets_from_secrets_and_runs_restri
         assert "value" not in env[name] and env[name]["valueFrom"]["secretKeyRef"], name
     assert env["KC_CACHE_STACK"]["value"] == "jdbc-ping"
     assert env["KC_PROXY_HEADERS"]["value"] == "xforwarded"
+    # From the ingress controller's pods only (kubernetes.trustedProxies' default).
+    assert env["KC_PROXY_TRUSTED_ADDRESSES"]["value"] == "10.0.0.0/8"
     assert env["KC_HOSTNAME"]["value"] == "https://auth.example.com"
     assert statefulset["spec"]["serviceName"] == "keycloak-discovery"
     assert container["readinessProbe"]["httpGet"]["port"] == 9000

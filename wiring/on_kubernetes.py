@@ -9,8 +9,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.keycloak_app import HTTP_PORT as KEYCLOAK_HTTP_PORT
-from components.kubernetes.keycloak_cluster import KeycloakCluster, KeycloakDatabase
+from components.kubernetes.keycloak_cluster import KeycloakCluster
 from components.kubernetes.keycloak_statefulset import KeycloakStatefulSet
+from components.kubernetes.keycloak_workload import KeycloakDatabase
 from components.kubernetes.mlflow_deployment import MlflowDeployment
 from components.kubernetes.postgres_cluster import PORT as POSTGRES_PORT
 from components.kubernetes.postgres_cluster import PostgresCluster, basic_auth_secret

@@ -3,87 +3,33 @@ cluster over their database (jdbc-ping), plain HTTP behind the Ingress, which te
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.generated import generated_secret
-from components.keycloak_app import (
-    HTTP_PORT,
-    MANAGEMENT_PORT,
-    KeycloakAccess,
-    admin_access,
-    server_options,
-)
-from components.kubernetes.postgres_cluster import basic_auth_secret
-from components.stack_component import Options, StackComponent
+from components.keycloak_app import HTTP_PORT, MANAGEMENT_PORT, server_options
+from components.kubernetes.keycloak_workload import KeycloakWorkload, KeycloakWorkloadArgs
+from components.kubernetes.restricted import RESTRICTED_CONTAINER, RESTRICTED_POD
+from components.stack_component import Options
 
 KEYCLOAK_API = "k8s.keycloak.org/v2alpha1"
-# The operator names the Service after the resource.
-SERVICE_SUFFIX = "-service"
-
-
-class KeycloakDatabase(TypedDict):
-    host: str
-    port: int
-    database: str
-    # A basic-auth Secret of the namespace with the login role's username and password.
-    credentials_secret: pulumi.Input[str]
-
-
-class KeycloakClusterArgs(TypedDict):
-    namespace: pulumi.Input[str]
-    resource_name: str
-    instances: int
-    image: str
-    public_url: str
-    database: KeycloakDatabase
-    admin_username: str
-    allow_concurrent_logins: bool
-    trusted_proxies: str
-    """Address range of the ingress controller's pods: the only senders whose X-Forwarded-*
-    headers Keycloak believes (proxy-trusted-addresses)."""
-    admin_url: str | None
-    """Where this host reaches Keycloak's admin API to configure the realm; None: the realm is
-    not configured (no provider, and `up` does not wait for Keycloak)."""
 
 
 def _secret_key(secret: pulumi.Input[str], key: str) -> dict[str, Any]:
     return {"name": secret, "key": key}
 
 
-class KeycloakServer(StackComponent):
-    """Keycloak on the cluster as the rest of the stack sees it, whoever runs it (the operator
-    here, the stack's own StatefulSet in keycloak_statefulset.py)."""
-
-    admin_password: pulumi.Output[str]
-    access: KeycloakAccess | None
-    service_name: str
-    service_url: str
-
-    def discovery_url(self, realm: str) -> str:
-        """Where MLflow's pods read the realm's OIDC metadata (inside the cluster)."""
-        return f"{self.service_url}/realms/{realm}/.well-known/openid-configuration"
-
-
-class KeycloakCluster(KeycloakServer):
+class KeycloakCluster(KeycloakWorkload):
     """The `Keycloak` resource and its bootstrap admin's Secret (password generated)."""
 
     keycloak: k8s.apiextensions.CustomResource
 
-    def __init__(self, name: str, args: KeycloakClusterArgs, opts: Options = None) -> None:
+    def __init__(self, name: str, args: KeycloakWorkloadArgs, opts: Options = None) -> None:
         super().__init__(name, opts)
         resource_name = args["resource_name"]
         namespace = args["namespace"]
-        self.admin_password = generated_secret(f"{name}-admin-password", self)
-        admin = basic_auth_secret(
-            f"{resource_name}-bootstrap-admin",
-            namespace,
-            args["admin_username"],
-            self.admin_password,
-            self,
-        )
+        admin = self.bootstrap_admin(name, args)
         db = args["database"]
         options = [
             # Keycloak 26 pods find each other through a table of their database.
@@ -137,18 +83,9 @@ class KeycloakCluster(KeycloakServer):
                 "unsupported": {
                     "podTemplate": {
                         "spec": {
-                            "securityContext": {
-                                "runAsNonRoot": True,
-                                "seccompProfile": {"type": "RuntimeDefault"},
-                            },
+                            "securityContext": RESTRICTED_POD,
                             "containers": [
-                                {
-                                    "name": "keycloak",
-                                    "securityContext": {
-                                        "allowPrivilegeEscalation": False,
-                                        "capabilities": {"drop": ["ALL"]},
-                                    },
-                                }
+                                {"name": "keycloak", "securityContext": RESTRICTED_CONTAINER}
                             ],
                         }
                     }
@@ -156,23 +93,4 @@ class KeycloakCluster(KeycloakServer):
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[admin]),
         )
-        self.access = (
-            admin_access(
-                f"{name}-provider",
-                args["admin_url"],
-                args["admin_username"],
-                self.admin_password,
-                self,
-                # Released at the stack's root, hence the alias.
-                pulumi.ResourceOptions(
-                    parent=self,
-                    depends_on=[self.keycloak],
-                    aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)],
-                ),
-            )
-            if args["admin_url"]
-            else None
-        )
-        self.service_name = f"{resource_name}{SERVICE_SUFFIX}"
-        self.service_url = f"http://{self.service_name}:{HTTP_PORT}"
-        self.register_outputs({"service_url": self.service_url})
+        self.declare_access(name, args, [self.keycloak])

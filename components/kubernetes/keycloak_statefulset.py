@@ -12,20 +12,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.generated import generated_secret
-from components.keycloak_app import (
-    HTTP_PORT,
-    MANAGEMENT_PORT,
-    admin_access,
-    env_name,
-    server_options,
-)
-from components.kubernetes.keycloak_cluster import (
-    SERVICE_SUFFIX,
-    KeycloakClusterArgs,
-    KeycloakServer,
-)
-from components.kubernetes.postgres_cluster import basic_auth_secret
+from components.keycloak_app import HTTP_PORT, MANAGEMENT_PORT, env_name, server_options
+from components.kubernetes.keycloak_workload import KeycloakWorkload, KeycloakWorkloadArgs
+from components.kubernetes.restricted import RESTRICTED_CONTAINER, RESTRICTED_POD
 from components.stack_component import Options
 
 # The image's user (the official image's layout: uid 1000 in group root).
@@ -47,26 +36,18 @@ def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
     }
 
 
-class KeycloakStatefulSet(KeycloakServer):
+class KeycloakStatefulSet(KeycloakWorkload):
     """The bootstrap admin's Secret (password generated), the StatefulSet and its two Services."""
 
     statefulset: k8s.apps.v1.StatefulSet
 
-    def __init__(self, name: str, args: KeycloakClusterArgs, opts: Options = None) -> None:
+    def __init__(self, name: str, args: KeycloakWorkloadArgs, opts: Options = None) -> None:
         super().__init__(name, opts)
         resource_name = args["resource_name"]
         namespace = args["namespace"]
-        self.admin_password = generated_secret(f"{name}-admin-password", self)
-        admin = basic_auth_secret(
-            f"{resource_name}-bootstrap-admin",
-            namespace,
-            args["admin_username"],
-            self.admin_password,
-            self,
-        )
+        admin = self.bootstrap_admin(name, args)
         db = args["database"]
         labels = {"app.kubernetes.io/name": "keycloak", "app.kubernetes.io/instance": resource_name}
-        self.service_name = f"{resource_name}{SERVICE_SUFFIX}"
         discovery = f"{resource_name}-discovery"
         options = {
             "db": "postgres",
@@ -146,8 +127,7 @@ class KeycloakStatefulSet(KeycloakServer):
             "securityContext": {
                 "runAsNonRoot": True,
                 "runAsUser": IMAGE_UID,
-                "allowPrivilegeEscalation": False,
-                "capabilities": {"drop": ["ALL"]},
+                **RESTRICTED_CONTAINER,
             },
         }
         wait = {"pulumi.com/skipAwait": "true"} if not args["admin_url"] else {}
@@ -169,31 +149,11 @@ class KeycloakStatefulSet(KeycloakServer):
                     "metadata": {"labels": labels},
                     "spec": {
                         "automountServiceAccountToken": False,
-                        "securityContext": {
-                            "runAsNonRoot": True,
-                            "seccompProfile": {"type": "RuntimeDefault"},
-                        },
+                        "securityContext": RESTRICTED_POD,
                         "containers": [container],
                     },
                 },
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[admin]),
         )
-        self.access = (
-            admin_access(
-                f"{name}-provider",
-                args["admin_url"],
-                args["admin_username"],
-                self.admin_password,
-                self,
-                pulumi.ResourceOptions(
-                    parent=self,
-                    depends_on=[self.statefulset, self.service],
-                    aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)],
-                ),
-            )
-            if args["admin_url"]
-            else None
-        )
-        self.service_url = f"http://{self.service_name}:{HTTP_PORT}"
-        self.register_outputs({"service_url": self.service_url})
+        self.declare_access(name, args, [self.statefulset, self.service])

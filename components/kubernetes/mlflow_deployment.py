@@ -11,6 +11,7 @@ import pulumi_kubernetes as k8s
 
 from components import mlflow_app
 from components.generated import generated_secret
+from components.kubernetes.restricted import RESTRICTED_CONTAINER, RESTRICTED_POD
 from components.mlflow_app import OidcSettings, PublicEndpoint, Stores
 from components.stack_component import Options, StackComponent
 from stackconfig import MlflowConfig, S3Artifacts
@@ -109,8 +110,7 @@ class MlflowDeployment(StackComponent):
                 "runAsUser": mlflow_app.IMAGE_UID,
                 "runAsGroup": mlflow_app.IMAGE_UID,
                 "readOnlyRootFilesystem": True,
-                "allowPrivilegeEscalation": False,
-                "capabilities": {"drop": ["ALL"]},
+                **RESTRICTED_CONTAINER,
             },
             # The root file system is read-only: scratch space for MLflow and Python only.
             "volumeMounts": [
@@ -132,11 +132,7 @@ class MlflowDeployment(StackComponent):
                     "metadata": {"labels": labels},
                     "spec": {
                         "automountServiceAccountToken": False,
-                        "securityContext": {
-                            "runAsNonRoot": True,
-                            "fsGroup": mlflow_app.IMAGE_UID,
-                            "seccompProfile": {"type": "RuntimeDefault"},
-                        },
+                        "securityContext": {**RESTRICTED_POD, "fsGroup": mlflow_app.IMAGE_UID},
                         "containers": [container],
                         "volumes": [
                             {"name": "tmp", "emptyDir": {}},

@@ -76,13 +76,23 @@ def kube_bin() -> Path:
     """toolchain/kube.sh's bin directory: kube-apiserver, etcd, the controllers, kwok, kubectl
     (built and cached there; scripts/test.sh runs it first so its progress shows)."""
     given = os.environ.get("MKS_KUBE_BIN")
-    if given:
-        return Path(given)
+    return Path(given) if given else _toolchain_path("kube.sh")
+
+
+@pytest.fixture(scope="session")
+def pause_tarball() -> Path:
+    """toolchain/node.sh: the real node's Debian packages and the pause image (built and
+    cached)."""
+    return _toolchain_path("node.sh")
+
+
+def _toolchain_path(script: str) -> Path:
+    """Runs a toolchain script, which prints what it made as its last line on stdout."""
     done = subprocess.run(
-        ["bash", str(REPO / "toolchain" / "kube.sh")], capture_output=True, text=True
+        ["bash", str(REPO / "toolchain" / script)], capture_output=True, text=True
     )
     if done.returncode != 0:
-        pytest.fail(f"toolchain/kube.sh failed:\n{done.stderr}", pytrace=False)
+        pytest.fail(f"toolchain/{script} failed:\n{done.stderr}", pytrace=False)
     return Path(done.stdout.strip().splitlines()[-1])
 
 

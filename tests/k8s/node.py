@@ -398,11 +398,11 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _wait(what: str, ready: object, processes: _Processes, timeout: float) -> None:
+def _wait(what: str, ready: Callable[[], bool], processes: _Processes, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
         processes.check_alive()
-        if callable(ready) and ready():
+        if ready():
             return
         if time.monotonic() > deadline:
             raise ClusterError(f"{what}: not ready in {timeout:.0f} s")

@@ -85,17 +85,6 @@ class NodeCluster:
         return done.stdout
 
 
-@pytest.fixture(scope="session")
-def pause_tarball() -> Path:
-    """toolchain/node.sh: the node's Debian packages and the pause image (built and cached)."""
-    done = subprocess.run(
-        ["bash", str(REPO / "toolchain" / "node.sh")], capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        pytest.fail(f"toolchain/node.sh failed:\n{done.stderr}", pytrace=False)
-    return Path(done.stdout.strip().splitlines()[-1])
-
-
 @pytest.fixture(scope="module")
 def node_cluster(
     tmp_path_factory: pytest.TempPathFactory, kube_bin: Path, pause_tarball: Path
